@@ -1,0 +1,64 @@
+"""The one device policy of FrameForge.
+
+ZeroGPU (inside a ``@spaces.GPU`` call) > CUDA > CPU. Models are built and loaded on the CPU in the main process;
+inference functions move them with :func:`inference_device` and run under :func:`autocast`, which is fp16 on CUDA
+and a no-op on the CPU (fp32).
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from typing import Callable
+
+import torch
+
+try:  # `spaces` must be imported before torch initialises CUDA; app.py imports it first.
+    import spaces as _spaces
+except Exception:  # pragma: no cover - spaces is in requirements, but the library works without it
+    _spaces = None
+
+
+def inference_device() -> torch.device:
+    """CUDA when a GPU is visible (ZeroGPU attaches one inside decorated calls), else CPU.
+
+    ``FRAMEFORGE_DEVICE=cpu`` forces the CPU.
+    """
+    forced = os.environ.get("FRAMEFORGE_DEVICE")
+    if forced:
+        return torch.device(forced)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def half_precision(device: torch.device) -> torch.dtype | None:
+    """Half precision on CUDA, full precision on the CPU."""
+    return torch.float16 if device.type == "cuda" else None
+
+
+def autocast(device: torch.device):
+    """fp16 autocast on CUDA; nothing on the CPU."""
+    dtype = half_precision(device)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def gpu(duration: int | Callable[..., int] = 60):
+    """Decorate an inference handler for ZeroGPU.
+
+    ``duration`` is seconds or a callable on the handler's inputs (ZeroGPU accepts both). Outside a ZeroGPU Space
+    ``spaces.GPU`` is a no-op, and without the ``spaces`` package this decorator returns the function unchanged.
+    """
+
+    def wrap(fn):
+        if _spaces is None:
+            return fn
+        decorated = _spaces.GPU(duration=duration)(fn)
+        return functools.wraps(fn)(decorated)
+
+    return wrap
+
+
+def gpu_seconds(work_units: float, seconds_per_unit: float, floor: int = 20, cap: int = 120) -> int:
+    """ZeroGPU duration for a job of ``work_units`` (e.g. output megapixels), clamped to [floor, cap]."""
+    return int(max(floor, min(cap, round(10 + work_units * seconds_per_unit))))
