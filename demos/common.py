@@ -22,3 +22,42 @@ def user_errors():
         raise gr.Error(str(exc)) from exc
     except MemoryError as exc:
         raise gr.Error("Out of memory: try a smaller input or scale.") from exc
+
+
+def output_file(suffix: str) -> str:
+    """A fresh path for a result file, in FrameForge's output folder (files older than an hour are swept)."""
+    import os
+    import tempfile
+    import time
+    from pathlib import Path
+
+    folder = Path(os.environ.get("FRAMEFORGE_OUTPUT_DIR") or Path(tempfile.gettempdir()) / "frameforge")
+    folder.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - 3600
+    for old in folder.iterdir():
+        try:
+            if old.is_file() and old.stat().st_mtime < cutoff:
+                old.unlink()
+        except OSError:
+            pass
+    fd, path = tempfile.mkstemp(suffix=suffix, dir=folder)
+    os.close(fd)
+    return path
+
+
+def model_choices(task: str) -> list[tuple[str, str]]:
+    """(label, id) pairs for a task's models whose weights are bundled or configured."""
+    from models import registry
+
+    return [(registry.spec(i).label or i, i) for i in registry.ids(task, available_only=True)]
+
+
+def video_work(video: str | None) -> tuple[int, int, int]:
+    """(frames, width, height) of an uploaded video for ZeroGPU duration estimates; zeros when unreadable."""
+    from models import video_io
+
+    try:
+        info = video_io.probe(video)
+        return info.frame_count, info.width, info.height
+    except Exception:
+        return 0, 0, 0

@@ -1,0 +1,1 @@
+"""Pipelines: run models over whole videos or photos."""

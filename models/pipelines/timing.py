@@ -1,0 +1,119 @@
+"""Where output frames fall in time, and how models that only make midpoints reach other times.
+
+* :class:`Resampler` streams constant-rate output times over source frames with real timestamps (so variable
+  frame-rate input comes out evenly timed): for each source pair (a, b) it yields the fractions t in [0, 1) of the
+  output instants T_j = start + j / fps that fall in [a, b).
+* :func:`snap_dyadic` rounds t to the nearest k / 2^depth (AdaCoF-style models reach exactly those times by
+  recursion: 1/2, then 1/4 and 3/4, then the eighths).
+* :func:`interpolate_at` makes frames at times ``ts`` with any :class:`~models.interfaces.FrameInterpolator`,
+  directly for arbitrary-t models, by midpoint recursion otherwise (only the nodes needed are computed).
+* :func:`is_scene_cut` flags a pair of frames that must not be morphed into each other.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+#: Deepest midpoint recursion used for videos: times are multiples of 1/8 (x8 interpolation).
+VIDEO_DEPTH = 3
+#: Deepest recursion for still pairs: up to 31 in-between frames.
+PAIR_DEPTH = 5
+
+
+class Resampler:
+    """Constant-fps output instants over timestamped source frames.
+
+    >>> r = Resampler(fps=2.0, start=0.0)
+    >>> r.fractions(0.0, 1.0)   # instants 0.0 and 0.5 fall in [0, 1)
+    [0.0, 0.5]
+    """
+
+    def __init__(self, fps: float, start: float = 0.0):
+        if not fps or fps <= 0 or not math.isfinite(fps):
+            raise ValueError(f"output fps must be a positive number, got {fps!r}")
+        self.fps = Fraction(fps).limit_denominator(1001)
+        self.start = start
+        self.j = 0  # index of the next output frame
+
+    def time_of(self, j: int) -> float:
+        return self.start + float(j / self.fps)
+
+    def fractions(self, a: float, b: float) -> list[float]:
+        """Fractions t = (T_j - a) / (b - a) for every output instant T_j in [a, b), advancing the stream."""
+        out = []
+        if b <= a:  # duplicate or out-of-order timestamps: nothing lies between them
+            return out
+        eps = 1e-6
+        while self.time_of(self.j) < b - eps:
+            t = (self.time_of(self.j) - a) / (b - a)
+            out.append(min(max(t, 0.0), 1.0))
+            self.j += 1
+        return out
+
+    def last(self, b: float) -> bool:
+        """Whether the final source instant ``b`` is itself an output instant (then emit the last frame)."""
+        if abs(self.time_of(self.j) - b) <= 1e-6:
+            self.j += 1
+            return True
+        return False
+
+
+def snap_dyadic(t: float, depth: int = VIDEO_DEPTH) -> Fraction:
+    """Nearest k / 2**depth to ``t`` (a Fraction in [0, 1])."""
+    n = 2 ** depth
+    return Fraction(int(round(min(max(t, 0.0), 1.0) * n)), n)
+
+
+def interpolate_at(model, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float],
+                   depth: int = VIDEO_DEPTH) -> tuple[list[np.ndarray], list[float]]:
+    """Frames at ``ts`` and the times actually made (snapped for midpoint-only models).
+
+    t = 0 and t = 1 return the inputs themselves.
+    """
+    if getattr(model, "arbitrary_t", True):
+        inner = [t for t in ts if 0.0 < t < 1.0]
+        made = dict(zip(inner, model.interpolate(frame0, frame1, inner))) if inner else {}
+        frames = [frame0 if t <= 0.0 else frame1 if t >= 1.0 else made[t] for t in ts]
+        return frames, [float(t) for t in ts]
+    return midpoint_tree(lambda a, b: model.interpolate(a, b, [0.5])[0], frame0, frame1, ts, depth)
+
+
+def midpoint_tree(mid: Callable[[np.ndarray, np.ndarray], np.ndarray], frame0: np.ndarray, frame1: np.ndarray,
+                  ts: Sequence[float], depth: int) -> tuple[list[np.ndarray], list[float]]:
+    """Recursive midpoints: frame(k/2^d) from mid(frame(lo), frame(hi)) with k = (lo + hi) / 2.
+
+    Only the tree nodes on the paths to the wanted times are computed.
+    """
+    wanted = [snap_dyadic(t, depth) for t in ts]
+    cache: dict[Fraction, np.ndarray] = {Fraction(0): frame0, Fraction(1): frame1}
+
+    def node(x: Fraction) -> np.ndarray:
+        lo, hi = Fraction(0), Fraction(1)
+        while x not in cache:
+            m = (lo + hi) / 2
+            if m not in cache:
+                cache[m] = mid(cache[lo], cache[hi])
+            lo, hi = (lo, m) if x < m else (m, hi)
+        return cache[x]
+
+    return [node(x) for x in wanted], [float(x) for x in wanted]
+
+
+def is_scene_cut(frame0: np.ndarray, frame1: np.ndarray, threshold: float = 0.5) -> bool:
+    """True when two frames belong to different shots.
+
+    Compares 16-bin-per-channel HSV histograms (Bhattacharyya distance, 0 = same, 1 = disjoint) on small copies;
+    motion within a shot keeps the colour distribution, a cut changes it.
+    """
+    def hist(img):
+        small = cv2.resize(img, (96, max(1, round(96 * img.shape[0] / img.shape[1]))), interpolation=cv2.INTER_AREA)
+        hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+        h = cv2.calcHist([hsv], [0, 1, 2], None, [16, 8, 8], [0, 180, 0, 256, 0, 256])
+        return cv2.normalize(h, h).flatten()
+
+    distance = cv2.compareHist(hist(frame0), hist(frame1), cv2.HISTCMP_BHATTACHARYYA)
+    return bool(distance > threshold)
