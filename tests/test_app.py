@@ -1,0 +1,176 @@
+"""The app as users reach it: started in a subprocess, every endpoint called through gradio_client, and one tab
+driven in headless Chromium (Playwright with the system browser; no browser download)."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
+               FRAMEFORGE_OUTPUT_DIR=str(tmp_path_factory.mktemp("out")), HF_HUB_OFFLINE="1")
+    started = time.time()
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"app exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.time() - started > 180:
+                    pytest.fail(f"app did not start in 180 s:\n{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+        print(f"app start-up: {time.time() - started:.1f} s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    from tests.video_factory import make_test_video
+
+    folder = tmp_path_factory.mktemp("media")
+    video = folder / "clip.mp4"
+    make_test_video(video, n_frames=8, size=(64, 48), fps=8, audio=True)
+    y, x = np.mgrid[0:48, 0:64]
+    a = np.stack([(x * 4) % 256, (y * 5) % 256, (x + y) % 256], -1).astype(np.uint8)
+    Image.fromarray(a).save(folder / "a.png")
+    Image.fromarray(np.roll(a, 4, axis=1)).save(folder / "b.png")
+    return folder
+
+
+def test_video_sr_endpoint(client, media):
+    from gradio_client import handle_file
+
+    from models import video_io
+
+    out, slider, summary = client.predict(handle_file(str(media / "clip.mp4")), 2.0, 0, 2, "lanczos+dis",
+                                          api_name="/video_sr")
+    path = out["video"] if isinstance(out, dict) else out
+    info = video_io.probe(path)
+    assert (info.width, info.height) == (128, 96)
+    assert info.frame_count == 15 and abs(info.fps - 16) < 0.01  # 8 frames x2 in time: 7 gaps * 2 + 1
+    assert info.has_audio
+    assert "audio: copy" in summary
+
+
+def test_video_sr_rejects_out_of_range_scale(client, media):
+    from gradio_client import handle_file
+
+    with pytest.raises(Exception, match="scale must be between 1 and 8"):
+        client.predict(handle_file(str(media / "clip.mp4")), 100.0, 0, 2, "lanczos+dis", api_name="/video_sr")
+
+
+def test_interpolate_pair_endpoint(client, media):
+    from gradio_client import handle_file
+
+    gallery, mp4, gif = client.predict(handle_file(str(media / "a.png")), handle_file(str(media / "b.png")), 3,
+                                       "dis_flow", 8, api_name="/interpolate_pair")
+    assert [item["caption"] for item in gallery] == ["t = 0.25", "t = 0.5", "t = 0.75"]
+    middle = np.asarray(Image.open(gallery[1]["image"]["path"] if isinstance(gallery[1]["image"], dict)
+                                   else gallery[1]["image"]).convert("RGB"))
+    expected = np.roll(np.asarray(Image.open(media / "a.png")), 2, axis=1)
+    assert np.abs(middle[:, 8:-8].astype(int) - expected[:, 8:-8]).mean() < 3
+    assert Path(gif).suffix == ".gif"
+
+
+def test_interpolate_video_endpoint(client, media):
+    from gradio_client import handle_file
+
+    from models import video_io
+
+    out, summary = client.predict(handle_file(str(media / "clip.mp4")), "target fps", 2, 20, "dis_flow",
+                                  api_name="/interpolate_video")
+    info = video_io.probe(out["video"] if isinstance(out, dict) else out)
+    assert abs(info.fps - 20) < 0.01 and info.frame_count == 18  # 7/8 s at 20 fps: 18 frames
+    assert info.has_audio
+
+
+def test_face_sr_endpoint(client):
+    from gradio_client import handle_file
+
+    photo = ROOT / "examples" / "faces"
+    example = sorted(p for p in photo.glob("*") if p.suffix in (".png", ".jpg"))[0]
+    result = client.predict(handle_file(str(example)), "face_bicubic", 2, False, api_name="/face_sr")
+    restored = np.asarray(Image.open(result[0]))
+    source = np.asarray(Image.open(example))
+    assert restored.shape[0] == 2 * source.shape[0] and restored.shape[1] == 2 * source.shape[1]
+
+
+def test_face_sr_no_face_is_a_clear_error(client, media):
+    from gradio_client import handle_file
+
+    flat = media / "flat.png"
+    Image.fromarray(np.full((200, 300, 3), 128, np.uint8)).save(flat)
+    with pytest.raises(Exception, match="(?i)no face"):
+        client.predict(handle_file(str(flat)), "face_bicubic", 2, False, api_name="/face_sr")
+
+
+def test_svs_spectrum_endpoint(client):
+    image, table, summary = client.predict("bundled", "", api_name="/svs_spectrum")
+    assert Path(image).is_file() and Image.open(image).size[0] > 200
+    assert "param" in summary.lower()
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (apt-get install chromium)")
+def test_browser_runs_the_interpolation_tab(server, media, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server, wait_until="networkidle")
+            page.get_by_role("tab", name="Frame interpolation").click()
+            uploads = page.locator("input[type=file]")
+            page.get_by_text("First frame").first.wait_for()
+            visible = [i for i in range(uploads.count()) if uploads.nth(i).evaluate(
+                "e => !!e.closest('.block') && e.closest('.block').offsetParent !== null")]
+            uploads.nth(visible[0]).set_input_files(str(media / "a.png"))
+            uploads.nth(visible[1]).set_input_files(str(media / "b.png"))
+            page.get_by_role("button", name="Interpolate", exact=True).click()
+            captions = page.get_by_text("t = 0.5")
+            captions.first.wait_for(timeout=120_000)
+            page.screenshot(path=str(tmp_path / "interpolation.png"), full_page=True)
+            assert page.locator("img[src*='/file=']").count() + page.locator("img[src*='gradio_api']").count() >= 3
+        finally:
+            browser.close()
