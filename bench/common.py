@@ -1,0 +1,201 @@
+"""Shared plumbing of the benchmark commands: finding data, loading frames, timing, describing the machine,
+printing tables and writing the result JSON.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+from PIL import Image
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+class DataError(ValueError):
+    """The data folder does not have a layout the benchmark understands."""
+
+
+# ---------------------------------------------------------------------------------------------------- loading --
+def load_rgb(path: str | Path) -> np.ndarray:
+    """uint8 RGB (H, W, 3)."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB")).copy()
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files of ``folder``, sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+
+
+def vfi_triplets(root: str | Path) -> list[tuple[str, Path, Path, Path]]:
+    """(name, frame0, truth, frame1) of every triplet under ``root``, sorted by name.
+
+    Layouts: ``input/<seq>/frame10.png, frame11.png`` + ``gt/<seq>/frame10i11.png`` (Middlebury/AdaCoF), or
+    ``<n>/frame0.png, frame1.png (truth), frame2.png`` (UCF101/Vimeo style).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root} is not a folder")
+    rows = []
+    if (root / "input").is_dir() and (root / "gt").is_dir():
+        for seq in sorted(p for p in (root / "input").iterdir() if p.is_dir()):
+            f0, f1, gt = seq / "frame10.png", seq / "frame11.png", root / "gt" / seq.name / "frame10i11.png"
+            if f0.is_file() and f1.is_file() and gt.is_file():
+                rows.append((seq.name, f0, gt, f1))
+    else:
+        for seq in sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: (len(p.name), p.name)):
+            f0, gt, f1 = seq / "frame0.png", seq / "frame1.png", seq / "frame2.png"
+            if f0.is_file() and gt.is_file() and f1.is_file():
+                rows.append((seq.name, f0, gt, f1))
+    if not rows:
+        raise DataError(f"no triplets in {root}: expected input/<seq>/frame10.png, frame11.png + "
+                        f"gt/<seq>/frame10i11.png, or <n>/frame0.png, frame1.png, frame2.png")
+    return rows
+
+
+def video_sequences(root: str | Path) -> list[tuple[str, list[Path]]]:
+    """(name, sorted frame paths) of every sub-folder of ``root`` holding images; ``root`` itself if it holds
+    images directly."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root} is not a folder")
+    seqs = [(p.name, list_images(p)) for p in sorted(root.iterdir()) if p.is_dir()]
+    seqs = [(n, fs) for n, fs in seqs if fs]
+    if not seqs and list_images(root):
+        seqs = [(root.name, list_images(root))]
+    if not seqs:
+        raise DataError(f"no image sequences in {root}: expected one folder of frames per sequence")
+    return seqs
+
+
+# ----------------------------------------------------------------------------------------------- the machine --
+def set_threads(n: int | None) -> None:
+    """Pin torch and OpenCV to ``n`` CPU threads (None: leave the libraries' defaults)."""
+    if n is None:
+        return
+    import cv2
+    import torch
+
+    torch.set_num_threads(n)
+    cv2.setNumThreads(n)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    """What ran the benchmark: CPU model, cores, threads in use, GPU if any, library versions."""
+    info = {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version()}
+    try:
+        import cv2
+
+        info["opencv"] = cv2.__version__
+        info["opencv_threads"] = cv2.getNumThreads()
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return info
+
+
+def describe_machine(info: dict) -> str:
+    gpu = f", GPU {info['gpu']}" if "gpu" in info else ""
+    return (f"{info.get('cpu')} ({info.get('cpu_count')} cores visible, torch threads {info.get('torch_threads')}, "
+            f"OpenCV threads {info.get('opencv_threads')}){gpu}")
+
+
+# -------------------------------------------------------------------------------------------------- timing --
+def timed(fn: Callable, *args, **kwargs):
+    """(result, seconds) of one call."""
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def median(xs: Sequence[float]) -> float:
+    return float(statistics.median(xs)) if xs else float("nan")
+
+
+# ------------------------------------------------------------------------------------------------- models --
+def resolve_models(arg: str | None, task: str) -> list[str]:
+    """Model ids from ``--models a,b`` or, when absent, every available registered model of ``task``."""
+    from models import registry
+
+    if arg:
+        return [m.strip() for m in arg.split(",") if m.strip()]
+    return registry.ids(task, available_only=True)
+
+
+def load_model(model_id: str, task: str):
+    """The model, or None with a printed reason (unknown id, wrong task, missing weights)."""
+    from models import registry
+    from models.weights import WeightsUnavailable
+
+    try:
+        spec = registry.spec(model_id)
+    except KeyError as exc:
+        print(f"skip {model_id}: {exc.args[0]}")
+        return None
+    if spec.task != task:
+        print(f"skip {model_id}: task {spec.task!r}, this benchmark runs {task!r} models")
+        return None
+    try:
+        return registry.get(model_id)
+    except WeightsUnavailable as exc:
+        print(f"skip {model_id}: {exc}")
+        return None
+
+
+# ------------------------------------------------------------------------------------------------ output --
+def table(rows: Iterable[dict], columns: Sequence[tuple[str, str, str]]) -> str:
+    """Markdown table; ``columns`` = (key, header, format spec)."""
+    rows = list(rows)
+    head = "| " + " | ".join(h for _, h, _ in columns) + " |"
+    sep = "|" + "|".join("---" for _ in columns) + "|"
+    lines = [head, sep]
+    for r in rows:
+        cells = []
+        for key, _, fmt in columns:
+            v = r.get(key)
+            cells.append("-" if v is None else format(v, fmt))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _clean(x):
+    if isinstance(x, float) and not np.isfinite(x):
+        return None if np.isnan(x) else ("inf" if x > 0 else "-inf")
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, np.generic):
+        return _clean(x.item())
+    return x
+
+
+def write_json(path: str | Path, payload: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_clean(payload), indent=2) + "\n")

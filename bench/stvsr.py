@@ -1,0 +1,180 @@
+"""Space-time SR benchmark: ``python -m bench.stvsr --data DIR --space S --time T [--models a,b] [--json PATH]
+[--max-frames N]``.
+
+Protocol (``../shared/docs/protocol.md``): ``DIR`` holds one folder of HR frames per sequence (sorted by name).
+HR frames are cropped (top-left kept) to a multiple of S when S is an integer; LR = PIL ``resize(BICUBIC)`` to
+(round(H / S), round(W / S)). Every T-th frame is an anchor (0, T, 2T, ...); for consecutive anchors a, a + T the
+model rebuilds frames a .. a + T - 1 at HR from the two LR anchors (ts = 0, 1/T, ..., (T-1)/T), and the last pair
+also the final anchor (t = 1). Frames after the final anchor are not scored. Y channel (BT.601) PSNR per frame on
+0-255, whole frame, averaged over a sequence's frames, then over sequences; anchors and interpolated frames are
+also reported apart. SSIM on Y (skimage, 7x7 uniform window, data_range 255). ``ms_per_output_frame`` = median over
+calls of the call's wall time / frames it made, after one untimed warm-up call.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+from PIL import Image
+
+from . import common
+from .metrics import psnr, rgb_to_y, ssim
+
+PROTOCOL = ("stvsr: HR cropped to a multiple of S (integer S), LR = PIL BICUBIC resize to round(H/S) x round(W/S); "
+            "anchors every T-th frame, all frames up to the last anchor rebuilt at HR (later frames unscored); "
+            "Y BT.601 PSNR 0-255 whole frame, mean per sequence then over sequences, anchors/interpolated apart; "
+            "SSIM on Y skimage 7x7 uniform, data_range=255; ms_per_output_frame = median over calls of "
+            "call time / frames made, after 1 warm-up")
+
+COLUMNS = [("model", "model", "s"), ("psnr_y", "PSNR-Y all", ".2f"), ("psnr_y_anchor", "anchors", ".2f"),
+           ("psnr_y_interp", "interpolated", ".2f"), ("ssim_y", "SSIM-Y", ".4f"),
+           ("ms_per_output_frame", "ms/frame", ".1f"), ("frames", "frames", "d")]
+
+
+def hr_crop(frame: np.ndarray, space: float) -> np.ndarray:
+    """Crop (top-left kept) to a multiple of ``space`` when it is an integer; otherwise unchanged."""
+    if float(space).is_integer():
+        s = int(space)
+        h, w = frame.shape[0] // s * s, frame.shape[1] // s * s
+        return frame[:h, :w]
+    return frame
+
+
+def lr_size(hr_shape: tuple[int, int], space: float) -> tuple[int, int]:
+    """(h, w) of the LR frame: round(H / S), round(W / S)."""
+    h, w = max(1, round(hr_shape[0] / space)), max(1, round(hr_shape[1] / space))
+    return h, w
+
+
+def degrade(frame: np.ndarray, space: float) -> np.ndarray:
+    h, w = lr_size(frame.shape[:2], space)
+    return np.asarray(Image.fromarray(frame).resize((w, h), Image.BICUBIC))
+
+
+def plan(n: int, time_scale: int) -> list[tuple[int, int, list[float]]]:
+    """Calls (a, b, ts) rebuilding frames 0 .. last anchor of an n-frame sequence; frame a + k*... ↔ ts order."""
+    if n < 1:
+        return []
+    anchors = list(range(0, n, time_scale))
+    if len(anchors) == 1:
+        return [(0, 0, [0.0])]
+    calls = []
+    for a, b in zip(anchors[:-1], anchors[1:]):
+        ts = [k / time_scale for k in range(time_scale)]
+        if b == anchors[-1]:
+            ts.append(1.0)
+        calls.append((a, b, ts))
+    return calls
+
+
+def evaluate_sequence(model, hr: list[np.ndarray], space: float, time_scale: int, warm: bool) -> dict:
+    """Scores and timings of one model on one sequence of HR frames."""
+    hr = [hr_crop(f, space) for f in hr]
+    size = hr[0].shape[:2]
+    lr = [degrade(f, space) for f in hr]
+    calls = plan(len(hr), time_scale)
+    if warm:
+        a, b, ts = calls[0]
+        model.upscale_pair(lr[a], lr[b], ts, size)
+    per_frame, secs = [], []
+    for a, b, ts in calls:
+        outs, dt = common.timed(model.upscale_pair, lr[a], lr[b], ts, size)
+        if len(outs) != len(ts):
+            raise ValueError(f"model returned {len(outs)} frames for {len(ts)} times")
+        secs.append(dt / len(ts))
+        for t, out in zip(ts, outs):
+            i = a + round(t * (b - a)) if b != a else a
+            out = np.asarray(out)
+            if out.shape != hr[i].shape:
+                raise ValueError(f"model output {out.shape} differs from the HR frame {hr[i].shape}")
+            y_out, y_gt = rgb_to_y(out), rgb_to_y(hr[i])
+            per_frame.append((i, i % time_scale == 0, psnr(y_out, y_gt), ssim(y_out, y_gt)))
+    anchor = [p for _, is_a, p, _ in per_frame if is_a]
+    interp = [p for _, is_a, p, _ in per_frame if not is_a]
+    return {"psnr_y": float(np.mean([p for _, _, p, _ in per_frame])),
+            "psnr_y_anchor": float(np.mean(anchor)) if anchor else None,
+            "psnr_y_interp": float(np.mean(interp)) if interp else None,
+            "ssim_y": float(np.mean([s for *_, s in per_frame])),
+            "frames": len(per_frame), "anchors": len(anchor), "unscored": len(hr) - len(per_frame),
+            "secs": secs, "size": list(size), "lr_size": list(lr[0].shape[:2])}
+
+
+def _mean(xs):
+    xs = [x for x in xs if x is not None]
+    return float(np.mean(xs)) if xs else None
+
+
+def evaluate(model, sequences, space: float, time_scale: int) -> dict:
+    """``sequences`` = [(name, [HR frames])]: per-sequence means, then their mean."""
+    per_seq, secs = [], []
+    for k, (name, frames) in enumerate(sequences):
+        r = evaluate_sequence(model, frames, space, time_scale, warm=(k == 0))
+        secs += r.pop("secs")
+        per_seq.append({"sequence": name, **r})
+    keys = ("psnr_y", "psnr_y_anchor", "psnr_y_interp", "ssim_y")
+    out = {k: _mean([s[k] for s in per_seq]) for k in keys}
+    out["ms_per_output_frame"] = 1000.0 * common.median(secs)
+    out["frames"] = sum(s["frames"] for s in per_seq)
+    out["unscored"] = sum(s["unscored"] for s in per_seq)
+    out["sequences"] = per_seq
+    return out
+
+
+def run(data: str, space: float, time_scale: int, models: list[str], max_frames: int | None = None,
+        threads: int | None = 1) -> dict:
+    if space <= 0:
+        raise ValueError(f"--space must be positive, got {space}")
+    if time_scale < 1:
+        raise ValueError(f"--time must be >= 1, got {time_scale}")
+    common.set_threads(threads)
+    seqs = []
+    for name, paths in common.video_sequences(data):
+        paths = paths[:max_frames] if max_frames else paths
+        seqs.append((name, [common.load_rgb(p) for p in paths]))
+    results = []
+    for mid in models:
+        model = common.load_model(mid, "stvsr")
+        if model is None:
+            continue
+        if not getattr(model, "arbitrary_t", False) and time_scale not in (1, 2):
+            print(f"skip {mid}: it only makes midpoints and this benchmark does not recurse (T = {time_scale})")
+            continue
+        r = {"model": mid, **evaluate(model, seqs, space, time_scale)}
+        print(f"{mid}: PSNR-Y {r['psnr_y']:.2f} (anchors {r['psnr_y_anchor']:.2f}, interpolated "
+              f"{r['psnr_y_interp'] if r['psnr_y_interp'] is None else round(r['psnr_y_interp'], 2)}) "
+              f"SSIM-Y {r['ssim_y']:.4f} {r['ms_per_output_frame']:.1f} ms/frame", flush=True)
+        results.append(r)
+    return {"protocol": PROTOCOL, "machine": common.machine(), "threads": threads,
+            "data": {"path": str(data), "sequences": [n for n, _ in seqs],
+                     "frames": [len(f) for _, f in seqs], "max_frames": max_frames,
+                     "hr_size": list(hr_crop(seqs[0][1][0], space).shape[:2])},
+            "space": space, "time": time_scale, "results": results}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.stvsr", description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, help="folder with one folder of HR frames per sequence")
+    ap.add_argument("--space", type=float, required=True, help="spatial scale S (may be fractional)")
+    ap.add_argument("--time", type=int, required=True, help="temporal scale T (anchors every T-th frame)")
+    ap.add_argument("--models", help="comma-separated model ids (default: every available stvsr model)")
+    ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--max-frames", type=int, help="use only the first N frames of each sequence")
+    ap.add_argument("--threads", type=int, default=1, help="torch/OpenCV CPU threads (0: library default)")
+    args = ap.parse_args(argv)
+    space = int(args.space) if float(args.space).is_integer() else args.space
+    try:
+        report = run(args.data, space, args.time, common.resolve_models(args.models, "stvsr"),
+                     args.max_frames, args.threads or None)
+    except (common.DataError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"\n{PROTOCOL}\nx{space} space, x{args.time} time; machine: {common.describe_machine(report['machine'])}\n")
+    print(common.table(report["results"], COLUMNS))
+    if args.json:
+        common.write_json(args.json, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Weight-free spatial upscalers: PIL Lanczos and PIL bicubic resizing to any (height, width).
+
+Float scales are the caller's job: ``size = (round(h * s), round(w * s))``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+
+def _check_frame(frame: np.ndarray) -> None:
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        got = getattr(frame, "shape", type(frame)), getattr(frame, "dtype", None)
+        raise ValueError(f"expected a uint8 RGB frame (H, W, 3), got {got}")
+
+
+def _check_size(size) -> tuple[int, int]:
+    try:
+        h, w = (int(size[0]), int(size[1]))
+    except (TypeError, ValueError, IndexError):
+        raise ValueError(f"size must be (height, width), got {size!r}") from None
+    if h < 1 or w < 1:
+        raise ValueError(f"size must be positive, got {size!r}")
+    return h, w
+
+
+class PILResize:
+    """:class:`~models.interfaces.SpatialUpscaler` resizing with one PIL filter (antialiased when shrinking)."""
+
+    def __init__(self, resample: int, name: str):
+        self.resample = resample
+        self.name = name
+
+    def upscale(self, frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        _check_frame(frame)
+        h, w = _check_size(size)
+        if frame.shape[:2] == (h, w):
+            return frame.copy()
+        return np.asarray(Image.fromarray(frame).resize((w, h), self.resample))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name})"
+
+
+class Lanczos(PILResize):
+    def __init__(self):
+        super().__init__(Image.LANCZOS, "lanczos")
+
+
+class Bicubic(PILResize):
+    def __init__(self):
+        super().__init__(Image.BICUBIC, "bicubic")

@@ -1,0 +1,138 @@
+"""The benchmark commands on tiny synthetic data: data discovery, known-answer scores and the JSON fields."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench import common, stvsr, vfi
+
+
+def ensure_baselines():
+    """Register the baseline specs when models/catalog.py does not (yet)."""
+    from models import registry
+    from models.baselines.specs import baseline_specs
+
+    for s in baseline_specs():
+        try:
+            registry.spec(s.id)
+        except KeyError:
+            registry.register(s)
+
+
+def _save(path, arr):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path)
+
+
+def _flat(v, h=24, w=32):
+    return np.full((h, w, 3), v, np.uint8)
+
+
+def _make_vfi(root, layout):
+    # frame0 = 0, frame1 = 100, truth = 60: blend gives 50, so MSE = 100 and PSNR = 10 log10(255^2 / 100)
+    for k in range(2):
+        if layout == "middlebury":
+            _save(root / "input" / f"seq{k}" / "frame10.png", _flat(0))
+            _save(root / "input" / f"seq{k}" / "frame11.png", _flat(100))
+            _save(root / "gt" / f"seq{k}" / "frame10i11.png", _flat(60))
+        else:
+            _save(root / str(k + 1) / "frame0.png", _flat(0))
+            _save(root / str(k + 1) / "frame1.png", _flat(60))
+            _save(root / str(k + 1) / "frame2.png", _flat(100))
+
+
+@pytest.mark.parametrize("layout", ["middlebury", "numbered"])
+def test_bench_vfi_both_layouts(tmp_path, layout, capsys):
+    ensure_baselines()
+    data = tmp_path / "data"
+    _make_vfi(data, layout)
+    assert len(common.vfi_triplets(data)) == 2
+    out = tmp_path / "r.json"
+    assert vfi.main(["--data", str(data), "--models", "blend,dis_flow", "--json", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    assert {"protocol", "machine", "data", "results"} <= set(rep)
+    assert [r["model"] for r in rep["results"]] == ["blend", "dis_flow"]
+    for r in rep["results"]:
+        assert {"model", "psnr", "ssim", "ms_per_frame", "n"} <= set(r)
+        assert r["n"] == 2 and r["ms_per_frame"] > 0
+    blend = rep["results"][0]
+    assert blend["psnr"] == pytest.approx(10 * math.log10(255 ** 2 / 100), abs=1e-9)
+    assert "| blend |" in capsys.readouterr().out
+
+
+def test_bench_vfi_bad_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(common.DataError):
+        common.vfi_triplets(tmp_path / "empty")
+    assert vfi.main(["--data", str(tmp_path / "empty"), "--models", "blend"]) == 2
+
+
+def test_bench_vfi_skips_wrong_task(tmp_path, capsys):
+    ensure_baselines()
+    data = tmp_path / "data"
+    _make_vfi(data, "numbered")
+    rep = vfi.run(str(data), ["lanczos", "no-such-model", "blend"])
+    assert [r["model"] for r in rep["results"]] == ["blend"]
+    assert "skip lanczos" in capsys.readouterr().out
+
+
+def test_stvsr_plan():
+    assert stvsr.plan(6, 2) == [(0, 2, [0.0, 0.5]), (2, 4, [0.0, 0.5, 1.0])]  # frame 5 is after the last anchor
+    assert stvsr.plan(9, 4) == [(0, 4, [0.0, 0.25, 0.5, 0.75]), (4, 8, [0.0, 0.25, 0.5, 0.75, 1.0])]
+    assert stvsr.plan(1, 2) == [(0, 0, [0.0])]
+    assert stvsr.plan(3, 1) == [(0, 1, [0.0]), (1, 2, [0.0, 1.0])]
+
+
+def test_stvsr_crop_and_degrade():
+    f = np.zeros((50, 43, 3), np.uint8)
+    assert stvsr.hr_crop(f, 4).shape == (48, 40, 3)
+    assert stvsr.hr_crop(f, 2.5).shape == f.shape
+    assert stvsr.degrade(stvsr.hr_crop(f, 4), 4).shape == (12, 10, 3)
+    assert stvsr.lr_size((50, 40), 2.5) == (20, 16)
+
+
+def _make_video(root, n, h=40, w=56):
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (h + 20, w + 20, 3)).astype(np.float32)
+    import cv2
+
+    base = cv2.GaussianBlur(base, (0, 0), 3)
+    base = np.clip((base - base.mean()) * 4 + 128, 0, 255).astype(np.uint8)
+    for seq in ("a", "b"):
+        for i in range(n):  # a pan of one pixel per frame
+            _save(root / seq / f"{i:05d}.png", base[5:5 + h, i:i + w])
+
+
+@pytest.mark.parametrize("space,time_scale,n,unscored", [(4, 2, 6, 1), (2.5, 4, 9, 0)])
+def test_bench_stvsr_json(tmp_path, space, time_scale, n, unscored):
+    ensure_baselines()
+    data = tmp_path / "video"
+    _make_video(data, n)
+    out = tmp_path / "s.json"
+    argv = ["--data", str(data), "--space", str(space), "--time", str(time_scale), "--models", "lanczos+dis",
+            "--json", str(out)]
+    assert stvsr.main(argv) == 0
+    rep = json.loads(out.read_text())
+    assert {"protocol", "machine", "data", "space", "time", "results"} <= set(rep)
+    assert rep["space"] == space and rep["time"] == time_scale
+    (r,) = rep["results"]
+    assert {"model", "psnr_y", "psnr_y_anchor", "psnr_y_interp", "ssim_y", "ms_per_output_frame"} <= set(r)
+    scored = n - unscored
+    assert r["frames"] == 2 * scored and r["unscored"] == 2 * unscored
+    seq = r["sequences"][0]
+    assert seq["anchors"] == len(range(0, n, time_scale))
+    assert seq["size"] == list(stvsr.hr_crop(np.zeros((40, 56, 3)), space).shape[:2])
+    assert 15 < r["psnr_y_interp"] < 60 and 15 < r["psnr_y_anchor"] < 60 and 0 < r["ssim_y"] <= 1
+    assert min(r["psnr_y_anchor"], r["psnr_y_interp"]) <= r["psnr_y"] <= max(r["psnr_y_anchor"], r["psnr_y_interp"])
+
+
+def test_bench_stvsr_max_frames(tmp_path):
+    ensure_baselines()
+    data = tmp_path / "video"
+    _make_video(data, 7)
+    rep = stvsr.run(str(data), 2, 2, ["lanczos+dis"], max_frames=3)
+    assert rep["data"]["frames"] == [3, 3] and rep["results"][0]["frames"] == 6
