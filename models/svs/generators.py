@@ -1,0 +1,123 @@
+"""Generators that the Compression tab can load: the bundled tiny MNIST DDPM, a local diffusers folder or a Hub id.
+
+Every source is read with diffusers ``UNet2DModel.from_pretrained`` (safetensors preferred), so a folder is a
+diffusers model folder (``config.json`` + ``diffusion_pytorch_model.safetensors``), optionally in a ``unet/``
+subfolder as in a whole DDPM pipeline repo (e.g. ``google/ddpm-cifar10-32``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from models.weights import WEIGHTS_DIR, WeightsUnavailable
+
+#: Name of the bundled generator in :func:`load_generator`.
+BUNDLED = "bundled"
+#: Folder of the bundled tiny DDPM (trained by ``python -m train.tiny_ddpm``).
+BUNDLED_DIR = WEIGHTS_DIR / "tiny_ddpm_mnist"
+
+
+def tiny_unet_config() -> dict:
+    """Architecture of the bundled generator: a 1.1M-parameter eps-prediction UNet for 32x32 grey images.
+
+    Resolutions 32 -> 16 -> 8 with widths (32, 64, 64), one ResBlock per level, self-attention at 16x16.
+    """
+    return dict(
+        sample_size=32,
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=(32, 64, 64),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
+        norm_num_groups=8,
+        attention_head_dim=32,
+    )
+
+
+def tiny_unet() -> nn.Module:
+    """A freshly initialised bundled-architecture UNet (random weights)."""
+    from diffusers import UNet2DModel
+
+    return UNet2DModel(**tiny_unet_config())
+
+
+def _from_pretrained(source: str) -> nn.Module:
+    """``UNet2DModel.from_pretrained`` on ``source`` itself, then on its ``unet`` subfolder."""
+    from diffusers import UNet2DModel
+
+    errors = []
+    for subfolder in (None, "unet"):
+        try:
+            model = UNet2DModel.from_pretrained(source, subfolder=subfolder)
+        except Exception as exc:  # missing files, offline Hub, bad config ...
+            where = f"{source}/{subfolder}" if subfolder else source
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            errors.append(f"{where}: {type(exc).__name__}: {first[:200]}")
+            continue
+        return model
+    hint = ""
+    if not Path(source).exists():
+        import os
+
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+        hint = (" (Hub ids need network access to huggingface.co or a filled cache; HF_HUB_OFFLINE is set)"
+                if offline else " (Hub ids need network access to huggingface.co or a filled cache)")
+    raise WeightsUnavailable(
+        f"could not load a diffusers UNet2DModel from {source!r}{hint}; tried: " + "; ".join(errors)
+    )
+
+
+def load_generator(source: str = BUNDLED) -> nn.Module:
+    """Load a generator UNet on the CPU in eval mode.
+
+    ``source`` is ``"bundled"`` (the tiny MNIST DDPM shipped under ``weights/tiny_ddpm_mnist``), a local diffusers
+    folder (with the model at its top or under ``unet/``), or a Hugging Face Hub id such as
+    ``google/ddpm-cifar10-32``. Raises :class:`ValueError` for an empty source and
+    :class:`~models.weights.WeightsUnavailable` naming every place tried when nothing loads (e.g. offline).
+    """
+    source = (source or "").strip()
+    if not source:
+        raise ValueError("empty generator source: use 'bundled', a local diffusers folder or a Hub id")
+    if source.lower() == BUNDLED:
+        if not (BUNDLED_DIR / "config.json").is_file():
+            raise WeightsUnavailable(
+                f"the bundled tiny DDPM is missing: no {BUNDLED_DIR / 'config.json'} "
+                "(train it with `python -m train.tiny_ddpm --out weights/tiny_ddpm_mnist`)"
+            )
+        source = str(BUNDLED_DIR)
+    elif not Path(source).expanduser().exists() and source.count("/") != 1:
+        raise WeightsUnavailable(
+            f"{source!r} is neither 'bundled', an existing local folder, nor a Hub id of the form 'owner/name'"
+        )
+    elif Path(source).expanduser().exists():
+        source = str(Path(source).expanduser())
+    model = _from_pretrained(source)
+    model = model.float().eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def count_params(model: nn.Module) -> int:
+    """Number of parameters (all of them, trainable or not)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+@torch.no_grad()
+def sample(model: nn.Module, n: int = 16, steps: int = 50, seed: int = 0) -> torch.Tensor:
+    """Draw ``n`` images with DDIM (``steps`` uniform steps, eta 0) from a DDPM with linear betas; (n, C, H, W) in [-1, 1]."""
+    from diffusers import DDIMScheduler
+
+    cfg = model.config
+    sched = DDIMScheduler(num_train_timesteps=1000, beta_schedule="linear", beta_start=1e-4, beta_end=0.02,
+                          clip_sample=True)
+    sched.set_timesteps(steps)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, cfg.in_channels, cfg.sample_size, cfg.sample_size, generator=gen)
+    for t in sched.timesteps:
+        eps = model(x, t).sample
+        x = sched.step(eps, t, x, eta=0.0).prev_sample
+    return x.clamp(-1, 1)
