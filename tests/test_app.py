@@ -68,7 +68,7 @@ def media(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("media")
     video = folder / "clip.mp4"
-    make_test_video(video, n_frames=8, size=(64, 48), fps=8, audio=True)
+    make_test_video(video, n_frames=8, size=(48, 64), fps=8, audio=True)
     y, x = np.mgrid[0:48, 0:64]
     a = np.stack([(x * 4) % 256, (y * 5) % 256, (x + y) % 256], -1).astype(np.uint8)
     Image.fromarray(a).save(folder / "a.png")

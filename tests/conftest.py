@@ -1,0 +1,33 @@
+"""Shared pytest fixtures: the repo root on sys.path, ../shared data (or a skip), small synthetic videos."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `pytest` run from anywhere can import `models`, `bench`, `demos`
+    sys.path.insert(0, str(ROOT))
+TESTS = Path(__file__).resolve().parent
+if str(TESTS) not in sys.path:  # `from video_factory import make_test_video`
+    sys.path.insert(0, str(TESTS))
+
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` beside the repo; skips the test when it is absent."""
+    data = SHARED / "data"
+    if not data.is_dir():
+        pytest.skip(f"shared data not found at {data}")
+    return data
+
+
+@pytest.fixture
+def small_video(tmp_path) -> Path:
+    """A 64x48, 12-frame, 25 fps mp4 with a 440 Hz AAC tone (see tests/video_factory.py)."""
+    from video_factory import make_test_video
+
+    return make_test_video(tmp_path / "small.mp4", n_frames=12, size=(48, 64), fps=25, audio=True)
