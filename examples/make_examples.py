@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models.video_io import VideoWriter, iter_frames, probe  # noqa: E402
+from models.video_io import VideoWriter, iter_frames, probe, read_frames  # noqa: E402
 
 CLIPS = ROOT.parent / "shared" / "data" / "video_train" / "clips"
 OUT = ROOT / "examples" / "videos"
@@ -103,6 +103,19 @@ def make_bounce(name: str = "bounce_sync_320x240.mp4", fps: int = 30, seconds: f
     return out
 
 
+def make_pairs(pairs=(("juggle", "juggle_12fps_320.mp4", 20), ("dog", "dog_480x270.mp4", 40))) -> None:
+    """Frame pairs for the interpolation tab: two consecutive frames of the (CC BY 4.0) example clips."""
+    from PIL import Image
+
+    for name, clip, index in pairs:
+        frames = read_frames(str(OUT / clip), max_frames=index + 2)[index:index + 2]
+        folder = OUT.parent / "pairs" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, frame in enumerate(frames):
+            Image.fromarray(frame).save(folder / f"frame{i}.png")
+        print(f"pairs/{name}: frames {index}, {index + 1} of {clip}")
+
+
 def main() -> None:
     if not CLIPS.is_dir():
         sys.exit(f"source clips not found at {CLIPS}")
@@ -110,6 +123,7 @@ def main() -> None:
     for example in EXAMPLES:
         make(example)
     make_bounce()
+    make_pairs()
 
 
 if __name__ == "__main__":
