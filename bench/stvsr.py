@@ -8,7 +8,9 @@ model rebuilds frames a .. a + T - 1 at HR from the two LR anchors (ts = 0, 1/T,
 also the final anchor (t = 1). Frames after the final anchor are not scored. Y channel (BT.601) PSNR per frame on
 0-255, whole frame, averaged over a sequence's frames, then over sequences; anchors and interpolated frames are
 also reported apart. SSIM on Y (skimage, 7x7 uniform window, data_range 255). ``ms_per_output_frame`` = median over
-calls of the call's wall time / frames it made, after one untimed warm-up call.
+calls of the call's wall time / frames it made, after one untimed warm-up call. Midpoint-only models
+(``arbitrary_t`` False) make k / T by midpoint recursion, so they run only for T = 1, 2, 4, 8 and are skipped
+otherwise.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import sys
 
 import numpy as np
 from PIL import Image
+
+from models.pipelines.timing import VIDEO_DEPTH
 
 from . import common
 from .metrics import psnr, rgb_to_y, ssim
@@ -30,6 +34,16 @@ PROTOCOL = ("stvsr: HR cropped to a multiple of S (integer S), LR = PIL BICUBIC 
 COLUMNS = [("model", "model", "s"), ("psnr_y", "PSNR-Y all", ".2f"), ("psnr_y_anchor", "anchors", ".2f"),
            ("psnr_y_interp", "interpolated", ".2f"), ("ssim_y", "SSIM-Y", ".4f"),
            ("ms_per_output_frame", "ms/frame", ".1f"), ("frames", "frames", "d")]
+
+
+#: Midpoint-only models reach t = k / 2^d by recursion (inside ``upscale_pair``, e.g. TwoStage with AdaCoF) for
+#: d up to this depth (models.pipelines.timing.VIDEO_DEPTH: eighths), so T = 1, 2, 4, 8 are exact.
+MAX_MIDPOINT_DEPTH = VIDEO_DEPTH
+
+
+def midpoint_reachable(time_scale: int) -> bool:
+    """Whether every k / T is a dyadic time a midpoint-only model makes exactly (T a power of two <= 2^depth)."""
+    return 1 <= time_scale <= 2 ** MAX_MIDPOINT_DEPTH and time_scale & (time_scale - 1) == 0
 
 
 def hr_crop(frame: np.ndarray, space: float) -> np.ndarray:
@@ -137,8 +151,9 @@ def run(data: str, space: float, time_scale: int, models: list[str], max_frames:
         model = common.load_model(mid, "stvsr")
         if model is None:
             continue
-        if not getattr(model, "arbitrary_t", False) and time_scale not in (1, 2):
-            print(f"skip {mid}: it only makes midpoints and this benchmark does not recurse (T = {time_scale})")
+        if not getattr(model, "arbitrary_t", False) and not midpoint_reachable(time_scale):
+            print(f"skip {mid}: it only makes midpoints, which reach times k/T by recursion only for T a power of "
+                  f"two up to {2 ** MAX_MIDPOINT_DEPTH} (T = {time_scale})")
             continue
         r = {"model": mid, **evaluate(model, seqs, space, time_scale)}
         print(f"{mid}: PSNR-Y {r['psnr_y']:.2f} (anchors {r['psnr_y_anchor']:.2f}, interpolated "

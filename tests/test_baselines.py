@@ -135,9 +135,14 @@ def test_dis_flow_options_validated():
 
 # ------------------------------------------------------------------------------------------------ two-stage --
 class _MidpointOnly:
+    """Midpoint-only interpolator: the rounded mean of the two frames; records every call's ts."""
     arbitrary_t = False
 
+    def __init__(self):
+        self.calls = []
+
     def interpolate(self, frame0, frame1, ts):
+        self.calls.append(list(ts))
         return [Blend().interpolate(frame0, frame1, [t])[0] for t in ts]
 
 
@@ -157,8 +162,20 @@ def test_two_stage_midpoint_only_interpolator():
     assert m.arbitrary_t is False
     outs = m.upscale_pair(f0, f1, [0.0, 0.5, 1.0], (16, 20))
     assert len(outs) == 3 and outs[1].shape == (16, 20, 3)
+    # other times by midpoint recursion at HR: 1/4 = mid(0, 1/2), 3/8 = mid(1/4, 1/2); 0.3 snaps to 1/4
+    up0, up1 = Bicubic().upscale(f0, (16, 20)), Bicubic().upscale(f1, (16, 20))
+    mid = lambda a, b: Blend().interpolate(a, b, [0.5])[0]  # noqa: E731
+    half = mid(up0, up1)
+    quarter = mid(up0, half)
+    m.interpolator.calls.clear()
+    outs = m.upscale_pair(f0, f1, [0.25, 0.375, 0.3, 1.0], (16, 20))
+    assert np.array_equal(outs[0], quarter)
+    assert np.array_equal(outs[1], mid(quarter, half))
+    assert np.array_equal(outs[2], quarter) and outs[2] is not outs[0]
+    assert np.array_equal(outs[3], up1)
+    assert m.interpolator.calls == [[0.5]] * 3  # 1/2, 1/4, 3/8: each tree node once
     with pytest.raises(ValueError):
-        m.upscale_pair(f0, f1, [0.25], (16, 20))
+        m.upscale_pair(f0, f1, [1.5], (16, 20))
 
 
 # ------------------------------------------------------------------------------------------------- registry --

@@ -4,6 +4,11 @@
 
 with S a :class:`~models.interfaces.SpatialUpscaler` and VFI a :class:`~models.interfaces.FrameInterpolator`.
 The reference cascade of every one-stage space-time model (e.g. ``lanczos+dis``).
+
+A midpoint-only VFI (``arbitrary_t`` False) reaches other times by midpoint recursion at HR
+(:func:`models.pipelines.timing.interpolate_at`): I_{1/2} = VFI(I_0, I_1), I_{1/4} = VFI(I_0, I_{1/2}), ...
+Dyadic times k / 2^depth are made exactly; any other t is snapped to the nearest k / 2^depth (default depth 3:
+eighths, as the video pipeline does before it calls). The frame returned for such a t is the snapped one.
 """
 from __future__ import annotations
 
@@ -11,18 +16,23 @@ from typing import Sequence
 
 import numpy as np
 
+from ..pipelines.timing import VIDEO_DEPTH, interpolate_at
 from .blend import check_pair, check_ts
 
 
 class TwoStage:
     """:class:`~models.interfaces.SpaceTimeUpscaler` from an upscaler and an interpolator.
 
-    ``arbitrary_t`` is the interpolator's: a midpoint-only interpolator accepts ts within {0, 0.5, 1}.
+    ``arbitrary_t`` is the interpolator's. With a midpoint-only interpolator, every t in [0, 1] is accepted and made
+    at the nearest k / 2**depth by recursion (only the tree nodes on the way are computed, once per call).
     """
 
-    def __init__(self, upscaler, interpolator):
+    def __init__(self, upscaler, interpolator, depth: int = VIDEO_DEPTH):
+        if not isinstance(depth, int) or not 1 <= depth <= 8:
+            raise ValueError(f"recursion depth must be an integer from 1 to 8, got {depth!r}")
         self.upscaler = upscaler
         self.interpolator = interpolator
+        self.depth = depth
 
     @property
     def arbitrary_t(self) -> bool:
@@ -32,13 +42,17 @@ class TwoStage:
                      size: tuple[int, int]) -> list[np.ndarray]:
         check_pair(frame0, frame1)
         ts = check_ts(ts)
-        inner = [t for t in ts if 0.0 < t < 1.0]
-        if not self.arbitrary_t and any(t != 0.5 for t in inner):
-            raise ValueError(f"{self.interpolator!r} only makes the midpoint (t = 0.5); got ts={ts}")
         up0 = self.upscaler.upscale(frame0, size)  # (h, w, 3)
         up1 = self.upscaler.upscale(frame1, size)
-        mids = dict(zip(inner, self.interpolator.interpolate(up0, up1, inner))) if inner else {}
-        return [up0.copy() if t == 0.0 else up1.copy() if t == 1.0 else mids[t] for t in ts]
+        frames, _ = interpolate_at(self.interpolator, up0, up1, ts, depth=self.depth)
+        # anchors and repeated times share one array: hand out independent copies
+        seen: set[int] = set()
+        out = []
+        for f in frames:
+            out.append(f.copy() if id(f) in seen else f)
+            seen.add(id(f))
+        return out
 
     def __repr__(self) -> str:
         return f"TwoStage({self.upscaler!r}, {type(self.interpolator).__name__})"
+

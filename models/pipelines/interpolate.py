@@ -59,7 +59,7 @@ class VideoReport:
     in_frames: int = 0
     out_frames: int = 0
     scene_cuts: list[float] = field(default_factory=list)  # source times where a cut was held, not morphed
-    max_time_error: float = 0.0  # largest |t_made - t_wanted| (midpoint-only models snap to 1/8)
+    max_time_error: float = 0.0  # largest |t_made - t_wanted| (midpoint-only models snap to 1/8); cuts excluded
     audio: str = "none"
 
 
@@ -102,14 +102,15 @@ def interpolate_video(model, src: str, dst: str, factor: float | None = None, fp
             ts = resampler.fractions(prev.time, frame.time)
             if ts:
                 if is_scene_cut(prev.image, frame.image, cut_threshold):
+                    # hold the nearest shot's frame (listed in scene_cuts, not counted as a time snap)
                     report.scene_cuts.append(frame.time)
-                    frames, made = [prev.image if t < 0.5 else frame.image for t in ts], [round(t) for t in ts]
+                    frames = [prev.image if t < 0.5 else frame.image for t in ts]
                 else:
                     frames, made = interpolate_at(model, prev.image, frame.image, ts, depth=VIDEO_DEPTH)
+                    report.max_time_error = max([report.max_time_error] + [abs(a - b) for a, b in zip(ts, made)])
                 for image in frames:
                     writer.write(image)
                 report.out_frames += len(frames)
-                report.max_time_error = max([report.max_time_error] + [abs(a - b) for a, b in zip(ts, made)])
             prev = frame
             if progress:
                 progress(min(1.0, (report.in_frames - 1) / total), f"frame {report.in_frames}/{info.frame_count}")
