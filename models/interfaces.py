@@ -34,7 +34,8 @@ class SpatialUpscaler(Protocol):
 class SpaceTimeUpscaler(Protocol):
     """Continuous space-time SR: two LR frames -> HR frames at times ``ts`` and size (height, width).
 
-    ``arbitrary_t`` as for :class:`FrameInterpolator`. t = 0 and t = 1 give the super-resolved anchors.
+    ``arbitrary_t`` as for :class:`FrameInterpolator`; a midpoint-only space-time model accepts times k/8 (it
+    recurses inside, since LR -> HR cannot be recursed from outside). t = 0 and t = 1 give the super-resolved anchors.
     """
 
     arbitrary_t: bool
