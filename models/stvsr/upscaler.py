@@ -1,0 +1,86 @@
+"""BF-STVSR as a :class:`~models.interfaces.SpaceTimeUpscaler` (numpy uint8 RGB in and out, any t, any size).
+
+* LR frames are edge-padded at the bottom/right to a multiple of 4 (the encoder's size rule); the query geometry
+  is that of the unpadded frame, so the output needs no crop beyond the requested size.
+* Large outputs are made in tiles: the LR frame is cut into core tiles plus a ``halo`` of LR pixels on each side;
+  every tile is encoded once (cached path), decoded for every t, and only the HR pixels whose LR cell lies in the
+  tile's core are kept. Tiles are sized so that one tile has at most ``max_tile_pixels`` HR pixels (halo included).
+* Per-pixel MLPs run over at most ``chunk`` queries at a time.
+
+Memory (fp32, measured shapes, not counting the weights): about 7-8 kB per HR pixel of a tile for the official
+width (nf 64) and about 4 kB for the compact one, so the default ``max_tile_pixels`` = 131072 keeps a tile near
+1 GB (official) / 0.5 GB (compact) whatever the output size, 1080p and 4K included.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.device import autocast, inference_device
+from models.stvsr.geometry import lr_index, query_geometry
+
+
+class BFSTVSRUpscaler:
+    arbitrary_t = True
+
+    def __init__(self, model: torch.nn.Module, max_tile_pixels: int = 131072, halo: int = 8, chunk: int = 65536):
+        self.model = model.eval()
+        self.max_tile_pixels, self.halo, self.chunk = int(max_tile_pixels), int(halo), int(chunk)
+
+    def eval(self):
+        self.model.eval()
+        return self
+
+    def _tiles(self, n_lr: int, n_hr: int, core: int):
+        """(lr window start, stop, hr window start, stop, hr core start, stop) along one axis."""
+        padded = n_lr + (-n_lr) % 4
+        idx = lr_index(n_lr, n_hr, 0, n_hr).numpy()
+        out = []
+        for c0 in range(0, n_lr, core):
+            c1 = min(c0 + core, n_lr)
+            w0 = max(0, c0 - self.halo)
+            w1 = min(padded, c1 + self.halo)
+            w1 = min(padded, w0 + (w1 - w0) + (-(w1 - w0)) % 4)
+            w0 = max(0, w1 - ((w1 - w0) + (-(w1 - w0)) % 4))
+            h0, h1 = np.searchsorted(idx, w0), np.searchsorted(idx, min(w1, n_lr))
+            k0, k1 = np.searchsorted(idx, c0), np.searchsorted(idx, c1)
+            if k1 > k0:
+                out.append((w0, w1, int(h0), int(h1), int(k0), int(k1)))
+        return out
+
+    def upscale_pair(self, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float],
+                     size: tuple[int, int]) -> list[np.ndarray]:
+        for name, f in (("frame0", frame0), ("frame1", frame1)):
+            if not isinstance(f, np.ndarray) or f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3:
+                raise ValueError(f"{name} must be a uint8 RGB array (H, W, 3)")
+        if frame0.shape != frame1.shape:
+            raise ValueError(f"frames differ in size: {frame0.shape} vs {frame1.shape}")
+        ts = [float(t) for t in ts]
+        if any(not 0.0 <= t <= 1.0 for t in ts):
+            raise ValueError(f"times must lie in [0, 1], got {ts}")
+        hh, ww = int(size[0]), int(size[1])
+        h, w = frame0.shape[:2]
+        if hh < 1 or ww < 1:
+            raise ValueError(f"output size must be positive, got {size}")
+        device = inference_device()
+        model = self.model.to(device)
+        model.chunk = self.chunk
+        x = torch.from_numpy(np.stack([frame0, frame1])).permute(0, 3, 1, 2).float().div(255).to(device)
+        x = F.pad(x, (0, (-w) % 4, 0, (-h) % 4), mode="replicate")  # (2, 3, Hp, Wp)
+        scale = max(hh / h, ww / w)
+        side = max(4, int(np.sqrt(self.max_tile_pixels) / max(scale, 1e-6)) - 2 * self.halo)
+        core = max(4, side - side % 4)
+        outs = [np.zeros((hh, ww, 3), np.uint8) for _ in ts]
+        with torch.no_grad(), autocast(device):
+            for wy0, wy1, hy0, hy1, ky0, ky1 in self._tiles(h, hh, core):
+                for wx0, wx1, hx0, hx1, kx0, kx1 in self._tiles(w, ww, core):
+                    geo = query_geometry((h, w), (hh, ww), (hy0, hy1, hx0, hx1), (wy0, wx0)).to(device)
+                    cache = model.encode(x[0:1, :, wy0:wy1, wx0:wx1], x[1:2, :, wy0:wy1, wx0:wx1], (hh, ww), geo)
+                    for i, t in enumerate(ts):
+                        rgb = model.decode_t(cache, t)[0].float()
+                        rgb = rgb[:, ky0 - hy0:ky1 - hy0, kx0 - hx0:kx1 - hx0]
+                        outs[i][ky0:ky1, kx0:kx1] = (rgb.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+        return outs
