@@ -12,6 +12,15 @@ from models.ops.siren import Siren, SineLayer
 from models.ops.softsplat import softmax_splat, splat_count, splat_max, splat_sum
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One intra-op thread (tiny ops; 2 OpenMP threads on a loaded 2-core machine wait on each other)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _shifted_conv(x, weight, dy, dx):
     """conv2d(padding 1) of x sampled at p + (dy, dx) with zeros outside the image."""
     big = F.pad(x, (2, 2, 2, 2))

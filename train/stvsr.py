@@ -187,6 +187,7 @@ def main(argv=None) -> None:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optim"])
         sched.load_state_dict(ck["sched"])
+        sched.T_max = args.steps  # the saved T_max is the old run's --steps; a longer resume keeps one cosine
         step, best, best_step, wall0 = int(ck["step"]), float(ck["best"]), int(ck["best_step"]), float(ck["wall"])
     rng = np.random.default_rng(args.seed + step)
     train_s = WindowSampler(CACHE, "train")

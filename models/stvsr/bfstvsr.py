@@ -10,7 +10,8 @@ f (from F0 or F1) and offset δ = (dy, dx) to its LR cell centre:
   z = ReLU(m[2]) · α (α = -20 at init).
 * softmax splatting of [s, flow/(20·HH/H), f] with weights e^z from both frames, normalised; extra channels
   [max e^z, count/16, Z/count];
-* decoder SIREN([splat, extra, F01 nearest, t]) -> RGB, clamped to [0, 1].
+* decoder SIREN([splat, extra, F01 nearest, t]) -> RGB, clamped to [0, 1] (in training too, as the official loss
+  is on the clamped output; the RGB bias starts at 0.5 so that no channel starts outside the clamp).
 
 ``forward`` is the plain path (all t at once, everything recomputed); ``encode`` + ``decode_t`` is the cached
 path: encoder, sampling, the Fourier mapper and the B-spline coefficients run once per frame pair, then each t
@@ -125,6 +126,10 @@ class BFSTVSR(nn.Module):
         self.build_mappers(nf, mapper_hidden, fourier_features, bspline_features)
         # decoder input: splat [spatial nf, flow 2, feature nf] + extra 3 + F01 nf + t 1
         self.synth_net = Siren(3 * nf + 6, decoder_hidden, 3, outermost_linear=True)
+        # The RGB Linear's weights are tiny (SIREN bound), so a fresh decoder outputs ~ its bias. With PyTorch's
+        # default bias U(±1/sqrt(in)) a colour channel whose bias is negative sits below the [0, 1] clamp on every
+        # pixel and gets no gradient at all (a dead channel from step 0). Mid-grey puts every channel inside.
+        nn.init.constant_(self.synth_net.net[-1].bias, 0.5)
         self.alpha = nn.Parameter(torch.tensor([-20.0]))
 
     # -- the two mappers (overridden by the concat ablation) -------------------------------------------------
