@@ -1,0 +1,76 @@
+"""Registry entries of the kernel-based interpolators (AdaCoF family). ``models/catalog.py`` registers
+``vfi_specs()``; nothing here reads weights.
+
+* ``sf_adacof`` / ``adacof``: FrameForge's own compact weights (width 0.5, trained on the CPU here, ``fast``
+  sampling as in training), bundled under ``weights/``.
+* ``sf_adacof_official`` / ``adacof_official``: the official checkpoints (``{'epoch', 'state_dict'}``, width 1.0,
+  ``exact`` sampling that reproduces the CUDA kernel), from a local file named by ``FRAMEFORGE_SF_ADACOF_CKPT`` /
+  ``FRAMEFORGE_ADACOF_CKPT``, or a Hub repo named by ``<VAR>_REPO`` holding ``model50.pth`` / ``ckpt.pth``.
+
+The network width of any checkpoint is read from its tensor shapes at load time, so a retrained bundle with another
+width loads without a code change.
+"""
+from __future__ import annotations
+
+from models.registry import ModelSpec
+from models.weights import WeightSource
+
+from .adacof import build_adacof
+from .interpolator import KernelInterpolator
+from .sf_adacof import build_sf_adacof
+
+BUNDLED_WIDTH = 0.5
+
+
+def infer_width(model: str, state: dict) -> float:
+    """Width multiplier of a state_dict from its first conv (AdaCoF: 32*w outputs; SF-AdaCoF: 16*w - 2)."""
+    key = "get_kernel.moduleConv1.0.weight"
+    if key not in state:
+        raise ValueError(f"not an {model} checkpoint: no tensor {key!r}")
+    out = state[key].shape[0]
+    return out / 32.0 if model == "adacof" else (out + 2) / 16.0
+
+
+def _loader(model: str, mode: str):
+    builder = build_adacof if model == "adacof" else build_sf_adacof
+
+    def load(interp: KernelInterpolator, state: dict) -> None:
+        width = infer_width(model, state)
+        if abs(width - BUNDLED_WIDTH) > 1e-9 or interp.net.mode != mode:
+            interp.net = builder(width=width, mode=mode)
+        interp.net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+
+    return load
+
+
+def _spec(id_: str, model: str, width: float, mode: str, weights: WeightSource, **kw) -> ModelSpec:
+    builder = build_adacof if model == "adacof" else build_sf_adacof
+    return ModelSpec(id=id_, task="vfi", build=lambda: KernelInterpolator(builder(width=width, mode=mode)),
+                     weights=weights, load=_loader(model, mode), tags=("midpoint", "kernel"), **kw)
+
+
+def vfi_specs() -> list[ModelSpec]:
+    return [
+        _spec("sf_adacof", "sf_adacof", BUNDLED_WIDTH, "fast",
+              WeightSource(bundled="sf_adacof.safetensors"), default=True,
+              license="FrameForge weights (Apache-2.0 code); trained on DAVIS-2016 + SA-V/CC BY and other research "
+                      "clips: research use, see the card",
+              card="sf_adacof.md", label="SF-AdaCoF (FrameForge, compact)",
+              description="Shared two-direction U-Net with feature-map differencing (KIPS 2024); midpoint only."),
+        _spec("adacof", "adacof", BUNDLED_WIDTH, "fast",
+              WeightSource(bundled="adacof.safetensors"),
+              license="FrameForge weights (Apache-2.0 code); trained on DAVIS-2016 + SA-V/CC BY and other research "
+                      "clips: research use, see the card",
+              card="adacof.md", label="AdaCoF (FrameForge, compact)",
+              description="Adaptive Collaboration of Flows (CVPR 2020), F = 5; midpoint only."),
+        _spec("sf_adacof_official", "sf_adacof", 1.0, "exact",
+              WeightSource(env_var="FRAMEFORGE_SF_ADACOF_CKPT", hub_filename="model50.pth"),
+              license="official SF-AdaCoF checkpoint (Go-MinSeong/SF-AdaCoF; no licence file: user-supplied)",
+              label="SF-AdaCoF (official checkpoint)",
+              description="Official model50.pth (Vimeo-90K, 50 epochs), exact AdaCoF sampling."),
+        _spec("adacof_official", "adacof", 1.0, "exact",
+              WeightSource(env_var="FRAMEFORGE_ADACOF_CKPT", hub_filename="ckpt.pth"),
+              license="MIT (HyeongminLEE/AdaCoF-pytorch checkpoint/kernelsize_5/ckpt.pth)",
+              label="AdaCoF (official checkpoint)",
+              description="Official F = 5 checkpoint (Vimeo-90K), exact AdaCoF sampling."),
+    ]

