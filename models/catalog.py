@@ -7,6 +7,7 @@ The defaults are chosen here, from the measured numbers in bench/results/ (see R
 from __future__ import annotations
 
 from .baselines.specs import baseline_specs
+from .face.specs import face_specs
 from .registry import register
 from .stvsr.specs import stvsr_specs
 from .vfi.specs import vfi_specs
@@ -14,6 +15,6 @@ from .vfi.specs import vfi_specs
 #: The model each tab opens with (when its weights are available).
 DEFAULTS = {"vfi": "dis_flow", "stvsr": "lanczos+dis", "face": "face_bicubic"}
 
-for _spec in [*baseline_specs(), *vfi_specs(), *stvsr_specs()]:
+for _spec in [*baseline_specs(), *vfi_specs(), *stvsr_specs(), *face_specs()]:
     _spec.default = DEFAULTS.get(_spec.task) == _spec.id
     register(_spec)

@@ -54,6 +54,8 @@ def gpu(duration: int | Callable[..., int] = 60):
         if _spaces is None:
             return fn
         decorated = _spaces.GPU(duration=duration)(fn)
+        if decorated is fn:  # outside ZeroGPU spaces.GPU is a no-op; wrapping would make fn.__wrapped__ = fn
+            return fn
         return functools.wraps(fn)(decorated)
 
     return wrap

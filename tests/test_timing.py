@@ -4,7 +4,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from models.pipelines.timing import Resampler, interpolate_at, is_scene_cut, midpoint_tree, snap_dyadic
+from models.pipelines.timing import Resampler, interpolate_at, is_scene_cut, snap_dyadic
 
 
 def test_resampler_24_to_60_is_even_and_complete():

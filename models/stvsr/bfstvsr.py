@@ -166,7 +166,6 @@ class BFSTVSR(nn.Module):
         return x, geo
 
     def _encode_features(self, x: torch.Tensor, geo: QueryGeometry):
-        b = x.shape[0]
         feats = self.encoder(x)  # (B, 3, C, h, w)
         lr_feat = torch.cat([feats[:, 0], feats[:, 2]], 0)  # (2B, C, h, w): F0 then F1
         gather = lambda f: f[:, :, geo.iy][:, :, :, geo.ix].flatten(2).transpose(1, 2)  # noqa: E731

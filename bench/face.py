@@ -1,0 +1,186 @@
+"""Face-SR benchmark on aligned faces: ``python -m bench.face --data DIR --scale 4|8 [--models a,b] [--json PATH]``.
+
+Protocol (``../shared/docs/protocol.md``): each aligned HQ face is resized to 512x512 (PIL bicubic) as ground truth,
+bicubic-downscaled (PIL, antialiased) by the scale (x4 -> 128, x8 -> 64), restored with
+``model.restore(lr, 512)`` and scored at 512: PSNR on RGB [0, 255], whole image, and SSIM = skimage
+``structural_similarity`` (7x7 uniform window, RGB ``channel_axis=2``, data_range 255), means over faces.
+``ms_per_face`` = median over faces of one restore call after 1 untimed warm-up. ``peak_mb`` = peak RSS growth in a
+forked process per model: freed heap is trimmed and the peak reset (``/proc/self/clear_refs`` 5, then ``VmHWM``;
+``ru_maxrss`` where that is unavailable) with the data resident; the growth covers building the model and restoring
+every face, less the outputs kept for scoring (the metrics run afterwards).
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import sys
+import traceback
+
+import numpy as np
+from PIL import Image
+
+from . import common
+from .metrics import psnr, ssim
+
+GT_SIZE = 512
+SCALES = (4, 8)
+PROTOCOL = ("face: aligned HQ -> 512 (PIL bicubic) -> PIL bicubic downscale by the scale -> model.restore(lr, 512); "
+            "PSNR RGB 0-255 whole image, mean over faces; SSIM skimage 7x7 uniform window, RGB channel_axis=2, "
+            "data_range=255, mean; ms_per_face = median of one call's wall time after 1 warm-up; peak_mb = peak RSS "
+            "growth (VmHWM after a reset) in a forked process per model over build + restores, outputs excluded")
+
+COLUMNS = [("model", "model", "s"), ("psnr", "PSNR", ".2f"), ("ssim", "SSIM", ".4f"),
+           ("ms_per_face", "ms/face", ".1f"), ("peak_mb", "peak MB", ".1f"), ("n", "n", "d")]
+
+
+def degrade(hq: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ground truth 512x512, low-res 512/scale) for one aligned HQ face, per the protocol."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale}")
+    gt = Image.fromarray(hq).resize((GT_SIZE, GT_SIZE), Image.Resampling.BICUBIC)
+    lr = gt.resize((GT_SIZE // scale, GT_SIZE // scale), Image.Resampling.BICUBIC)
+    return np.asarray(gt), np.asarray(lr)
+
+
+def load_pairs(data: str, scale: int, limit: int | None = None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, gt, lr) of every image in ``data`` (sorted by name), at most ``limit``."""
+    from pathlib import Path
+
+    if not Path(data).is_dir():
+        raise common.DataError(f"{data} is not a folder")
+    paths = common.list_images(data)[:limit]
+    if not paths:
+        raise common.DataError(f"no face images (png/jpg) in {data}")
+    return [(p.name, *degrade(common.load_rgb(p), scale)) for p in paths]
+
+
+def restore_all(model, pairs) -> tuple[list[np.ndarray], list[float]]:
+    """uint8 outputs and wall seconds of ``model.restore(lr, 512)`` per face, after 1 untimed warm-up."""
+    model.restore(pairs[0][2], GT_SIZE)  # warm-up
+    outs, secs = [], []
+    for _, gt, lr in pairs:
+        out, dt = common.timed(model.restore, lr, GT_SIZE)
+        pred = np.asarray(out)
+        if pred.dtype != np.uint8:
+            pred = np.clip(np.rint(pred), 0, 255).astype(np.uint8)
+        if pred.shape != gt.shape:
+            raise ValueError(f"model output {pred.shape} differs from the truth {gt.shape}")
+        outs.append(pred)
+        secs.append(dt)
+    return outs, secs
+
+
+def score(outs: list[np.ndarray], secs: list[float], pairs) -> dict:
+    ps = [psnr(o, gt) for o, (_, gt, _) in zip(outs, pairs)]
+    ss = [ssim(o, gt) for o, (_, gt, _) in zip(outs, pairs)]
+    return {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "ms_per_face": 1000.0 * common.median(secs),
+            "n": len(pairs)}
+
+
+def _status_mb(key: str) -> float | None:
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> tuple[float, str]:
+    """Return freed heap to the OS and reset the peak RSS; (baseline MB, method)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM (Linux >= 4.0)
+        return _status_mb("VmRSS"), "VmHWM"
+    except (OSError, AttributeError, TypeError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "ru_maxrss"
+
+
+def _peak_mb(method: str) -> float:
+    if method == "VmHWM":
+        return _status_mb("VmHWM")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _measure(model_id: str, pairs, threads: int | None) -> dict | None:
+    """Build and score one model; peak memory covers building it and restoring every face (not the scoring)."""
+    common.set_threads(threads)
+    sum(int(a.sum()) + int(b.sum()) for _, a, b in pairs)  # page the shared data in before the baseline
+    base, method = _reset_peak()
+    model = common.load_model(model_id, "face")
+    if model is None:
+        return None
+    outs, secs = restore_all(model, pairs)
+    peak = _peak_mb(method) - base - sum(o.nbytes for o in outs) / 2**20  # less the outputs kept for scoring
+    return {**score(outs, secs, pairs), "peak_mb": max(0.0, peak), "peak_method": method}
+
+
+def _child(model_id, pairs, threads, queue) -> None:
+    try:
+        queue.put(("ok", _measure(model_id, pairs, threads)))
+    except BaseException as exc:  # report, never hang the parent
+        queue.put(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+
+
+def measure_isolated(model_id: str, pairs, threads: int | None) -> dict | None:
+    """:func:`_measure` in a fresh forked process, so its peak RSS is the model's own."""
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(model_id, pairs, threads, queue))
+    proc.start()
+    status, payload = queue.get()
+    proc.join()
+    if status == "error":
+        raise RuntimeError(f"{model_id} failed in its benchmark process: {payload}")
+    return payload
+
+
+def run(data: str, scale: int, models: list[str], threads: int | None = 1, limit: int | None = None,
+        isolate: bool = True) -> dict:
+    common.set_threads(threads)
+    pairs = load_pairs(data, scale, limit)
+    results = []
+    for mid in models:
+        r = measure_isolated(mid, pairs, threads) if isolate else _measure(mid, pairs, threads)
+        if r is None:
+            continue
+        r = {"model": mid, **r}
+        print(f"{mid} x{scale}: PSNR {r['psnr']:.2f}  SSIM {r['ssim']:.4f}  {r['ms_per_face']:.1f} ms/face  "
+              f"peak +{r['peak_mb']:.1f} MB", flush=True)
+        results.append(r)
+    return {"protocol": PROTOCOL, "machine": common.machine(), "threads": threads, "scale": scale,
+            "data": {"path": str(data), "faces": len(pairs), "lr_size": GT_SIZE // scale, "gt_size": GT_SIZE},
+            "results": results}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.face", description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, help="folder of aligned HQ faces (png/jpg)")
+    ap.add_argument("--scale", type=int, required=True, choices=SCALES)
+    ap.add_argument("--models", help="comma-separated model ids (default: every available face model)")
+    ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--threads", type=int, default=1, help="torch/OpenCV CPU threads (0: library default)")
+    ap.add_argument("--limit", type=int, help="use only the first N faces")
+    ap.add_argument("--in-process", action="store_true",
+                    help="run models in this process (peak_mb is then the process peak's growth, less meaningful)")
+    args = ap.parse_args(argv)
+    try:
+        report = run(args.data, args.scale, common.resolve_models(args.models, "face"), args.threads or None,
+                     args.limit, isolate=not args.in_process)
+    except common.DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"\n{PROTOCOL}\nmachine: {common.describe_machine(report['machine'])}\n")
+    print(common.table(report["results"], COLUMNS))
+    if args.json:
+        common.write_json(args.json, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

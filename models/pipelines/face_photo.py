@@ -1,0 +1,156 @@
+"""Whole-photo face restoration: detect -> align -> restore -> paste back (the facexlib pipeline, anchors.md B2).
+
+1. MTCNN finds every face and its 5 landmarks (:mod:`models.face.mtcnn`).
+2. Each face is warped by a similarity transform onto the FFHQ template (:mod:`models.face.align`) at its *native*
+   resolution S = face_size / s (s = the transform's scale at face_size, S clipped to [16, face_size]), so a
+   restorer sees the low-resolution face the way the benchmark feeds it (x4: 128 -> 512).
+3. ``restorer.restore(crop, face_size)`` (any :class:`~models.interfaces.FaceRestorer`).
+4. The restored faces are blended into the photo upscaled by ``upscale`` (:mod:`models.face.paste`).
+
+With ``aligned`` the input is itself an aligned face crop: it is restored to ``face_size`` and then resized to
+``upscale`` x its own size, so the upscale factor means the same in both modes.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from models.face.align import align_face, similarity_to_template
+from models.face.mtcnn import detect_faces, to_rgb
+from models.face.paste import BackgroundUpscaler, lanczos_upscale, paste_faces
+
+MIN_UPSCALE, MAX_UPSCALE = 1.0, 4.0
+MAX_INPUT_PIXELS = 12_000_000
+MAX_OUTPUT_PIXELS = 64_000_000
+MIN_SIDE = 16
+#: Largest square image that auto mode may take for an aligned crop when no face is detected in it.
+MAX_ALIGNED_SIDE = 512
+
+Progress = Callable[..., object]
+
+
+class NoFaceFound(ValueError):
+    """The photo has no detectable face."""
+
+
+@dataclass
+class FaceResult:
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in the input photo
+    score: float
+    landmarks: np.ndarray  # (5, 2) in the input photo
+    crop_before: np.ndarray  # aligned low-res crop, bicubic-upsampled to face_size (for display)
+    crop_after: np.ndarray  # restored crop, face_size x face_size
+
+
+@dataclass
+class PhotoResult:
+    image: np.ndarray  # uint8 RGB, the upscaled photo with restored faces
+    faces: list[FaceResult] = field(default_factory=list)
+    aligned: bool = False  # True when the input was treated as an aligned crop
+
+
+def check_upscale(upscale: float) -> float:
+    try:
+        u = float(upscale)
+    except (TypeError, ValueError):
+        raise ValueError(f"upscale must be a number, got {upscale!r}") from None
+    if not math.isfinite(u) or not MIN_UPSCALE <= u <= MAX_UPSCALE:
+        raise ValueError(f"upscale must be between {MIN_UPSCALE:g} and {MAX_UPSCALE:g}, got {upscale!r}")
+    return u
+
+
+def check_photo(image: np.ndarray, upscale: float) -> np.ndarray:
+    """Validated uint8 RGB copy of ``image`` (grayscale / RGBA converted) within the size limits."""
+    if image is None:
+        raise ValueError("no image given")
+    img = to_rgb(np.asarray(image))
+    h, w = img.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ValueError(f"image is too small ({w}x{h}); each side must be at least {MIN_SIDE} pixels")
+    if h * w > MAX_INPUT_PIXELS:
+        raise ValueError(f"image has {h * w / 1e6:.1f} MP; the limit is {MAX_INPUT_PIXELS / 1e6:g} MP")
+    if h * w * upscale * upscale > MAX_OUTPUT_PIXELS:
+        raise ValueError(f"output would have {h * w * upscale ** 2 / 1e6:.0f} MP; the limit is "
+                         f"{MAX_OUTPUT_PIXELS / 1e6:g} MP: lower the upscale factor or the input size")
+    return img
+
+
+def _bicubic(img: np.ndarray, size: int) -> np.ndarray:
+    if img.shape[:2] == (size, size):
+        return img.copy()
+    return np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.BICUBIC))
+
+
+def _restore(restorer, crop: np.ndarray, face_size: int) -> np.ndarray:
+    out = np.asarray(restorer.restore(crop, face_size))
+    if out.shape != (face_size, face_size, 3) or out.dtype != np.uint8:
+        raise RuntimeError(f"restorer returned {out.dtype} {out.shape}, expected uint8 ({face_size}, {face_size}, 3)")
+    return out
+
+
+def _native_size(landmarks: np.ndarray, face_size: int) -> int:
+    """Side of the aligned crop that keeps the face at its resolution in the photo."""
+    affine = similarity_to_template(landmarks, face_size)
+    scale = math.hypot(affine[0, 0], affine[1, 0])  # photo -> face_size crop
+    return int(np.clip(round(face_size / scale), MIN_SIDE, face_size))
+
+
+def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool | None = None,
+                  face_size: int = 512, only_largest: bool = False, progress: Progress | None = None,
+                  background_upscaler: BackgroundUpscaler = lanczos_upscale) -> PhotoResult:
+    """Restore every face of ``image`` and return the photo upscaled by ``upscale`` (1-4) with the faces pasted.
+
+    ``aligned``: True = the image is an aligned face crop; False = a photo (raises :class:`NoFaceFound` if no face);
+    None = auto (a photo, unless no face is found in a square image of side <= 512, which is taken as a crop).
+    ``progress(fraction, desc=...)`` is called between steps (gr.Progress fits).
+    """
+    u = check_upscale(upscale)
+    img = check_photo(image, u)
+    if not 64 <= int(face_size) <= 2048:
+        raise ValueError(f"face_size must be in [64, 2048], got {face_size}")
+    face_size = int(face_size)
+    report = progress or (lambda *a, **k: None)
+    h, w = img.shape[:2]
+
+    faces = []
+    if aligned is not True:
+        report(0.05, desc="Detecting faces")
+        faces = detect_faces(img, min_face_size=max(20.0, 0.025 * min(h, w)))
+        faces.sort(key=lambda f: -f.area)  # largest first
+        if only_largest:
+            faces = faces[:1]
+        if not faces:
+            if aligned is None and h == w and h <= MAX_ALIGNED_SIDE:
+                aligned = True
+            else:
+                raise NoFaceFound("no face was found in the photo; if it is an aligned face crop, tick "
+                                  "'input is an aligned face crop'")
+
+    if aligned is True:
+        report(0.3, desc="Restoring the aligned face")
+        crop = img if h == w else _bicubic(img, min(h, w))  # non-square crops are squashed to a square
+        after = _restore(restorer, crop, face_size)
+        out_side = (int(round(h * u)), int(round(w * u)))
+        result = after if out_side == (face_size, face_size) else background_upscaler(after, out_side)
+        return PhotoResult(image=result, aligned=True,
+                           faces=[FaceResult(box=(0.0, 0.0, float(w), float(h)), score=1.0,
+                                             landmarks=np.full((5, 2), np.nan), crop_before=_bicubic(crop, face_size),
+                                             crop_after=after)])
+
+    results, pasted = [], []
+    for i, f in enumerate(faces):
+        report(0.1 + 0.8 * i / len(faces), desc=f"Restoring face {i + 1} of {len(faces)}")
+        size = _native_size(f.landmarks, face_size)
+        crop, affine = align_face(img, f.landmarks, size)
+        after = _restore(restorer, crop, face_size)
+        pasted.append((after, affine * (face_size / size)))  # photo -> restored crop
+        results.append(FaceResult(box=f.box, score=f.score, landmarks=f.landmarks,
+                                  crop_before=_bicubic(crop, face_size), crop_after=after))
+    report(0.92, desc="Pasting faces back")
+    photo = paste_faces(img, pasted, u, background_upscaler)
+    report(1.0, desc="Done")
+    return PhotoResult(image=photo, faces=results, aligned=False)

@@ -1,0 +1,254 @@
+"""Face SR: MTCNN detection, FFHQ alignment, paste-back, the whole-photo pipeline, the benchmark and the tab handler."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench.metrics import psnr
+from models import registry
+from models.face.align import BORDER_GREY, align_face, template
+from models.face.baselines import BicubicFaceRestorer, LanczosFaceRestorer
+from models.face.mtcnn import detect_faces, weights_dir
+from models.face.paste import face_mask, inverse_affine, lanczos_upscale, paste_faces
+from models.pipelines.face_photo import NoFaceFound, restore_photo
+from models.weights import WeightsUnavailable
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+FFHQ = SHARED / "data" / "faces_eval" / "ffhq"
+# bicubic on the first 2 faces of faces_eval/ffhq, measured with bench.face (x4 / x8)
+BICUBIC_2FACES = {4: 32.15, 8: 28.76}
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    skdata = pytest.importorskip("skimage.data")
+    return skdata.astronaut()  # 512x512 RGB, one face
+
+
+@pytest.fixture(scope="module")
+def face_models():
+    """The two weight-free face restorers, from the registry."""
+    have = registry.ids("face")
+    assert {"face_bicubic", "face_lanczos"} <= set(have), have
+    return ["face_bicubic", "face_lanczos"]
+
+
+class ConstantRestorer:
+    """Returns a flat colour: shows exactly where a restored face lands."""
+
+    def __init__(self, colour=(255, 0, 0)):
+        self.colour = np.array(colour, np.uint8)
+
+    def restore(self, face, out_size):
+        return np.broadcast_to(self.colour, (out_size, out_size, 3)).copy()
+
+
+# ------------------------------------------------------------------------------------------------- detector --
+def test_detector_finds_the_astronaut_with_plausible_landmarks(astronaut):
+    faces = detect_faces(astronaut)
+    assert len(faces) == 1
+    f = faces[0]
+    assert f.score > 0.95
+    x1, y1, x2, y2 = f.box
+    assert 165 < x1 < 200 and 45 < y1 < 80 and 250 < x2 < 290 and 160 < y2 < 200  # her face, by eye
+    le, re, nose, ml, mr = f.landmarks
+    assert le[0] < re[0] and ml[0] < mr[0]  # left features left of right ones
+    assert max(le[1], re[1]) < nose[1] < min(ml[1], mr[1])  # eyes above nose above mouth
+    assert np.all((f.landmarks[:, 0] > x1) & (f.landmarks[:, 0] < x2))
+    assert np.all((f.landmarks[:, 1] > y1) & (f.landmarks[:, 1] < y2))
+    assert 35 < re[0] - le[0] < 55  # interocular distance in pixels
+
+
+def test_detector_no_face_in_flat_or_noise_and_tiny_images():
+    rng = np.random.default_rng(0)
+    assert detect_faces(np.full((120, 160, 3), 128, np.uint8)) == []
+    assert detect_faces(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)) == []
+    assert detect_faces(np.zeros((8, 8, 3), np.uint8)) == []  # below P-Net's 12 px window
+
+
+def test_detector_weights_override_names_where_it_looked(monkeypatch, tmp_path):
+    monkeypatch.setenv("FRAMEFORGE_MTCNN_DIR", str(tmp_path))
+    folder = weights_dir()  # falls back to the installed package
+    assert (folder / "onet.onnx").is_file()
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    with pytest.raises(WeightsUnavailable, match="FRAMEFORGE_MTCNN_DIR"):
+        weights_dir()
+
+
+# ------------------------------------------------------------------------------------------------ alignment --
+def test_alignment_recovers_a_known_similarity():
+    """Warp a crop into a 'photo' by a known similarity; aligning the photo must give the crop back."""
+    yy, xx = np.mgrid[0:512, 0:512] / 512.0
+    crop = np.stack([128 + 100 * np.sin(6 * xx + 2 * yy), 128 + 100 * np.cos(5 * yy - xx),
+                     128 + 80 * np.sin(3 * (xx + yy))], axis=2).astype(np.uint8)  # smooth texture
+    angle, scale, t = math.radians(25.0), 0.7, np.array([180.0, 60.0])
+    m = np.array([[scale * math.cos(angle), -scale * math.sin(angle), t[0]],
+                  [scale * math.sin(angle), scale * math.cos(angle), t[1]]])  # crop -> photo
+    photo = cv2.warpAffine(crop, m, (640, 560), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    landmarks = template(512) @ m[:, :2].T + m[:, 2]
+    back, affine = align_face(photo, landmarks, 256)
+    expected = cv2.invertAffineTransform(m) * 0.5  # photo -> 256 crop
+    np.testing.assert_allclose(affine, expected, atol=1e-3 * 256)
+    ref = np.asarray(Image.fromarray(crop).resize((256, 256), Image.Resampling.BILINEAR))
+    assert psnr(back[16:-16, 16:-16], ref[16:-16, 16:-16]) > 30
+
+
+def test_alignment_fills_the_border_grey(astronaut):
+    face = detect_faces(astronaut)[0]
+    crop, _ = align_face(astronaut[:150], face.landmarks, 128)  # cut below the mouth: the chin is off-image
+    assert tuple(crop[-1, 64]) == BORDER_GREY
+
+
+# ------------------------------------------------------------------------------------------------ paste-back --
+def test_mask_is_one_on_the_face_and_zero_outside():
+    affine = np.array([[2.0, 0.0, -100.0], [0.0, 2.0, -60.0]])  # photo -> 128 crop: crop covers photo [50,114)x[30,94)
+    inv = inverse_affine(affine, 2.0)
+    mask = face_mask(128, inv, (300, 400), 2.0)
+    assert mask.shape == (300, 400)
+    assert mask[124, 164] == pytest.approx(1.0)  # centre of the face (photo 82, 62) x2
+    assert mask[:55].max() == 0 and mask[:, :95].max() == 0  # outside the face square at x2 (60..188, 100..228)
+    assert mask[195:].max() == 0 and mask[:, 235:].max() == 0
+
+
+def test_paste_back_lands_on_the_face_and_leaves_the_rest(astronaut):
+    small = cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)
+    face = detect_faces(small)[0]
+    crop, affine = align_face(small, face.landmarks, 64)
+    out = paste_faces(small, [(np.full((512, 512, 3), (255, 0, 0), np.uint8), affine * 8)], 2.0)
+    plain = lanczos_upscale(small, (512, 512))
+    nose = np.round(face.landmarks[2] * 2 + 0.5).astype(int)
+    assert tuple(out[nose[1], nose[0]]) == (255, 0, 0)
+    np.testing.assert_array_equal(out[400:], plain[400:])  # far from the face: the plain upscale
+
+
+def test_paste_back_of_a_plain_resize_is_close_to_the_plain_upscale(astronaut):
+    small = cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)
+    result = restore_photo(small, BicubicFaceRestorer(), upscale=2)
+    assert result.image.shape == (512, 512, 3)
+    assert psnr(result.image, lanczos_upscale(small, (512, 512))) > 33
+
+
+# ------------------------------------------------------------------------------------------------ pipeline --
+def test_pipeline_finds_the_face_and_returns_crops(astronaut):
+    result = restore_photo(astronaut, ConstantRestorer(), upscale=1.5, face_size=256)
+    assert result.image.shape == (768, 768, 3) and not result.aligned
+    assert len(result.faces) == 1
+    f = result.faces[0]
+    assert f.crop_before.shape == f.crop_after.shape == (256, 256, 3)
+    nose = np.round(f.landmarks[2] * 1.5 + 0.25).astype(int)
+    assert tuple(result.image[nose[1], nose[0]]) == (255, 0, 0)
+
+
+def test_no_face_raises_no_face_found():
+    rng = np.random.default_rng(1)
+    with pytest.raises(NoFaceFound):
+        restore_photo(np.full((200, 300, 3), 90, np.uint8), BicubicFaceRestorer())
+    with pytest.raises(NoFaceFound):
+        restore_photo(rng.integers(0, 256, (200, 300, 3), dtype=np.uint8), BicubicFaceRestorer())
+    with pytest.raises(NoFaceFound):  # a square image is only taken for a crop in auto mode
+        restore_photo(np.full((128, 128, 3), 90, np.uint8), BicubicFaceRestorer(), aligned=False)
+
+
+def test_aligned_mode_auto_and_explicit():
+    flat = np.full((128, 128, 3), 90, np.uint8)  # no face detected, small square -> an aligned crop
+    auto = restore_photo(flat, BicubicFaceRestorer(), upscale=4)
+    assert auto.aligned and auto.image.shape == (512, 512, 3)
+    explicit = restore_photo(flat, ConstantRestorer(), upscale=2, aligned=True)
+    assert explicit.image.shape == (256, 256, 3) and np.all(explicit.image == (255, 0, 0))
+
+
+def test_grayscale_and_rgba_photos(astronaut):
+    gray = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
+    r = restore_photo(gray, BicubicFaceRestorer(), upscale=1)
+    assert r.image.shape == (512, 512, 3) and len(r.faces) == 1
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 200, np.uint8)])
+    r = restore_photo(rgba, BicubicFaceRestorer(), upscale=1)
+    assert r.image.shape == (512, 512, 3) and len(r.faces) == 1
+
+
+@pytest.mark.parametrize("upscale", [0, 0.5, 10, float("nan"), "x"])
+def test_bad_upscale_raises(upscale):
+    with pytest.raises(ValueError, match="upscale"):
+        restore_photo(np.full((64, 64, 3), 90, np.uint8), BicubicFaceRestorer(), upscale=upscale)
+
+
+def test_size_guards():
+    with pytest.raises(ValueError, match="too small"):
+        restore_photo(np.zeros((10, 40, 3), np.uint8), BicubicFaceRestorer())
+    with pytest.raises(ValueError, match="MP"):
+        restore_photo(np.zeros((3000, 4100, 3), np.uint8), BicubicFaceRestorer())
+    with pytest.raises(ValueError, match="uint8"):
+        restore_photo(np.zeros((64, 64, 3), np.float32), BicubicFaceRestorer())
+
+
+# ------------------------------------------------------------------------------------------------- baselines --
+def test_baseline_restorers_match_pil():
+    rng = np.random.default_rng(2)
+    face = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    ref = np.asarray(Image.fromarray(face).resize((256, 256), Image.Resampling.BICUBIC))
+    np.testing.assert_array_equal(BicubicFaceRestorer().restore(face, 256), ref)
+    assert LanczosFaceRestorer().restore(face, 256).shape == (256, 256, 3)
+
+
+# ------------------------------------------------------------------------------------------------ benchmark --
+@pytest.mark.parametrize("scale", [4, 8])
+def test_bench_face_on_two_faces(scale, face_models):
+    if not FFHQ.is_dir():
+        pytest.skip(f"faces_eval not found at {FFHQ}")
+    from bench import face as bench_face
+
+    report = bench_face.run(str(FFHQ), scale, face_models, threads=1, limit=2, isolate=(scale == 4))
+    rows = {r["model"]: r for r in report["results"]}
+    assert report["data"]["lr_size"] == 512 // scale and report["data"]["faces"] == 2
+    assert abs(rows["face_bicubic"]["psnr"] - BICUBIC_2FACES[scale]) < 0.5
+    assert rows["face_lanczos"]["psnr"] > rows["face_bicubic"]["psnr"]  # Lanczos is sharper on faces
+    assert 0 < rows["face_bicubic"]["ssim"] < 1 and rows["face_bicubic"]["peak_mb"] >= 0
+
+
+def test_bench_face_cli_writes_json(face_models, tmp_path):
+    if not FFHQ.is_dir():
+        pytest.skip(f"faces_eval not found at {FFHQ}")
+    import json
+
+    from bench import face as bench_face
+
+    out = tmp_path / "r.json"
+    assert bench_face.main(["--data", str(FFHQ), "--scale", "8", "--models", "face_bicubic", "--limit", "1",
+                            "--in-process", "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert set(payload) >= {"protocol", "machine", "results"}
+    assert set(payload["results"][0]) >= {"model", "psnr", "ssim", "ms_per_face", "peak_mb"}
+
+
+# ------------------------------------------------------------------------------------------------------ tab --
+def test_tab_handler(astronaut, face_models):
+    gr = pytest.importorskip("gradio")
+    from demos import face_sr
+
+    small = cv2.resize(astronaut, (200, 200), interpolation=cv2.INTER_AREA)
+    photo, gallery, slider, info = face_sr.run_face_sr(small, "face_bicubic", 2, False, progress=lambda *a, **k: None)
+    assert photo.shape == (400, 400, 3) and len(gallery) == 1 and len(info["faces"]) == 1
+    assert slider[0].shape == slider[1].shape == (512, 512, 3)
+    with pytest.raises(gr.Error):
+        face_sr.run_face_sr(None, "face_bicubic", 2, False, progress=lambda *a, **k: None)
+    with pytest.raises(gr.Error, match="upscale"):
+        face_sr.run_face_sr(small, "face_bicubic", 9, False, progress=lambda *a, **k: None)
+    with pytest.raises(gr.Error, match="no face"):
+        face_sr.run_face_sr(np.full((100, 300, 3), 7, np.uint8), "face_bicubic", 2, False,
+                            progress=lambda *a, **k: None)
+
+
+def test_tab_builds(face_models):
+    gr = pytest.importorskip("gradio")
+    from demos import face_sr
+
+    assert getattr(face_sr.run_face_sr, "__wrapped__", None) is not face_sr.run_face_sr  # would hang gradio
+    with gr.Blocks() as demo:
+        face_sr.build()
+    names = [d.api_name for d in demo.fns.values()]
+    assert "face_sr" in names
