@@ -13,7 +13,7 @@ from .common import model_choices, output_file, user_errors, video_work
 
 TITLE = "Frame interpolation"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-EXACT_T_NOTE = ("AdaCoF and SF-AdaCoF make only the midpoint: other times are built by recursion (1/2, then 1/4 and "
+EXACT_T_NOTE = ("Kernel models (AdaCoF, SF-AdaCoF) make only the midpoint: other times are built by recursion (1/2, then 1/4 and "
                 "3/4, …) and each frame is labelled with the t it really has. For exact times use DIS flow.")
 
 
