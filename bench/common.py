@@ -86,7 +86,7 @@ def set_threads(n: int | None) -> None:
     cv2.setNumThreads(n)
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -98,7 +98,7 @@ def _cpu_model() -> str:
 
 def machine() -> dict:
     """What ran the benchmark: CPU model, cores, threads in use, GPU if any, library versions."""
-    info = {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
+    info = {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version()}
     try:
         import cv2
@@ -193,6 +193,15 @@ def _clean(x):
     if isinstance(x, np.generic):
         return _clean(x.item())
     return x
+
+
+def publish(report: dict, protocol: str, columns, json_path: str | None, heading: str = "") -> int:
+    """Print a benchmark's protocol, machine and table, write its JSON when asked; returns the exit code 0."""
+    print(f"\n{protocol}\n{heading}machine: {describe_machine(report['machine'])}\n")
+    print(table(report["results"], columns))
+    if json_path:
+        write_json(json_path, report)
+    return 0
 
 
 def write_json(path: str | Path, payload: dict) -> None:

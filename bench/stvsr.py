@@ -184,11 +184,7 @@ def main(argv=None) -> int:
     except (common.DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"\n{PROTOCOL}\nx{space} space, x{args.time} time; machine: {common.describe_machine(report['machine'])}\n")
-    print(common.table(report["results"], COLUMNS))
-    if args.json:
-        common.write_json(args.json, report)
-    return 0
+    return common.publish(report, PROTOCOL, COLUMNS, args.json, heading=f"x{space} space, x{args.time} time; ")
 
 
 if __name__ == "__main__":

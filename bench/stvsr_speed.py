@@ -29,19 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.common import cpu_model
+
 RESULTS = Path(__file__).resolve().parent / "results"
 FULL = ((270, 480), (1080, 1920))  # 480x270 -> 1920x1080, x4
 HALF = ((136, 240), (544, 960))  # the same scale at a quarter of the area (the tile shapes are the same)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _frames(lr_size):

@@ -10,7 +10,8 @@ from PIL import Image
 
 from .. import video_io
 from ..imageio import as_rgb
-from .timing import PAIR_DEPTH, VIDEO_DEPTH, Resampler, interpolate_at, is_scene_cut
+from .stream import frame_pairs
+from .timing import PAIR_DEPTH, VIDEO_DEPTH, interpolate_at
 
 Progress = Callable[[float, str], None]
 
@@ -91,32 +92,22 @@ def interpolate_video(model, src: str, dst: str, factor: float | None = None, fp
     out_fps = output_fps(info, factor, fps)
     limits.check_output(math.ceil(info.duration * out_fps) + 1, info.width, info.height)
     report = VideoReport(out_path=dst, in_fps=info.fps, out_fps=out_fps)
-    prev = None
     total = max(1, info.frame_count - 1)
     with video_io.VideoWriter(dst, out_fps, audio_from=src) as writer:
-        for frame in video_io.iter_frames(src):
-            report.in_frames += 1
-            if prev is None:
-                prev, resampler = frame, Resampler(out_fps, start=frame.time)
-                continue
-            ts = resampler.fractions(prev.time, frame.time)
-            if ts:
-                if is_scene_cut(prev.image, frame.image, cut_threshold):
-                    # hold the nearest shot's frame (listed in scene_cuts, not counted as a time snap)
-                    report.scene_cuts.append(frame.time)
-                    frames = [prev.image if t < 0.5 else frame.image for t in ts]
-                else:
-                    frames, made = interpolate_at(model, prev.image, frame.image, ts, depth=VIDEO_DEPTH)
-                    report.max_time_error = max([report.max_time_error] + [abs(a - b) for a, b in zip(ts, made)])
-                for image in frames:
-                    writer.write(image)
-                report.out_frames += len(frames)
-            prev = frame
+        for step in frame_pairs(src, out_fps, cut_threshold):
+            a, b = step.frame0.image, step.frame1.image
+            if step.cut:  # hold the nearest shot's frame (listed in scene_cuts, not counted as a time snap)
+                report.scene_cuts.append(step.frame1.time)
+                frames = [a if t < 0.5 else b for t in step.ts]
+            else:
+                frames, made = interpolate_at(model, a, b, step.ts, depth=VIDEO_DEPTH)
+                report.max_time_error = max([report.max_time_error] + [abs(x - y) for x, y in zip(step.ts, made)])
+            for image in frames:
+                writer.write(image)
+            report.out_frames += len(frames)
+            report.in_frames = step.index + 2
             if progress:
-                progress(min(1.0, (report.in_frames - 1) / total), f"frame {report.in_frames}/{info.frame_count}")
-        if prev is not None and resampler.last(prev.time):
-            writer.write(prev.image)
-            report.out_frames += 1
+                progress(min(1.0, (step.index + 1) / total), f"frame {step.index + 2}/{info.frame_count}")
     report.audio = writer.audio_mode
     return report
 

@@ -15,7 +15,8 @@ from PIL import Image
 
 from .. import video_io
 from .interpolate import output_fps
-from .timing import VIDEO_DEPTH, Resampler, is_scene_cut, snap_dyadic
+from .stream import frame_pairs
+from .timing import VIDEO_DEPTH, snap_dyadic
 
 Progress = Callable[[float, str], None]
 
@@ -62,35 +63,26 @@ def upscale_video(model, src: str, dst: str, scale: float, fps: float | None = N
                            in_fps=info.fps, out_fps=out_fps)
     size = (out_h, out_w)
     arbitrary = getattr(model, "arbitrary_t", True)
-    prev = None
     total = max(1, info.frame_count - 1)
     with video_io.VideoWriter(dst, out_fps, audio_from=src) as writer:
-        for frame in video_io.iter_frames(src):
-            report.in_frames += 1
-            if prev is None:
-                prev, resampler = frame, Resampler(out_fps, start=frame.time)
+        for step in frame_pairs(src, out_fps, cut_threshold):
+            if not step.ts:
                 continue
-            ts = resampler.fractions(prev.time, frame.time)
-            if ts:
-                if is_scene_cut(prev.image, frame.image, cut_threshold):
-                    report.scene_cuts.append(frame.time)
-                    ts = [float(round(t)) for t in ts]  # hold the nearest shot's frame
-                elif not arbitrary:
-                    ts = [float(snap_dyadic(t, VIDEO_DEPTH)) for t in ts]
-                outputs = model.upscale_pair(prev.image, frame.image, ts, size)
-                for image in outputs:
-                    writer.write(image)
-                if report.after is None:
-                    report.before = np.asarray(Image.fromarray(prev.image).resize((out_w, out_h), Image.BICUBIC))
-                    report.after = outputs[0] if ts[0] == 0.0 else model.upscale_pair(
-                        prev.image, frame.image, [0.0], size)[0]
-                report.out_frames += len(outputs)
-            last_pair = (prev.image, frame.image)
-            prev = frame
+            a, b = step.frame0.image, step.frame1.image
+            if step.cut:
+                report.scene_cuts.append(step.frame1.time)
+                ts = [float(round(t)) for t in step.ts]  # hold the nearest shot's frame
+            else:
+                ts = step.ts if arbitrary else [float(snap_dyadic(t, VIDEO_DEPTH)) for t in step.ts]
+            outputs = model.upscale_pair(a, b, ts, size)
+            for image in outputs:
+                writer.write(image)
+            if report.after is None:
+                report.before = np.asarray(Image.fromarray(a).resize((out_w, out_h), Image.BICUBIC))
+                report.after = outputs[0] if ts[0] == 0.0 else model.upscale_pair(a, b, [0.0], size)[0]
+            report.out_frames += len(outputs)
+            report.in_frames = step.index + 2
             if progress:
-                progress(min(1.0, (report.in_frames - 1) / total), f"frame pair {report.in_frames - 1}/{total}")
-        if prev is not None and report.in_frames >= 2 and resampler.last(prev.time):
-            writer.write(model.upscale_pair(*last_pair, [1.0], size)[0])
-            report.out_frames += 1
+                progress(min(1.0, (step.index + 1) / total), f"frame pair {step.index + 1}/{total}")
     report.audio = writer.audio_mode
     return report
