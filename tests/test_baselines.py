@@ -17,19 +17,6 @@ from models.ops.warp import backward_warp_cv2
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
-def ensure_baselines():
-    """Register the baseline specs when models/catalog.py does not (yet)."""
-    from models import registry
-    from models.baselines.specs import baseline_specs
-
-    for s in baseline_specs():
-        try:
-            registry.spec(s.id)
-        except KeyError:
-            registry.register(s)
-    return registry
-
-
 def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
     """Smooth random colour texture, uint8 (h, w, 3)."""
     rng = np.random.default_rng(seed)
@@ -180,7 +167,7 @@ def test_two_stage_midpoint_only_interpolator():
 
 # ------------------------------------------------------------------------------------------------- registry --
 def test_baseline_specs_build():
-    registry = ensure_baselines()
+    from models import registry
     from models.baselines.specs import baseline_specs
 
     tasks = {s.id: s.task for s in baseline_specs()}

@@ -11,18 +11,6 @@ from PIL import Image
 from bench import common, stvsr, vfi
 
 
-def ensure_baselines():
-    """Register the baseline specs when models/catalog.py does not (yet)."""
-    from models import registry
-    from models.baselines.specs import baseline_specs
-
-    for s in baseline_specs():
-        try:
-            registry.spec(s.id)
-        except KeyError:
-            registry.register(s)
-
-
 def _save(path, arr):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(arr).save(path)
@@ -47,7 +35,6 @@ def _make_vfi(root, layout):
 
 @pytest.mark.parametrize("layout", ["middlebury", "numbered"])
 def test_bench_vfi_both_layouts(tmp_path, layout, capsys):
-    ensure_baselines()
     data = tmp_path / "data"
     _make_vfi(data, layout)
     assert len(common.vfi_triplets(data)) == 2
@@ -72,7 +59,6 @@ def test_bench_vfi_bad_folder(tmp_path):
 
 
 def test_bench_vfi_skips_wrong_task(tmp_path, capsys):
-    ensure_baselines()
     data = tmp_path / "data"
     _make_vfi(data, "numbered")
     rep = vfi.run(str(data), ["lanczos", "no-such-model", "blend"])
@@ -109,7 +95,6 @@ def _make_video(root, n, h=40, w=56):
 
 @pytest.mark.parametrize("space,time_scale,n,unscored", [(4, 2, 6, 1), (2.5, 4, 9, 0)])
 def test_bench_stvsr_json(tmp_path, space, time_scale, n, unscored):
-    ensure_baselines()
     data = tmp_path / "video"
     _make_video(data, n)
     out = tmp_path / "s.json"
@@ -131,7 +116,6 @@ def test_bench_stvsr_json(tmp_path, space, time_scale, n, unscored):
 
 
 def test_bench_stvsr_max_frames(tmp_path):
-    ensure_baselines()
     data = tmp_path / "video"
     _make_video(data, 7)
     rep = stvsr.run(str(data), 2, 2, ["lanczos+dis"], max_frames=3)

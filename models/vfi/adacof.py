@@ -12,10 +12,10 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import AdaCoFHeads, KernelInterpolationNet, basic, scaled, upsample
+from .common import KernelEstimationBase, KernelInterpolationNet, basic, scaled
 
 
-class KernelEstimation(AdaCoFHeads):
+class KernelEstimation(KernelEstimationBase):
     def __init__(self, kernel_size: int = 5, width: float = 1.0):
         super().__init__()
         self.kernel_size = kernel_size
@@ -31,15 +31,7 @@ class KernelEstimation(AdaCoFHeads):
         self.moduleConv5 = basic(c4, c5)
         self.modulePool5 = nn.AvgPool2d(2, 2)
 
-        self.moduleDeconv5 = basic(c5, c5)
-        self.moduleUpsample5 = upsample(c5)
-        self.moduleDeconv4 = basic(c5, c4)
-        self.moduleUpsample4 = upsample(c4)
-        self.moduleDeconv3 = basic(c4, c3)
-        self.moduleUpsample3 = upsample(c3)
-        self.moduleDeconv2 = basic(c3, c2)
-        self.moduleUpsample2 = upsample(c2)
-
+        self.add_decoder(c2, c3, c4, c5)
         self.add_heads(c2, scaled(64, width), kernel_size)
 
     def forward(self, rfield0: torch.Tensor, rfield1: torch.Tensor):
@@ -49,10 +41,7 @@ class KernelEstimation(AdaCoFHeads):
         conv3 = self.moduleConv3(self.modulePool2(conv2))                       # /4
         conv4 = self.moduleConv4(self.modulePool3(conv3))                       # /8
         conv5 = self.moduleConv5(self.modulePool4(conv4))                       # /16
-        y = self.moduleUpsample5(self.moduleDeconv5(self.modulePool5(conv5))) + conv5
-        y = self.moduleUpsample4(self.moduleDeconv4(y)) + conv4
-        y = self.moduleUpsample3(self.moduleDeconv3(y)) + conv3
-        y = self.moduleUpsample2(self.moduleDeconv2(y)) + conv2                  # (B, C2, H/2, W/2)
+        y = self.decode(self.modulePool5(conv5), conv2, conv3, conv4, conv5)      # (B, C2, H/2, W/2)
         return self.heads(y)
 
 

@@ -69,8 +69,22 @@ def subnet_occlusion(cin: int, hidden: int) -> nn.Sequential:
                          nn.Conv2d(hidden, 1, 3, 1, 1), nn.Sigmoid())
 
 
-class AdaCoFHeads(nn.Module):
-    """Base of both kernel networks: owns the seven heads (official attribute names) and applies them."""
+class KernelEstimationBase(nn.Module):
+    """Base of both kernel networks: the U-Net decoder and the seven heads, with the official attribute names."""
+
+    def add_decoder(self, c2: int, c3: int, c4: int, c5: int) -> None:
+        """Deconv_l = Basic, each followed by Upsample (x2, conv, ReLU), for l = 5 .. 2."""
+        self.moduleDeconv5, self.moduleUpsample5 = basic(c5, c5), upsample(c5)
+        self.moduleDeconv4, self.moduleUpsample4 = basic(c5, c4), upsample(c4)
+        self.moduleDeconv3, self.moduleUpsample3 = basic(c4, c3), upsample(c3)
+        self.moduleDeconv2, self.moduleUpsample2 = basic(c3, c2), upsample(c2)
+
+    def decode(self, bottom: torch.Tensor, conv2, conv3, conv4, conv5) -> torch.Tensor:
+        """y_l = Upsample_l(Deconv_l(y_{l+1})) + Conv_l (additive skips); bottom is /32, the result (B, C2, H/2, W/2)."""
+        y = self.moduleUpsample5(self.moduleDeconv5(bottom)) + conv5
+        y = self.moduleUpsample4(self.moduleDeconv4(y)) + conv4
+        y = self.moduleUpsample3(self.moduleDeconv3(y)) + conv3
+        return self.moduleUpsample2(self.moduleDeconv2(y)) + conv2
 
     def add_heads(self, cin: int, hidden: int, kernel_size: int) -> None:
         taps = kernel_size ** 2

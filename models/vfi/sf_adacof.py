@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .common import AdaCoFHeads, KernelInterpolationNet, basic, scaled, upsample
+from .common import KernelEstimationBase, KernelInterpolationNet, basic, scaled
 
 
 def flow_estimation(ch: int) -> nn.Sequential:
@@ -26,7 +26,7 @@ def flow_estimation(ch: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(ch, ch, 3, 1, 1), nn.ReLU(), nn.Conv2d(ch, 1, 1, 1), nn.ReLU())
 
 
-class KernelEstimation(AdaCoFHeads):
+class KernelEstimation(KernelEstimationBase):
     def __init__(self, kernel_size: int = 5, width: float = 1.0):
         super().__init__()
         self.kernel_size = kernel_size
@@ -43,14 +43,7 @@ class KernelEstimation(AdaCoFHeads):
             setattr(self, f"flowconv{lvl}_ne", flow_estimation(c - 2))
             cin = c
         c1, c2, c3, c4, c5 = chans
-        self.moduleDeconv5 = basic(c5, c5)
-        self.moduleUpsample5 = upsample(c5)
-        self.moduleDeconv4 = basic(c5, c4)
-        self.moduleUpsample4 = upsample(c4)
-        self.moduleDeconv3 = basic(c4, c3)
-        self.moduleUpsample3 = upsample(c3)
-        self.moduleDeconv2 = basic(c3, c2)
-        self.moduleUpsample2 = upsample(c2)
+        self.add_decoder(c2, c3, c4, c5)
 
         self.add_heads(2 * c2, scaled(64, width), kernel_size)
 
@@ -62,13 +55,6 @@ class KernelEstimation(AdaCoFHeads):
         m_n = getattr(self, f"flowconv{lvl}_ne")(f_n) * m_fd
         return torch.cat([f_p, m_p, m_n], 1), torch.cat([f_n, m_p, m_n], 1)     # (B, C, h, w)
 
-    def _decode(self, bottom: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
-        conv2, conv3, conv4, conv5 = skips
-        y = self.moduleUpsample5(self.moduleDeconv5(bottom)) + conv5
-        y = self.moduleUpsample4(self.moduleDeconv4(y)) + conv4
-        y = self.moduleUpsample3(self.moduleDeconv3(y)) + conv3
-        return self.moduleUpsample2(self.moduleDeconv2(y)) + conv2              # (B, C2, H/2, W/2)
-
     def forward(self, rfield0: torch.Tensor, rfield1: torch.Tensor):
         x_p, x_n = rfield0, rfield1                                             # (B, 3, H, W) each
         skips_p, skips_n = [], []
@@ -78,8 +64,8 @@ class KernelEstimation(AdaCoFHeads):
             skips_n.append(f_n)
             pool = getattr(self, f"modulePool{lvl}")
             x_p, x_n = pool(f_p), pool(f_n)
-        y_p = self._decode(x_p, skips_p[1:])
-        y_n = self._decode(x_n, skips_n[1:])
+        y_p = self.decode(x_p, *skips_p[1:])
+        y_n = self.decode(x_n, *skips_n[1:])
         return self.heads(torch.cat([y_p, y_n], 1))                             # merge: (B, 2*C2, H/2, W/2)
 
 
