@@ -13,8 +13,9 @@ from .common import model_choices, output_file, user_errors, video_work
 
 TITLE = "Frame interpolation"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-EXACT_T_NOTE = ("Kernel models (AdaCoF, SF-AdaCoF) make only the midpoint: other times are built by recursion (1/2, then 1/4 and "
-                "3/4, …) and each frame is labelled with the t it really has. For exact times use DIS flow.")
+EXACT_T_NOTE = ("Kernel models (AdaCoF, SF-AdaCoF) make only the midpoint: other times are built by recursion "
+                "(1/2, then 1/4 and 3/4, …) and each frame is labelled with the t it really has. For exact times use "
+                "DIS flow.")
 
 
 def _pair_duration(image0, image1, n, model_id, preview_fps=8) -> int:
@@ -28,7 +29,8 @@ def run_pair(image0, image1, n, model_id, preview_fps=8):
     if image0 is None or image1 is None:
         raise gr.Error("Upload two images.")
     with user_errors():
-        model = registry.get(model_id or registry.ids("vfi")[0])
+        model_id = model_id or registry.ids("vfi", available_only=True)[0]
+        model = registry.get(model_id)
         result = interpolate_pair(model, image0, image1, int(n))
         sequence = result.sequence()
         mp4 = output_file(".mp4")
@@ -52,7 +54,8 @@ def run_video(video, mode, factor, target_fps, model_id, progress=gr.Progress())
     if not video:
         raise gr.Error("Upload a video first.")
     with user_errors():
-        model = registry.get(model_id or registry.ids("vfi")[0])
+        model_id = model_id or registry.ids("vfi", available_only=True)[0]
+        model = registry.get(model_id)
         dst = output_file(".mp4")
         if mode == "target fps":
             if not target_fps:

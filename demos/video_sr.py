@@ -13,7 +13,7 @@ from .common import model_choices, output_file, user_errors, video_work
 
 TITLE = "Video SR (space-time)"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "videos"
-TRAINED_SCALES = (2.0, 4.0)  # spatial scales the bundled continuous models were trained on
+TRAINED_SCALES = (2.0, 4.0)  # spatial scales the learned continuous models (tag "arbitrary_scale") are trained on
 
 
 def _duration(video, scale, target_fps, time_factor, model_id, progress=None) -> int:
@@ -32,13 +32,15 @@ def run_video_sr(video, scale, target_fps, time_factor, model_id, progress=gr.Pr
     if not video:
         raise gr.Error("Upload a video first.")
     with user_errors():
-        model = registry.get(model_id or registry.ids("stvsr")[0])
+        model_id = model_id or registry.ids("stvsr", available_only=True)[0]
+        model = registry.get(model_id)
         dst = output_file(".mp4")
         report = upscale_video(model, video, dst, float(scale), fps=float(target_fps) if target_fps else None,
                                time_factor=float(time_factor or 1),
                                progress=lambda f, d: progress(f, desc=d))
     note = ""
-    if not TRAINED_SCALES[0] <= float(scale) <= TRAINED_SCALES[1] and model_id != "lanczos+dis":
+    learned = "arbitrary_scale" in registry.spec(model_id).tags
+    if learned and not TRAINED_SCALES[0] <= float(scale) <= TRAINED_SCALES[1]:
         note = f" Scale x{scale:g} is outside the training range x{TRAINED_SCALES[0]:g}–x{TRAINED_SCALES[1]:g}."
     summary = (f"**{registry.spec(model_id).label or model_id}**: {report.in_size[0]}x{report.in_size[1]} @ "
                f"{report.in_fps:.3g} fps ({report.in_frames} frames) → {report.out_size[0]}x{report.out_size[1]} @ "
