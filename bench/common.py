@@ -3,6 +3,8 @@ printing tables and writing the result JSON.
 """
 from __future__ import annotations
 
+import argparse
+
 import json
 import os
 import platform
@@ -201,6 +203,16 @@ def _clean(x):
     if isinstance(x, np.generic):
         return _clean(x.item())
     return x
+
+
+def parser(name: str, doc: str, task: str, data_help: str) -> argparse.ArgumentParser:
+    """The arguments every quality benchmark takes: --data, --models, --json, --threads (an interface: keep them)."""
+    ap = argparse.ArgumentParser(prog=f"python -m bench.{name}", description=doc.splitlines()[0])
+    ap.add_argument("--data", required=True, help=data_help)
+    ap.add_argument("--models", help=f"comma-separated model ids (default: every available {task} model)")
+    ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--threads", type=int, default=1, help="torch/OpenCV CPU threads (0: library default)")
+    return ap
 
 
 def publish(report: dict, protocol: str, columns, json_path: str | None, heading: str = "") -> int:

@@ -11,7 +11,6 @@ every face, less the outputs kept for scoring (the metrics run afterwards).
 """
 from __future__ import annotations
 
-import argparse
 import multiprocessing as mp
 import resource
 import sys
@@ -159,12 +158,8 @@ def run(data: str, scale: int, models: list[str], threads: int | None = 1, limit
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.face", description=__doc__.splitlines()[0])
-    ap.add_argument("--data", required=True, help="folder of aligned HQ faces (png/jpg)")
+    ap = common.parser("face", __doc__, "face", "folder of aligned HQ faces (png/jpg)")
     ap.add_argument("--scale", type=int, required=True, choices=SCALES)
-    ap.add_argument("--models", help="comma-separated model ids (default: every available face model)")
-    ap.add_argument("--json", help="write the results here")
-    ap.add_argument("--threads", type=int, default=1, help="torch/OpenCV CPU threads (0: library default)")
     ap.add_argument("--limit", type=int, help="use only the first N faces")
     ap.add_argument("--in-process", action="store_true",
                     help="run models in this process (peak_mb is then the process peak's growth, less meaningful)")

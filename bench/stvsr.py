@@ -14,7 +14,6 @@ otherwise.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 import numpy as np
@@ -168,14 +167,10 @@ def run(data: str, space: float, time_scale: int, models: list[str], max_frames:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.stvsr", description=__doc__.splitlines()[0])
-    ap.add_argument("--data", required=True, help="folder with one folder of HR frames per sequence")
+    ap = common.parser("stvsr", __doc__, "stvsr", "folder with one folder of HR frames per sequence")
     ap.add_argument("--space", type=float, required=True, help="spatial scale S (may be fractional)")
     ap.add_argument("--time", type=int, required=True, help="temporal scale T (anchors every T-th frame)")
-    ap.add_argument("--models", help="comma-separated model ids (default: every available stvsr model)")
-    ap.add_argument("--json", help="write the results here")
     ap.add_argument("--max-frames", type=int, help="use only the first N frames of each sequence")
-    ap.add_argument("--threads", type=int, default=1, help="torch/OpenCV CPU threads (0: library default)")
     args = ap.parse_args(argv)
     space = int(args.space) if float(args.space).is_integer() else args.space
     try:

@@ -7,7 +7,6 @@ triplets of the wall time of one interpolated frame, after one untimed warm-up c
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 import numpy as np
@@ -60,11 +59,7 @@ def run(data: str, models: list[str], threads: int | None = 1) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.vfi", description=__doc__.splitlines()[0])
-    ap.add_argument("--data", required=True, help="triplet folder (input/+gt/ layout, or <n>/frame0..2.png)")
-    ap.add_argument("--models", help="comma-separated model ids (default: every available vfi model)")
-    ap.add_argument("--json", help="write the results here")
-    ap.add_argument("--threads", type=int, default=1, help="torch/OpenCV CPU threads (0: library default)")
+    ap = common.parser("vfi", __doc__, "vfi", "triplet folder (input/+gt/ layout, or <n>/frame0..2.png)")
     args = ap.parse_args(argv)
     try:
         report = run(args.data, common.resolve_models(args.models, "vfi"), args.threads or None)
