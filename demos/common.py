@@ -52,6 +52,19 @@ def model_choices(task: str) -> list[tuple[str, str]]:
     return [(registry.spec(i).label or i, i) for i in registry.ids(task, available_only=True)]
 
 
+def load_model(task: str, model_id: str | None):
+    """(id, loaded model) for a tab: the task's first available model when none is chosen; an id that is not a
+    model of ``task`` is a ``gr.Error`` naming the choices (missing weights surface through ``user_errors``)."""
+    from models import registry
+
+    known = registry.ids(task)
+    model_id = model_id or next(iter(registry.ids(task, available_only=True)), None)
+    if model_id not in known:
+        raise gr.Error(f"Unknown {task} model {model_id!r}; choose one of {', '.join(known)}.")
+    with user_errors():
+        return model_id, registry.get(model_id)
+
+
 def video_work(video: str | None) -> tuple[int, int, int]:
     """(frames, width, height) of an uploaded video for ZeroGPU duration estimates; zeros when unreadable."""
     from models import video_io

@@ -11,7 +11,7 @@ from models import registry
 from models.device import gpu, gpu_seconds
 from models.pipelines.face_photo import MAX_UPSCALE, MIN_UPSCALE, restore_photo
 
-from .common import model_choices, user_errors
+from .common import load_model, model_choices, user_errors
 
 TITLE = "Face SR"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "faces"
@@ -56,14 +56,8 @@ def run_face_sr(image, model_id, upscale, aligned, progress=gr.Progress()):
     """Restore every face of a photo and upscale it (1-4x); returns the photo, per-face before/after, the first
     face as a before/after slider and the boxes/scores as JSON."""
     image = _check_image(image)
-    known = registry.ids("face")
-    if not known:
-        raise gr.Error("No face model is registered.")
-    model_id = model_id or known[0]
-    if model_id not in known:
-        raise gr.Error(f"Unknown face model {model_id!r}; choose one of {', '.join(known)}.")
+    model_id, restorer = load_model("face", model_id)
     with user_errors():
-        restorer = registry.get(model_id)
         result = restore_photo(image, restorer, upscale=upscale if upscale is not None else 2,
                                aligned=True if aligned else None,
                                progress=lambda f, desc=None: progress(f, desc=desc))

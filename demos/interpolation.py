@@ -9,7 +9,7 @@ from models import registry, video_io
 from models.device import gpu, gpu_seconds
 from models.pipelines.interpolate import interpolate_pair, interpolate_video, save_gif
 
-from .common import model_choices, output_file, user_errors, video_work
+from .common import load_model, model_choices, output_file, user_errors, video_work
 
 TITLE = "Frame interpolation"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -28,9 +28,8 @@ def run_pair(image0, image1, n, model_id, preview_fps=8):
     """N in-between frames of two images: a gallery (each frame with its t), an mp4 and a looping GIF."""
     if image0 is None or image1 is None:
         raise gr.Error("Upload two images.")
+    model_id, model = load_model("vfi", model_id)
     with user_errors():
-        model_id = model_id or registry.ids("vfi", available_only=True)[0]
-        model = registry.get(model_id)
         result = interpolate_pair(model, image0, image1, int(n))
         sequence = result.sequence()
         mp4 = output_file(".mp4")
@@ -53,18 +52,13 @@ def run_video(video, mode, factor, target_fps, model_id, progress=gr.Progress())
     """Raise a video's frame rate by x2/x4/x8 or to a target fps; scene cuts are held, audio is kept."""
     if not video:
         raise gr.Error("Upload a video first.")
+    if mode == "target fps" and not target_fps:
+        raise gr.Error("Enter a target fps, e.g. 60.")
+    model_id, model = load_model("vfi", model_id)
     with user_errors():
-        model_id = model_id or registry.ids("vfi", available_only=True)[0]
-        model = registry.get(model_id)
         dst = output_file(".mp4")
-        if mode == "target fps":
-            if not target_fps:
-                raise gr.Error("Enter a target fps, e.g. 60.")
-            report = interpolate_video(model, video, dst, fps=float(target_fps),
-                                       progress=lambda f, d: progress(f, desc=d))
-        else:
-            report = interpolate_video(model, video, dst, factor=float(factor or 2),
-                                       progress=lambda f, d: progress(f, desc=d))
+        rate = {"fps": float(target_fps)} if mode == "target fps" else {"factor": float(factor or 2)}
+        report = interpolate_video(model, video, dst, progress=lambda f, d: progress(f, desc=d), **rate)
     summary = (f"**{registry.spec(model_id).label or model_id}**: {report.in_fps:.4g} fps ({report.in_frames} "
                f"frames) → {report.out_fps:.4g} fps ({report.out_frames} frames); scene cuts held: "
                f"{len(report.scene_cuts)}; largest time snap: {report.max_time_error:.3f}; audio: {report.audio}.")

@@ -9,7 +9,7 @@ from models import registry
 from models.device import gpu, gpu_seconds
 from models.pipelines.video_sr import MAX_SCALE, MIN_SCALE, upscale_video
 
-from .common import model_choices, output_file, user_errors, video_work
+from .common import load_model, model_choices, output_file, user_errors, video_work
 
 TITLE = "Video SR (space-time)"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "videos"
@@ -31,9 +31,8 @@ def run_video_sr(video, scale, target_fps, time_factor, model_id, progress=gr.Pr
     """
     if not video:
         raise gr.Error("Upload a video first.")
+    model_id, model = load_model("stvsr", model_id)
     with user_errors():
-        model_id = model_id or registry.ids("stvsr", available_only=True)[0]
-        model = registry.get(model_id)
         dst = output_file(".mp4")
         report = upscale_video(model, video, dst, float(scale), fps=float(target_fps) if target_fps else None,
                                time_factor=float(time_factor or 1),

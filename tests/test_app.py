@@ -180,3 +180,16 @@ def test_browser_runs_the_interpolation_tab(server, media, tmp_path):
             assert page.locator("img[src*='/file=']").count() + page.locator("img[src*='gradio_api']").count() >= 3
         finally:
             browser.close()
+
+
+def test_handlers_name_the_choices_for_an_unknown_model():
+    import gradio as gr
+
+    from demos import interpolation, video_sr
+    from demos.common import load_model
+
+    assert load_model("vfi", None)[0] == "dis_flow"  # no choice: the first available model
+    with pytest.raises(gr.Error, match="Unknown vfi model 'nope'; choose one of dis_flow"):
+        interpolation.run_pair(np.zeros((16, 16, 3), np.uint8), np.zeros((16, 16, 3), np.uint8), 1, "nope")
+    with pytest.raises(gr.Error, match="Unknown stvsr model 'dis_flow'"):  # a model of another task
+        video_sr.run_video_sr(str(ROOT / "examples" / "videos" / "bounce_sync_320x240.mp4"), 2.0, 0, 2, "dis_flow")
