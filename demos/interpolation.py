@@ -15,7 +15,7 @@ TITLE = "Frame interpolation"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXACT_T_NOTE = ("Kernel models (AdaCoF, SF-AdaCoF) make only the midpoint: other times are built by recursion "
                 "(1/2, then 1/4 and 3/4, …) and each frame is labelled with the t it really has. For exact times use "
-                "DIS flow.")
+                "DIS flow, or BF-STVSR at scale 1 when its weights are installed.")
 
 
 def _pair_duration(image0, image1, n, model_id, preview_fps=8) -> int:

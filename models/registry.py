@@ -31,9 +31,12 @@ class ModelSpec:
     description: str = ""
     default: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
+    requires: tuple[str, ...] = ()  # ids of registered models this one is built from (e.g. a cascade's stages)
 
     def available(self) -> bool:
-        return self.weights is None or self.weights.configured()
+        """Its own weights are configured, and so are those of every model in ``requires``."""
+        own = self.weights is None or self.weights.configured()
+        return own and all(spec(r).available() for r in self.requires)
 
 
 _SPECS: dict[str, ModelSpec] = {}

@@ -120,3 +120,20 @@ def test_bench_stvsr_max_frames(tmp_path):
     _make_video(data, 7)
     rep = stvsr.run(str(data), 2, 2, ["lanczos+dis"], max_frames=3)
     assert rep["data"]["frames"] == [3, 3] and rep["results"][0]["frames"] == 6
+
+
+def test_vfi_speed_builds_widths_and_rejects_unknown_ids():
+    """bench.vfi_speed: name@W builds that network at width W (random weights); bad ids give the reason."""
+    import numpy as np
+
+    from bench.vfi_speed import build
+
+    model = build("sf_adacof@0.25")
+    assert model.net.get_kernel.moduleConv1[0].out_channels == 2  # 16 * 0.25 - 2
+    f = np.zeros((40, 56, 3), np.uint8)
+    assert model.interpolate(f, f, [0.5])[0].shape == (40, 56, 3)
+    assert build("blend").interpolate(f, f, [0.5])[0].shape == (40, 56, 3)
+    with pytest.raises(ValueError, match="only adacof@W and sf_adacof@W"):
+        build("dis_flow@1.0")
+    with pytest.raises(ValueError, match="not available"):
+        build("no_such_model")

@@ -101,3 +101,72 @@ def test_checkpoints_are_read_without_unpickling_code(tmp_path):
     broken.write_bytes(b"not a safetensors file")
     with pytest.raises(ValueError, match="safetensors"):
         load_state_dict(broken)
+
+
+def _point_weights_at_random(monkeypatch, tmp_path, model_id: str, state: dict, var: str) -> None:
+    """Make ``model_id`` load ``state`` from a local file (as a user with their own weights would)."""
+    path = tmp_path / f"{model_id}.safetensors"
+    save_safetensors(state, path, half=False)
+    monkeypatch.setenv(var, str(path))
+    monkeypatch.setattr(registry.spec(model_id), "weights", WeightSource(env_var=var))
+
+
+def test_cascade_is_offered_with_its_interpolator_and_uses_it(monkeypatch, tmp_path):
+    """lanczos+sf_adacof appears only when sf_adacof's weights do, and its anchors are the Lanczos frames."""
+    import numpy as np
+
+    from models.baselines.resize import Lanczos
+    from models.vfi.sf_adacof import build_sf_adacof
+
+    monkeypatch.setattr(registry.spec("sf_adacof"), "weights", WeightSource(env_var="FRAMEFORGE_TEST_NONE"))
+    monkeypatch.delenv("FRAMEFORGE_TEST_NONE", raising=False)
+    assert "lanczos+sf_adacof" in registry.ids("stvsr")
+    assert "lanczos+sf_adacof" not in registry.ids("stvsr", available_only=True)
+    torch.manual_seed(0)
+    _point_weights_at_random(monkeypatch, tmp_path, "sf_adacof", build_sf_adacof(width=0.5).state_dict(),
+                             "FRAMEFORGE_TEST_SF")
+    assert "lanczos+sf_adacof" in registry.ids("stvsr", available_only=True)
+    try:
+        model = registry.get("lanczos+sf_adacof")
+        assert model.interpolator is registry.get("sf_adacof")
+        rng = np.random.default_rng(0)
+        f0 = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+        f1 = np.roll(f0, 2, axis=1)
+        out = model.upscale_pair(f0, f1, [0.0, 0.5, 1.0], (48, 80))
+        assert [o.shape for o in out] == [(48, 80, 3)] * 3
+        np.testing.assert_array_equal(out[0], Lanczos().upscale(f0, (48, 80)))
+        np.testing.assert_array_equal(out[2], Lanczos().upscale(f1, (48, 80)))
+    finally:
+        registry.unload("lanczos+sf_adacof")
+        registry.unload("sf_adacof")
+
+
+def test_bfstvsr_is_an_exact_t_interpolator_at_scale_one(monkeypatch, tmp_path):
+    """bfstvsr_vfi = the bundled BF-STVSR with output size = input size, at any t (no recursion)."""
+    import numpy as np
+
+    from models.stvsr.bfstvsr import BFSTVSR, compact_config
+
+    monkeypatch.setattr(registry.spec("bfstvsr"), "weights", WeightSource(env_var="FRAMEFORGE_TEST_NONE"))
+    monkeypatch.delenv("FRAMEFORGE_TEST_NONE", raising=False)
+    assert "bfstvsr_vfi" not in registry.ids("vfi", available_only=True)
+    torch.manual_seed(0)
+    _point_weights_at_random(monkeypatch, tmp_path, "bfstvsr", BFSTVSR(**compact_config()).state_dict(),
+                             "FRAMEFORGE_TEST_BF")
+    assert "bfstvsr_vfi" in registry.ids("vfi", available_only=True)
+    try:
+        vfi = registry.get("bfstvsr_vfi")
+        assert vfi.arbitrary_t
+        rng = np.random.default_rng(1)
+        f0 = rng.integers(0, 256, (20, 28, 3), dtype=np.uint8)
+        f1 = np.roll(f0, 1, axis=0)
+        ts = [0.3, 0.7]
+        out = vfi.interpolate(f0, f1, ts)
+        ref = registry.get("bfstvsr").upscale_pair(f0, f1, ts, (20, 28))
+        assert [o.shape for o in out] == [(20, 28, 3)] * 2
+        for a, b in zip(out, ref):
+            np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(out[0], out[1])  # t reaches the decoder
+    finally:
+        registry.unload("bfstvsr_vfi")
+        registry.unload("bfstvsr")

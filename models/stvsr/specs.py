@@ -42,6 +42,13 @@ def _load_official(up, state: dict) -> None:
     up.model.load_official(state)
 
 
+def _bfstvsr_at_scale_one():
+    from models import registry
+    from models.stvsr.upscaler import ExactTInterpolator
+
+    return ExactTInterpolator(registry.get("bfstvsr"))
+
+
 def stvsr_specs() -> list[ModelSpec]:
     return [
         ModelSpec(id="bfstvsr", task="stvsr", build=_build("bfstvsr", "bfstvsr.safetensors"),
@@ -64,4 +71,8 @@ def stvsr_specs() -> list[ModelSpec]:
                   description="13.47 M-parameter official model; set FRAMEFORGE_BFSTVSR_CKPT to bfstvsr.pth "
                               "(or FRAMEFORGE_BFSTVSR_CKPT_REPO to a Hub repo holding it)",
                   tags=("arbitrary_t", "arbitrary_scale", "official")),
+        ModelSpec(id="bfstvsr_vfi", task="vfi", build=_bfstvsr_at_scale_one, requires=("bfstvsr",),
+                  license="as bfstvsr", card="bfstvsr.md", label="BF-STVSR at scale 1 (exact t)",
+                  description="the bundled BF-STVSR with output size = input size: frames at any t, no recursion",
+                  tags=("arbitrary-t",)),
     ]

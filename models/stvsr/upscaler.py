@@ -84,3 +84,30 @@ class BFSTVSRUpscaler:
                         rgb = rgb[:, ky0 - hy0:ky1 - hy0, kx0 - hx0:kx1 - hx0]
                         outs[i][ky0:ky1, kx0:kx1] = (rgb.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
         return outs
+
+
+class ExactTInterpolator:
+    """A space-time upscaler used at spatial scale 1 as a :class:`~models.interfaces.FrameInterpolator`:
+
+        I_t = STVSR(I_0, I_1; t, size = (H, W)),   any t in [0, 1]
+
+    so BF-STVSR's B-spline temporal path gives exact in-between times (no midpoint recursion).
+    """
+
+    arbitrary_t = True
+
+    def __init__(self, upscaler):
+        self.upscaler = upscaler
+
+    def eval(self):
+        if hasattr(self.upscaler, "eval"):
+            self.upscaler.eval()
+        return self
+
+    def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
+        if not isinstance(frame0, np.ndarray) or frame0.ndim != 3:
+            raise ValueError("frame0 must be a uint8 RGB array (H, W, 3)")
+        return self.upscaler.upscale_pair(frame0, frame1, ts, frame0.shape[:2])
+
+    def __repr__(self) -> str:
+        return f"ExactTInterpolator({type(self.upscaler).__name__})"

@@ -11,6 +11,10 @@ The wrapper implements (AdaCoF, Lee et al. CVPR 2020):
 with the inputs reflect-padded at the bottom/right to a multiple of 32 and the result cropped back, and the
 training regularisers g_Spatial = sum TV_charb(mean_n W*alpha), TV_charb(mean_n W*beta) over both frames and
 g_Occlusion = TV_charb(V).
+
+The kernel-weighted mean displacement of frame i's taps, D_i = sum_n W_i,n ((k_n d - p) + alpha_i,n, (l_n d - p) +
+beta_i,n) with p = (F-1)d/2, is where the kernel looks on average: the flow F_0.5->i that AdaCoF has learned
+implicitly. Training can pull it towards a teacher flow in its first steps (``train.vfi --flow-warmup``).
 """
 from __future__ import annotations
 
@@ -155,4 +159,15 @@ class KernelInterpolationNet(nn.Module):
             return out
         m = [torch.mean(wt * off, dim=1, keepdim=True) for wt, off in ((w1, a1), (w1, b1), (w2, a2), (w2, b2))]
         g_spatial = sum(tv_charbonnier(x) for x in m)
-        return {"frame1": out, "g_Spatial": g_spatial, "g_Occlusion": tv_charbonnier(occ)}
+        return {"frame1": out, "g_Spatial": g_spatial, "g_Occlusion": tv_charbonnier(occ),
+                "flow0": self.mean_displacement(w1, a1, b1)[:, :, :h, :w],
+                "flow1": self.mean_displacement(w2, a2, b2)[:, :, :h, :w]}
+
+    def mean_displacement(self, weight: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+        """D = sum_n W_n (tap_n - p + offset_n) as a (B, 2, H, W) flow in pixels, (x, y) order like OpenCV."""
+        n = torch.arange(self.kernel_size ** 2, device=weight.device)
+        k = ((n // self.kernel_size) * self.dilation - self.kernel_pad).to(weight.dtype).view(1, -1, 1, 1)
+        l = ((n % self.kernel_size) * self.dilation - self.kernel_pad).to(weight.dtype).view(1, -1, 1, 1)
+        dy = (weight * (k + alpha)).sum(1)
+        dx = (weight * (l + beta)).sum(1)
+        return torch.stack([dx, dy], dim=1)

@@ -75,7 +75,7 @@ class KernelInterpolator:
         device = inference_device()
         self.net.to(device)
         h, w = frame0.shape[:2]
-        to_t = lambda f: torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None]  # noqa: E731
+        to_t = lambda f: torch.from_numpy(np.array(f, copy=True)).permute(2, 0, 1)[None]  # noqa: E731  (writable)
         a, b = to_t(frame0), to_t(frame1)
         ys, xs = tile_starts(h, self.tile, self.overlap), tile_starts(w, self.tile, self.overlap)
         acc = np.zeros((h, w, 3), dtype=np.float32)

@@ -2,7 +2,7 @@
 ``vfi_specs()``; nothing here reads weights.
 
 * ``sf_adacof`` / ``adacof``: FrameForge's own compact weights (width 0.5, trained on the CPU here, ``fast``
-  sampling as in training), bundled under ``weights/``.
+  sampling as in training), bundled under ``weights/``: only ``sf_adacof`` ships (``weights/sf_adacof.md``).
 * ``sf_adacof_official`` / ``adacof_official``: the official checkpoints (``{'epoch', 'state_dict'}``, width 1.0,
   ``exact`` sampling that reproduces the CUDA kernel), from a local file named by ``FRAMEFORGE_SF_ADACOF_CKPT`` /
   ``FRAMEFORGE_ADACOF_CKPT``, or a Hub repo named by ``<VAR>_REPO`` holding ``model50.pth`` / ``ckpt.pth``.
@@ -52,11 +52,12 @@ def _spec(id_: str, model: str, width: float, mode: str, weights: WeightSource, 
 def vfi_specs() -> list[ModelSpec]:
     return [
         _spec("sf_adacof", "sf_adacof", BUNDLED_WIDTH, "fast",
-              WeightSource(bundled="sf_adacof.safetensors"), default=True,
+              WeightSource(bundled="sf_adacof.safetensors"),
               license="FrameForge weights (Apache-2.0 code); trained on DAVIS-2016 + SA-V/CC BY and other research "
                       "clips: research use, see the card",
-              card="sf_adacof.md", label="SF-AdaCoF (FrameForge, compact)",
-              description="Shared two-direction U-Net with feature-map differencing (KIPS 2024); midpoint only."),
+              card="sf_adacof.md", label="SF-AdaCoF (compact, CPU-trained preview)",
+              description="Shared two-direction U-Net with feature-map differencing (KIPS 2024); midpoint only. "
+                          "The bundled weights (5 k CPU steps) beat frame averaging but not DIS flow: see the card."),
         _spec("adacof", "adacof", BUNDLED_WIDTH, "fast",
               WeightSource(bundled="adacof.safetensors"),
               license="FrameForge weights (Apache-2.0 code); trained on DAVIS-2016 + SA-V/CC BY and other research "
@@ -73,4 +74,22 @@ def vfi_specs() -> list[ModelSpec]:
               license="MIT (HyeongminLEE/AdaCoF-pytorch checkpoint/kernelsize_5/ckpt.pth)",
               label="AdaCoF (official checkpoint)",
               description="Official F = 5 checkpoint (Vimeo-90K), exact AdaCoF sampling."),
+    ]
+
+
+def _lanczos_sf_adacof():
+    from models import registry
+    from models.baselines.resize import Lanczos
+    from models.baselines.two_stage import TwoStage
+
+    return TwoStage(Lanczos(), registry.get("sf_adacof"))
+
+
+def cascade_specs() -> list[ModelSpec]:
+    """Space-time cascades built on the bundled interpolator (offered once its weights are there)."""
+    return [
+        ModelSpec(id="lanczos+sf_adacof", task="stvsr", build=_lanczos_sf_adacof, requires=("sf_adacof",),
+                  license="as sf_adacof", card="sf_adacof.md", label="Lanczos + SF-AdaCoF",
+                  description="Lanczos in space, then SF-AdaCoF midpoints at the output size (other times by "
+                              "recursion, to the nearest eighth)", tags=("midpoint", "cascade")),
     ]
