@@ -164,7 +164,7 @@ def main(argv=None) -> None:
     ap.add_argument("--flow-weight", type=float, default=0.1)
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--val-every", type=int, default=100)
-    ap.add_argument("--time-limit", type=float, default=0, help="stop (and save) after this many minutes")
+    ap.add_argument("--time-limit", type=float, default=0, help="stop (and save) after this many minutes of this invocation")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--export", default=None, help="write weights/<ID>.safetensors + .md from OUT/best.pt")
@@ -194,7 +194,8 @@ def main(argv=None) -> None:
     vals = val_set(CACHE)
     reference = lanczos_reference(vals)
     logf = open(out / "log.jsonl", "a")
-    t0 = time.time() - wall0
+    t0 = time.time() - wall0  # wall time over all runs of this folder
+    started = time.time()  # --time-limit counts this invocation only, so each resumed session gets its budget
     best_metrics = {}
 
     def save(name):
@@ -237,7 +238,7 @@ def main(argv=None) -> None:
             bar.set_postfix(pix=f"{pix:.4f}", val=f"{rec['val_all']:.2f}")
         logf.write(json.dumps(rec) + "\n")
         logf.flush()
-        if args.time_limit and time.time() - t0 > args.time_limit * 60:
+        if args.time_limit and time.time() - started > args.time_limit * 60:
             rec.update(validate(model, vals))
             if rec["val_all"] > best:
                 best, best_step, best_metrics = rec["val_all"], step, {k: rec[k] for k in rec if k.startswith("val")}
