@@ -128,6 +128,35 @@ def describe_machine(info: dict) -> str:
 
 
 # -------------------------------------------------------------------------------------------------- timing --
+def rss_peak_mb() -> float:
+    """This process's peak resident set size so far (``ru_maxrss``, kB on Linux), in MB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class ChildFailed(RuntimeError):
+    """A benchmark case run in a child process exited with an error; ``stderr`` holds its output."""
+
+    def __init__(self, case: dict, stderr: str):
+        super().__init__(f"case {case} failed:\n{stderr[-3000:]}")
+        self.stderr = stderr
+
+
+def run_child(module: str, case: dict, threads: int) -> dict:
+    """``python -m <module> --child <case json> --threads N`` in a fresh CPU-only process pinned to ``threads``
+    (so its peak memory is its own); returns the JSON object on the last line of its output."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), FRAMEFORGE_DEVICE="cpu")
+    cmd = [sys.executable, "-m", module, "--child", json.dumps(case), "--threads", str(threads)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    if proc.returncode:
+        raise ChildFailed(case, proc.stderr)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def timed(fn: Callable, *args, **kwargs):
     """(result, seconds) of one call."""
     t0 = time.perf_counter()
@@ -222,6 +251,20 @@ def publish(report: dict, protocol: str, columns, json_path: str | None, heading
     if json_path:
         write_json(json_path, report)
     return 0
+
+
+def run_and_publish(make_report: Callable[[], dict], protocol: str, columns, json_path: str | None,
+                    heading: str = "", errors: tuple[type[Exception], ...] = (DataError,)) -> int:
+    """A benchmark command's ending: build the report, then :func:`publish` it; exit code 2 with the reason on
+    stderr when the data (or the arguments) are unusable (``errors``)."""
+    import sys
+
+    try:
+        report = make_report()
+    except errors as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return publish(report, protocol, columns, json_path, heading)
 
 
 def write_json(path: str | Path, payload: dict) -> None:

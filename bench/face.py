@@ -164,13 +164,10 @@ def main(argv=None) -> int:
     ap.add_argument("--in-process", action="store_true",
                     help="run models in this process (peak_mb is then the process peak's growth, less meaningful)")
     args = ap.parse_args(argv)
-    try:
-        report = run(args.data, args.scale, common.resolve_models(args.models, "face"), args.threads or None,
-                     args.limit, isolate=not args.in_process)
-    except common.DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return common.publish(report, PROTOCOL, COLUMNS, args.json)
+    return common.run_and_publish(
+        lambda: run(args.data, args.scale, common.resolve_models(args.models, "face"), args.threads or None,
+                    args.limit, isolate=not args.in_process),
+        PROTOCOL, COLUMNS, args.json)
 
 
 if __name__ == "__main__":

@@ -173,13 +173,11 @@ def main(argv=None) -> int:
     ap.add_argument("--max-frames", type=int, help="use only the first N frames of each sequence")
     args = ap.parse_args(argv)
     space = int(args.space) if float(args.space).is_integer() else args.space
-    try:
-        report = run(args.data, space, args.time, common.resolve_models(args.models, "stvsr"),
-                     args.max_frames, args.threads or None)
-    except (common.DataError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return common.publish(report, PROTOCOL, COLUMNS, args.json, heading=f"x{space} space, x{args.time} time; ")
+    return common.run_and_publish(
+        lambda: run(args.data, space, args.time, common.resolve_models(args.models, "stvsr"), args.max_frames,
+                    args.threads or None),
+        PROTOCOL, COLUMNS, args.json, heading=f"x{space} space, x{args.time} time; ",
+        errors=(common.DataError, ValueError))
 
 
 if __name__ == "__main__":

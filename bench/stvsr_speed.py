@@ -20,15 +20,14 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from bench import common
 from bench.common import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -40,10 +39,6 @@ def _frames(lr_size):
     rng = np.random.default_rng(0)
     f0 = rng.integers(0, 256, (*lr_size, 3), dtype=np.uint8)
     return f0, np.roll(f0, 3, axis=1)  # a 3-pixel pan
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
 
 
 def _build(config: str):
@@ -85,7 +80,7 @@ def child_cached(case: dict) -> dict:
         s = hr_size[0] / lr_size[0]
         ch, cw = min(lr_size[0], 176), min(lr_size[1], 176)
         up.upscale_pair(f0[:ch, :cw].copy(), f1[:ch, :cw].copy(), ts[:1], (round(ch * s), round(cw * s)))
-    base = _rss_mb()
+    base = common.rss_peak_mb()
     runs = []
     for _ in range(case.get("repeats", 1)):
         spent.update(encode=0.0, decode_t=0.0)
@@ -93,7 +88,7 @@ def child_cached(case: dict) -> dict:
         up.upscale_pair(f0, f1, ts, hr_size)
         wall = time.perf_counter() - t0
         runs.append({"wall_s": wall, "encode_s": spent["encode"], "decode_t_s": spent["decode_t"]})
-    return {"runs": runs, "rss_base_mb": base, "rss_peak_mb": _rss_mb()}
+    return {"runs": runs, "rss_base_mb": base, "rss_peak_mb": common.rss_peak_mb()}
 
 
 def child_baseline(case: dict) -> dict:
@@ -112,17 +107,12 @@ def child_baseline(case: dict) -> dict:
             model.upscale_pair(f0, f1, ts, hr)
             walls.append(time.perf_counter() - t0)
         out[str(n)] = walls
-    return {"walls": out, "rss_peak_mb": _rss_mb()}
+    return {"walls": out, "rss_peak_mb": common.rss_peak_mb()}
 
 
 def run_child(case: dict, threads: int) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), FRAMEFORGE_DEVICE="cpu")
-    cmd = [sys.executable, "-m", "bench.stvsr_speed", "--child", json.dumps(case), "--threads", str(threads)]
     t0 = time.time()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
-    if proc.returncode:
-        raise RuntimeError(f"case {case} failed:\n{proc.stderr[-3000:]}")
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res = common.run_child("bench.stvsr_speed", case, threads)
     res["case"], res["child_wall_s"] = case, time.time() - t0
     print(f"  {case['kind']} {case.get('config', case.get('model'))} {case['lr']}->{case['hr']} "
           f"({res['child_wall_s']:.0f} s, load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)

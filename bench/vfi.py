@@ -61,12 +61,9 @@ def run(data: str, models: list[str], threads: int | None = 1) -> dict:
 def main(argv=None) -> int:
     ap = common.parser("vfi", __doc__, "vfi", "triplet folder (input/+gt/ layout, or <n>/frame0..2.png)")
     args = ap.parse_args(argv)
-    try:
-        report = run(args.data, common.resolve_models(args.models, "vfi"), args.threads or None)
-    except common.DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return common.publish(report, PROTOCOL, COLUMNS, args.json)
+    return common.run_and_publish(
+        lambda: run(args.data, common.resolve_models(args.models, "vfi"), args.threads or None),
+        PROTOCOL, COLUMNS, args.json)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -36,10 +32,6 @@ from bench import common
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = {"480p": (480, 854), "1080p": (1080, 1920)}
 DEFAULT_MODELS = "blend,dis_flow,sf_adacof@0.5,adacof@0.5,sf_adacof@1.0,adacof@1.0"
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
 
 
 def build(model_id: str):
@@ -69,9 +61,8 @@ def child(case: dict) -> dict:
     rng = np.random.default_rng(0)
     f0 = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     f1 = np.roll(f0, 3, axis=1)
-    base = _rss_mb()
+    base = common.rss_peak_mb()
     model.interpolate(f0, f1, [0.5])  # warm-up (also the memory pass)
-    peak_first = _rss_mb()
     walls = []
     for _ in range(case["repeats"]):
         t0 = time.perf_counter()
@@ -82,17 +73,15 @@ def child(case: dict) -> dict:
     if net is not None:
         n_params = sum(p.numel() for p in net.parameters())
     return {"walls_s": walls, "ms_per_frame": 1000 * statistics.median(walls), "rss_base_mb": base,
-            "rss_growth_mb": max(peak_first, _rss_mb()) - base, "params": n_params}
+            "rss_growth_mb": common.rss_peak_mb() - base, "params": n_params}
 
 
 def run_child(case: dict, threads: int) -> dict | None:
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), FRAMEFORGE_DEVICE="cpu")
-    cmd = [sys.executable, "-m", "bench.vfi_speed", "--child", json.dumps(case), "--threads", str(threads)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
-    if proc.returncode:
-        print(f"skip {case['model']} {case['label']}: {proc.stderr.strip().splitlines()[-1:]}", flush=True)
+    try:
+        return common.run_child("bench.vfi_speed", case, threads)
+    except common.ChildFailed as exc:
+        print(f"skip {case['model']} {case['label']}: {exc.stderr.strip().splitlines()[-1:]}", flush=True)
         return None
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:

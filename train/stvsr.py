@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 import torch
 
+from models.baselines.dis_flow import dis_flow
 from models.stvsr.bfstvsr import BFSTVSR, compact_config
 from models.stvsr.concat import ConcatSTVSR
 from train.data_stvsr import WindowSampler, build_cache
@@ -39,13 +40,6 @@ def build(kind: str, **overrides) -> torch.nn.Module:
 
 def charbonnier(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     return torch.sqrt((a - b) ** 2 + eps).mean()
-
-
-def dis_flow(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Forward flow src -> dst (H, W, 2), channel 0 = x, OpenCV DIS (preset FAST) on grey images."""
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-    g = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)  # noqa: E731
-    return dis.calc(g(src), g(dst), None)
 
 
 def y_psnr(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -68,7 +62,8 @@ def make_batch(sampler, rng, batch, lr_patch, scale, n_t, with_flow):
     ts = torch.from_numpy(np.stack([w.ts for w in wins]))  # (B, N)
     flow = None
     if with_flow:  # (2, B, N, 2, H, W): end frame -> frame at t
-        flow = torch.from_numpy(np.stack([np.stack([np.stack([dis_flow(w.ends[f], g) for g in w.gt])
+        fast = cv2.DISOPTICAL_FLOW_PRESET_FAST
+        flow = torch.from_numpy(np.stack([np.stack([np.stack([dis_flow(w.ends[f], g, fast) for g in w.gt])
                                                      for w in wins]) for f in (0, 1)])).permute(0, 1, 2, 5, 3, 4)
     return lr, gt, ts, flow
 

@@ -50,16 +50,11 @@ def build(model: str, width: float, mode: str = "fast"):
 def teacher_flows(f0: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """DIS flows F_1->0 and F_1->2 (B, 2, H, W), (x, y) in pixels, from the middle frame of float (B, 3, H, W)
     triplets: frame_i(p + F_1->i(p)) ~ frame_1(p), i.e. where each output pixel should sample frame i."""
-    import cv2
+    from models.baselines.dis_flow import dis_flow
 
-    def gray(x):
-        u8 = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-        return [cv2.cvtColor(np.ascontiguousarray(im), cv2.COLOR_RGB2GRAY) for im in u8]
-
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    g0, g1, g2 = gray(f0), gray(f1), gray(f2)
-    to0 = np.stack([dis.calc(m, a, None) for m, a in zip(g1, g0)])   # (B, H, W, 2)
-    to2 = np.stack([dis.calc(m, b, None) for m, b in zip(g1, g2)])
+    u8 = [(x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy() for x in (f0, f1, f2)]
+    to0 = np.stack([dis_flow(m, a) for m, a in zip(u8[1], u8[0])])   # (B, H, W, 2)
+    to2 = np.stack([dis_flow(m, b) for m, b in zip(u8[1], u8[2])])
     return (torch.from_numpy(to0).permute(0, 3, 1, 2).contiguous(),
             torch.from_numpy(to2).permute(0, 3, 1, 2).contiguous())
 

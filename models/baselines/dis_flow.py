@@ -43,15 +43,17 @@ from ..ops.warp import backward_warp_cv2
 from .blend import check_pair, check_ts, to_uint8
 
 
+def dis_flow(src: np.ndarray, dst: np.ndarray, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) -> np.ndarray:
+    """F_src->dst (H, W, 2) float32, (x, y) in pixels, of two uint8 RGB frames (DIS on grayscale):
+    dst(p + F(p)) ~ src(p)."""
+    gray = lambda im: cv2.cvtColor(np.ascontiguousarray(im), cv2.COLOR_RGB2GRAY)  # noqa: E731
+    return cv2.DISOpticalFlow_create(preset).calc(gray(src), gray(dst), None)
+
+
 def dis_flow_pair(frame0: np.ndarray, frame1: np.ndarray, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Both flows F_0->1, F_1->0 (H, W, 2) float32 of two uint8 RGB frames (DIS on grayscale)."""
-    g0 = cv2.cvtColor(frame0, cv2.COLOR_RGB2GRAY)
-    g1 = cv2.cvtColor(frame1, cv2.COLOR_RGB2GRAY)
-    dis = cv2.DISOpticalFlow_create(preset)
-    f01 = dis.calc(g0, g1, None)
-    f10 = dis.calc(g1, g0, None)
-    return f01, f10
+    return dis_flow(frame0, frame1, preset), dis_flow(frame1, frame0, preset)
 
 
 def fb_consistency(f_ab: np.ndarray, f_ba: np.ndarray, mode: str = "hard", alpha: float = 0.01,

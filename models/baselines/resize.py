@@ -36,7 +36,7 @@ class PILResize:
         h, w = _check_size(size)
         if frame.shape[:2] == (h, w):
             return frame.copy()
-        return np.array(Image.fromarray(frame).resize((w, h), self.resample))  # writable
+        return np.asarray(Image.fromarray(frame).resize((w, h), self.resample))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name})"

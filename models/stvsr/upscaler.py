@@ -99,11 +99,6 @@ class ExactTInterpolator:
     def __init__(self, upscaler):
         self.upscaler = upscaler
 
-    def eval(self):
-        if hasattr(self.upscaler, "eval"):
-            self.upscaler.eval()
-        return self
-
     def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
         if not isinstance(frame0, np.ndarray) or frame0.ndim != 3:
             raise ValueError("frame0 must be a uint8 RGB array (H, W, 3)")
