@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -105,11 +106,46 @@ def lanczos_reference(val_windows) -> dict:
     return {"lanczos_anchor": float(np.mean(a)), "lanczos_blend_mid": float(np.mean(m))}
 
 
+
+def write_summary(args, model, step: int, best_step: int, best_metrics: dict, wall_s: float, reference: dict,
+                  argv=None) -> dict:
+    """runs/NAME/summary.json: what the model card is written from."""
+    from train.data_stvsr import VAL_SEQUENCES
+
+    summary = {"model": args.model, "config": {k: list(v) if isinstance(v, tuple) else v
+                                               for k, v in model.config.items()},
+               "params": sum(p.numel() for p in model.parameters()), "step": step, "batch": args.batch,
+               "n_t": args.n_t, "lr_patch": args.lr_patch, "x4_frac": args.x4_frac, "tf_frac": args.tf_frac,
+               "flow_weight": args.flow_weight, "wall_s": wall_s, "best_step": best_step,
+               "best": best_metrics, "reference": reference, "val_sequences": list(VAL_SEQUENCES),
+               "command": "python -m train.stvsr " + " ".join(argv if argv is not None else sys.argv[1:])}
+    Path(args.out, "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def summary_from_log(args) -> dict:
+    """The summary of a run that was stopped before it wrote one (killed): the step, wall time and kept step come
+    from its checkpoints, the validation numbers from log.jsonl, the recipe from this command's flags (pass the
+    training run's flags with --export)."""
+    out = Path(args.out)
+    last = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
+    best_step = int(last["best_step"])
+    vals = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if '"val_all"' in line]
+    at_best = [r for r in vals if r["step"] == best_step]
+    best = {k: v for k, v in at_best[-1].items() if k.startswith("val")} if at_best else {}
+    model = build(args.model)
+    argv = [a for a in sys.argv[1:] if a]
+    if "--export" in argv:  # the recorded command is the training command
+        i = argv.index("--export")
+        argv = argv[:i] + argv[i + 2:]
+    return write_summary(args, model, int(last["step"]), best_step, best, float(last["wall"]),
+                         lanczos_reference(val_set(CACHE)), argv + ["# stopped before the end; exported from best.pt"])
+
 def export(args) -> None:
     from models.weights import save_safetensors
     out = Path(args.out)
     ckpt = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
-    log = json.loads((out / "summary.json").read_text())
+    log = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else summary_from_log(args)
     weights = Path(__file__).resolve().parents[1] / "weights"
     save_safetensors(ckpt["model"], weights / f"{args.export}.safetensors", half=False,
                      metadata={"config": json.dumps(log["config"]), "model": log["model"]})
@@ -243,15 +279,7 @@ def main(argv=None) -> None:
     bar.close()
     if not best_metrics and (out / "summary.json").exists():
         best_metrics = json.loads((out / "summary.json").read_text()).get("best", {})
-    summary = {"model": args.model, "config": {k: list(v) if isinstance(v, tuple) else v
-                                               for k, v in model.config.items()},
-               "params": sum(p.numel() for p in model.parameters()), "step": step, "batch": args.batch,
-               "n_t": args.n_t, "lr_patch": args.lr_patch, "x4_frac": args.x4_frac, "tf_frac": args.tf_frac,
-               "flow_weight": args.flow_weight, "wall_s": time.time() - t0, "best_step": best_step,
-               "best": best_metrics, "reference": reference, "val_sequences": list(train_s and
-                                                                                   __import__("train.data_stvsr", fromlist=["x"]).VAL_SEQUENCES),
-               "command": "python -m train.stvsr " + " ".join(argv if argv is not None else __import__("sys").argv[1:])}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_summary(args, model, step, best_step, best_metrics, time.time() - t0, reference, argv)
 
 
 if __name__ == "__main__":
