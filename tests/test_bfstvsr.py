@@ -262,3 +262,20 @@ def test_activation_stats_hook_every_sine_layer_and_leave_none_behind(cls):
     assert all(not m._forward_hooks for m in model.modules())  # hooks removed
     assert set(stats["grad_norm"]) == set(PARTS) and all(v > 0 for v in stats["grad_norm"].values())
     assert stats["target_std"] == pytest.approx(gt.std().item())
+
+
+def test_validation_teacher_flows_follow_a_known_shift():
+    """DIS flows from each end frame to each frame of a window: a texture moving 1 px right per frame gives
+    +1 / +2 px from frame 0 and -1 / -2 px from the last frame (x channel first), 0 in y, 0 to itself."""
+    from train.stvsr import window_teacher_flows
+
+    rng = np.random.default_rng(0)
+    tex = torch.from_numpy(rng.random((3, 64, 80))).float()
+    tex = F.avg_pool2d(tex[None], 5, 1, 2)[0]  # smooth enough for DIS
+    frames = torch.stack([torch.roll(tex, k, dims=-1) for k in range(3)])[:, None]  # (N=3, 1, 3, H, W)
+    flow = window_teacher_flows(frames)
+    assert flow.shape == (2, 1, 3, 2, 64, 80)
+    inner = flow[..., 12:-12, 12:-12].mean((-1, -2))  # (2, 1, 3, 2)
+    want_x = torch.tensor([[0.0, 1.0, 2.0], [-2.0, -1.0, 0.0]])
+    assert torch.allclose(inner[:, 0, :, 0], want_x, atol=0.25), inner[:, 0, :, 0]
+    assert inner[:, 0, :, 1].abs().max() < 0.25

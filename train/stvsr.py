@@ -2,13 +2,15 @@
 
     python -m train.stvsr --model bfstvsr|concat --steps N --batch B --out runs/NAME [--resume] [--stage x4|arb]
     python -m train.stvsr --model bfstvsr --out runs/NAME --export bfstvsr     # weights/bfstvsr.safetensors + .md
+    python -m train.stvsr --model bfstvsr --validate runs/NAME/best.pt         # own flows vs DIS teacher flows
 
 Stages: ``x4`` (fixed x4, LR patch 24 -> HR 96) and ``arb`` (scale ~ U(2, 4) per batch); ``--stage auto`` runs x4
 for the first ``--x4-frac`` of the steps, then arb. Loss: Charbonnier (mean, eps 1e-6) over the target times plus
 ``--flow-weight`` x decay x Charbonnier on the flow (the `bfstvsr_w_flow` recipe). Teacher forcing: with
 probability max(0, 1 - step / (tf_frac·steps)) the splat uses OpenCV DIS flows between the ground-truth frames
 (end frame -> frame at t) instead of the predicted ones. Validation: Y-PSNR on fixed windows of held-out
-*training* sequences (``data_stvsr.VAL_SEQUENCES``), never on an evaluation folder.
+*training* sequences (``data_stvsr.VAL_SEQUENCES``), never on an evaluation folder, with the model's own flows
+(``val_*``, which picks best.pt) and with DIS teacher flows (``val_tf_*``: the decoder's progress on its own).
 Checkpoints are plain dicts of tensors (``torch.load(weights_only=True)``): runs/NAME/last.pt, best.pt.
 """
 from __future__ import annotations
@@ -69,17 +71,48 @@ def make_batch(sampler, rng, batch, lr_patch, scale, n_t, with_flow):
     return lr, gt, ts, flow
 
 
+def window_teacher_flows(gt: torch.Tensor) -> torch.Tensor:
+    """gt (N, 1, 3, H, W) with t = 0 first and t = 1 last -> DIS flows (2, 1, N, 2, H, W) from each end frame to
+    each frame, the FAST preset used for teacher forcing."""
+    g8 = (gt[:, 0].permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
+    fast = cv2.DISOPTICAL_FLOW_PRESET_FAST
+    fl = np.stack([np.stack([dis_flow(g8[e], g, fast) for g in g8]) for e in (0, -1)])  # (2, N, H, W, 2)
+    return torch.from_numpy(fl).permute(0, 1, 4, 2, 3)[:, None]
+
+
 @torch.no_grad()
-def validate(model, val_windows) -> dict:
+def validate(model, val_windows, teacher: bool = False) -> dict:
+    """Y-PSNR on the validation windows, splatting with the model's own flows (``teacher=True``: with DIS flows
+    between the ground-truth frames instead, which separates the decoder's progress from the motion mapper's)."""
     model.eval()
     anchors, mids = [], []
     for lr, gt, ts in val_windows:
-        out = model(lr[:, 0], lr[:, 1], ts[0], gt.shape[-2:])  # (N, 1, 3, H, W)
+        flow = window_teacher_flows(gt) if teacher else None
+        out = model(lr[:, 0], lr[:, 1], ts[0], gt.shape[-2:], flow_gt=flow)  # (N, 1, 3, H, W)
         for i, t in enumerate(ts[0].tolist()):
             (anchors if t in (0.0, 1.0) else mids).append(y_psnr(out[i, 0].numpy(), gt[i, 0].numpy()))
     model.train()
     return {"val_anchor": float(np.mean(anchors)), "val_mid": float(np.mean(mids)),
             "val_all": float(np.mean(anchors + mids))}
+
+
+def both_validations(model, vals) -> dict:
+    """``val_*`` with the model's own flows and ``val_tf_*`` with teacher flows, for the training log."""
+    res = validate(model, vals)
+    res.update({k.replace("val_", "val_tf_"): v for k, v in validate(model, vals, teacher=True).items()})
+    return res
+
+
+def validate_checkpoint(args) -> dict:
+    """``--validate CKPT``: the validation windows scored with the model's own flows and with teacher flows."""
+    model = build(args.model)
+    model.load_state_dict(torch.load(args.validate, map_location="cpu", weights_only=True)["model"])
+    build_cache(CACHE)
+    vals = val_set(CACHE)
+    res = {"checkpoint": args.validate, "own_flows": validate(model, vals),
+           "teacher_flows": validate(model, vals, teacher=True), "reference": lanczos_reference(vals)}
+    print(json.dumps(res, indent=1))
+    return res
 
 
 def val_set(cache: Path, n: int = 12, lr_patch: int = 32):
@@ -199,9 +232,14 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--export", default=None, help="write weights/<ID>.safetensors + .md from OUT/best.pt")
+    ap.add_argument("--validate", metavar="CKPT", help="score a checkpoint on the validation windows (own and "
+                                                       "teacher flows) and exit")
     args = ap.parse_args(argv)
     if args.export:
         return export(args)
+    if args.validate:
+        torch.set_num_threads(args.threads)
+        return validate_checkpoint(args)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     from tqdm import tqdm
@@ -261,7 +299,7 @@ def main(argv=None) -> None:
         rec = {"step": step, "loss": loss.item(), "pix": pix, "scale": scale, "tf": use_tf,
                "wall": time.time() - t0}
         if step % args.val_every == 0 or step == args.steps:
-            rec.update(validate(model, vals))
+            rec.update(both_validations(model, vals))
             if rec["val_all"] > best:
                 best, best_step, best_metrics = rec["val_all"], step, {k: rec[k] for k in rec if k.startswith("val")}
                 save("best.pt")
@@ -270,7 +308,7 @@ def main(argv=None) -> None:
         logf.write(json.dumps(rec) + "\n")
         logf.flush()
         if args.time_limit and time.time() - started > args.time_limit * 60:
-            rec.update(validate(model, vals))
+            rec.update(both_validations(model, vals))
             if rec["val_all"] > best:
                 best, best_step, best_metrics = rec["val_all"], step, {k: rec[k] for k in rec if k.startswith("val")}
                 save("best.pt")
