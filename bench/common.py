@@ -4,7 +4,6 @@ printing tables and writing the result JSON.
 from __future__ import annotations
 
 import argparse
-
 import json
 import os
 import platform

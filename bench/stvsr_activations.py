@@ -12,11 +12,11 @@ heads did with the default init (``vfi_training.md``).
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 import torch
 
+from bench import common
 from models.ops.siren import SineLayer
 
 PARTS = ("encoder", "imnet", "flow_imnet", "synth_net")
@@ -81,8 +81,7 @@ def main(argv=None) -> None:
         print(f"| {name} | {s['in']:.3f} | {s['preact']:.2f} | {s['out']:.3f} |")
     print("grad norm: " + ", ".join(f"{k} {v:.3g}" for k, v in stats["grad_norm"].items()))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(stats, f, indent=1)
+        common.write_json(args.json, stats)
 
 
 if __name__ == "__main__":

@@ -65,19 +65,21 @@ def make_batch(sampler, rng, batch, lr_patch, scale, n_t, with_flow):
     ts = torch.from_numpy(np.stack([w.ts for w in wins]))  # (B, N)
     flow = None
     if with_flow:  # (2, B, N, 2, H, W): end frame -> frame at t
-        fast = cv2.DISOPTICAL_FLOW_PRESET_FAST
-        flow = torch.from_numpy(np.stack([np.stack([np.stack([dis_flow(w.ends[f], g, fast) for g in w.gt])
-                                                     for w in wins]) for f in (0, 1)])).permute(0, 1, 2, 5, 3, 4)
+        flow = torch.from_numpy(np.stack([end_flows(w.ends, w.gt) for w in wins], 1)).permute(0, 1, 2, 5, 3, 4)
     return lr, gt, ts, flow
 
 
-def window_teacher_flows(gt: torch.Tensor) -> torch.Tensor:
-    """gt (N, 1, 3, H, W) with t = 0 first and t = 1 last -> DIS flows (2, 1, N, 2, H, W) from each end frame to
-    each frame, the FAST preset used for teacher forcing."""
-    g8 = (gt[:, 0].permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
+def end_flows(ends: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Teacher flows: OpenCV DIS (FAST preset) from each of the two uint8 end frames (2, H, W, 3) to each frame
+    (N, H, W, 3) -> (2, N, H, W, 2), (x, y) in pixels."""
     fast = cv2.DISOPTICAL_FLOW_PRESET_FAST
-    fl = np.stack([np.stack([dis_flow(g8[e], g, fast) for g in g8]) for e in (0, -1)])  # (2, N, H, W, 2)
-    return torch.from_numpy(fl).permute(0, 1, 4, 2, 3)[:, None]
+    return np.stack([np.stack([dis_flow(e, f, fast) for f in frames]) for e in ends])
+
+
+def window_teacher_flows(gt: torch.Tensor) -> torch.Tensor:
+    """gt (N, 1, 3, H, W) with t = 0 first and t = 1 last -> teacher flows (2, 1, N, 2, H, W), as in training."""
+    g8 = (gt[:, 0].permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
+    return torch.from_numpy(end_flows(g8[[0, -1]], g8)).permute(0, 1, 4, 2, 3)[:, None]
 
 
 @torch.no_grad()
@@ -139,7 +141,6 @@ def lanczos_reference(val_windows) -> dict:
     return {"lanczos_anchor": float(np.mean(a)), "lanczos_blend_mid": float(np.mean(m))}
 
 
-
 def write_summary(args, model, step: int, best_step: int, best_metrics: dict, wall_s: float, reference: dict,
                   argv=None) -> dict:
     """runs/NAME/summary.json: what the model card is written from."""
@@ -156,7 +157,7 @@ def write_summary(args, model, step: int, best_step: int, best_metrics: dict, wa
     return summary
 
 
-def summary_from_log(args) -> dict:
+def summary_from_log(args, argv=None) -> dict:
     """The summary of a run that was stopped before it wrote one (killed): the step, wall time and kept step come
     from its checkpoints, the validation numbers from log.jsonl, the recipe from this command's flags (pass the
     training run's flags with --export)."""
@@ -166,19 +167,20 @@ def summary_from_log(args) -> dict:
     vals = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if '"val_all"' in line]
     at_best = [r for r in vals if r["step"] == best_step]
     best = {k: v for k, v in at_best[-1].items() if k.startswith("val")} if at_best else {}
-    model = build(args.model)
-    argv = [a for a in sys.argv[1:] if a]
+    argv = list(sys.argv[1:] if argv is None else argv)
     if "--export" in argv:  # the recorded command is the training command
         i = argv.index("--export")
         argv = argv[:i] + argv[i + 2:]
-    return write_summary(args, model, int(last["step"]), best_step, best, float(last["wall"]),
+    return write_summary(args, build(args.model), int(last["step"]), best_step, best, float(last["wall"]),
                          lanczos_reference(val_set(CACHE)), argv + ["# stopped before the end; exported from best.pt"])
 
-def export(args) -> None:
+
+def export(args, argv=None) -> None:
     from models.weights import save_safetensors
     out = Path(args.out)
     ckpt = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
-    log = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else summary_from_log(args)
+    summary = out / "summary.json"
+    log = json.loads(summary.read_text()) if summary.exists() else summary_from_log(args, argv)
     weights = Path(__file__).resolve().parents[1] / "weights"
     save_safetensors(ckpt["model"], weights / f"{args.export}.safetensors", half=False,
                      metadata={"config": json.dumps(log["config"]), "model": log["model"]})
@@ -228,7 +230,8 @@ def main(argv=None) -> None:
     ap.add_argument("--flow-weight", type=float, default=0.1)
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--val-every", type=int, default=100)
-    ap.add_argument("--time-limit", type=float, default=0, help="stop (and save) after this many minutes of this invocation")
+    ap.add_argument("--time-limit", type=float, default=0,
+                    help="stop (and save) after this many minutes of this invocation")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--export", default=None, help="write weights/<ID>.safetensors + .md from OUT/best.pt")
@@ -236,7 +239,7 @@ def main(argv=None) -> None:
                                                        "teacher flows) and exit")
     args = ap.parse_args(argv)
     if args.export:
-        return export(args)
+        return export(args, argv)
     if args.validate:
         torch.set_num_threads(args.threads)
         return validate_checkpoint(args)
@@ -298,7 +301,8 @@ def main(argv=None) -> None:
         bar.update(1)
         rec = {"step": step, "loss": loss.item(), "pix": pix, "scale": scale, "tf": use_tf,
                "wall": time.time() - t0}
-        if step % args.val_every == 0 or step == args.steps:
+        out_of_time = bool(args.time_limit) and time.time() - started > args.time_limit * 60
+        if step % args.val_every == 0 or step == args.steps or out_of_time:  # validate, keep best, save last
             rec.update(both_validations(model, vals))
             if rec["val_all"] > best:
                 best, best_step, best_metrics = rec["val_all"], step, {k: rec[k] for k in rec if k.startswith("val")}
@@ -307,12 +311,7 @@ def main(argv=None) -> None:
             bar.set_postfix(pix=f"{pix:.4f}", val=f"{rec['val_all']:.2f}")
         logf.write(json.dumps(rec) + "\n")
         logf.flush()
-        if args.time_limit and time.time() - started > args.time_limit * 60:
-            rec.update(both_validations(model, vals))
-            if rec["val_all"] > best:
-                best, best_step, best_metrics = rec["val_all"], step, {k: rec[k] for k in rec if k.startswith("val")}
-                save("best.pt")
-            save("last.pt")
+        if out_of_time:
             break
     bar.close()
     if not best_metrics and (out / "summary.json").exists():
