@@ -6,21 +6,22 @@
 import spaces  # noqa: F401  # must come before torch is imported (ZeroGPU)
 
 import argparse
+import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(tempfile.gettempdir()) / "frameforge_gradio"))
+os.environ.setdefault("FRAMEFORGE_OUTPUT_DIR", str(Path(os.environ["GRADIO_TEMP_DIR"]) / "results"))
 
 import gradio as gr  # noqa: E402
 
 from demos import compression, face_sr, interpolation, video_sr  # noqa: E402
+from models import settings  # noqa: E402
 
 TABS = (video_sr, interpolation, face_sr, compression)
-QUEUE_MAX_SIZE = int(os.environ.get("FRAMEFORGE_QUEUE_SIZE", "20"))
-# Every model-running event shares the concurrency group "gpu": one job on the accelerator at a time.
-GPU_CONCURRENCY = int(os.environ.get("FRAMEFORGE_GPU_CONCURRENCY", "1"))
 
 HEADER = """# FrameForge
 Video super-resolution at any scale in space and time, frame interpolation, face super-resolution and generative
@@ -28,12 +29,14 @@ model compression with Singular Value Scaling — on your own files. Models load
 
 
 def build_app() -> gr.Blocks:
+    cfg = settings.get()
     with gr.Blocks(title="FrameForge", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(HEADER)
         for tab in TABS:
             with gr.Tab(tab.TITLE):
                 tab.build()
-    demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=GPU_CONCURRENCY)
+    # Every model-running event shares the concurrency group "gpu": FRAMEFORGE_GPU_CONCURRENCY jobs at a time.
+    demo.queue(max_size=cfg.queue_size, default_concurrency_limit=cfg.gpu_concurrency)
     return demo
 
 
@@ -41,8 +44,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--share", action="store_true", help="create a public share link")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        cfg = settings.get()
+    except settings.SettingsError as exc:
+        sys.exit(f"FrameForge settings: {exc}")
     Path(os.environ["GRADIO_TEMP_DIR"]).mkdir(parents=True, exist_ok=True)
-    build_app().launch(share=args.share, max_file_size="500mb")
+    cfg.output_dir.mkdir(parents=True, exist_ok=True)
+    build_app().launch(share=args.share, max_file_size="500mb", allowed_paths=[str(cfg.output_dir)],
+                       mcp_server=cfg.mcp)
 
 
 if __name__ == "__main__":

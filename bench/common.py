@@ -182,14 +182,6 @@ def load_model(model_id: str, task: str):
     from models import registry
     from models.weights import WeightsUnavailable
 
-    from .peers import PEERS
-
-    if model_id in PEERS and PEERS[model_id][0] == task:  # benchmark-only peers (see bench/peers.py)
-        try:
-            return PEERS[model_id][1]()
-        except ValueError as exc:
-            print(f"skip {model_id}: {exc}")
-            return None
     try:
         spec = registry.spec(model_id)
     except KeyError as exc:

@@ -7,18 +7,23 @@ HR frames are cropped (top-left kept) to a multiple of S when S is an integer; L
 model rebuilds frames a .. a + T - 1 at HR from the two LR anchors (ts = 0, 1/T, ..., (T-1)/T), and the last pair
 also the final anchor (t = 1). Frames after the final anchor are not scored. Y channel (BT.601) PSNR per frame on
 0-255, whole frame, averaged over a sequence's frames, then over sequences; anchors and interpolated frames are
-also reported apart. SSIM on Y (skimage, 7x7 uniform window, data_range 255). ``ms_per_output_frame`` = median over
-calls of the call's wall time / frames it made, after one untimed warm-up call. Midpoint-only models
+also reported apart. SSIM on Y (skimage, 7x7 uniform window, data_range 255). The model gets the pairs as one stream
+(:func:`models.pipelines.stream.upscale_requests`): a video model (BasicVSR) sees the whole anchor sequence, a pair
+model one ``upscale_pair`` call per pair. ``ms_per_output_frame`` = the model's total wall time (scoring excluded) /
+frames it made, after one untimed warm-up pair (streams read ahead, so per-call times are lumpy). Midpoint-only models
 (``arbitrary_t`` False) make k / T by midpoint recursion, so they run only for T = 1, 2, 4, 8 and are skipped
 otherwise.
 """
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy as np
 from PIL import Image
 
+from models.interfaces import PairRequest
+from models.pipelines.stream import upscale_requests
 from models.pipelines.timing import VIDEO_DEPTH
 
 from . import common
@@ -27,8 +32,8 @@ from .metrics import psnr, rgb_to_y, ssim
 PROTOCOL = ("stvsr: HR cropped to a multiple of S (integer S), LR = PIL BICUBIC resize to round(H/S) x round(W/S); "
             "anchors every T-th frame, all frames up to the last anchor rebuilt at HR (later frames unscored); "
             "Y BT.601 PSNR 0-255 whole frame, mean per sequence then over sequences, anchors/interpolated apart; "
-            "SSIM on Y skimage 7x7 uniform, data_range=255; ms_per_output_frame = median over calls of "
-            "call time / frames made, after 1 warm-up")
+            "SSIM on Y skimage 7x7 uniform, data_range=255; the pairs go to the model as one stream (video models see "
+            "the whole anchor sequence); ms_per_output_frame = model time / frames made, after 1 warm-up pair")
 
 COLUMNS = [("model", "model", "s"), ("psnr_y", "PSNR-Y all", ".2f"), ("psnr_y_anchor", "anchors", ".2f"),
            ("psnr_y_interp", "interpolated", ".2f"), ("ssim_y", "SSIM-Y", ".4f"),
@@ -87,15 +92,15 @@ def evaluate_sequence(model, hr: list[np.ndarray], space: float, time_scale: int
     size = hr[0].shape[:2]
     lr = [degrade(f, space) for f in hr]
     calls = plan(len(hr), time_scale)
+    requests = [PairRequest(a, b, lr[a], lr[b], ts) for a, b, ts in calls]
     if warm:
-        a, b, ts = calls[0]
-        model.upscale_pair(lr[a], lr[b], ts, size)
+        list(upscale_requests(model, requests[:1], size))
     per_frame, secs = [], []
-    for a, b, ts in calls:
-        outs, dt = common.timed(model.upscale_pair, lr[a], lr[b], ts, size)
+    t0 = time.perf_counter()
+    for (a, b, ts), outs in zip(calls, upscale_requests(model, requests, size)):
+        secs.append(time.perf_counter() - t0)
         if len(outs) != len(ts):
             raise ValueError(f"model returned {len(outs)} frames for {len(ts)} times")
-        secs.append(dt / len(ts))
         for t, out in zip(ts, outs):
             i = a + round(t * (b - a)) if b != a else a
             out = np.asarray(out)
@@ -103,6 +108,7 @@ def evaluate_sequence(model, hr: list[np.ndarray], space: float, time_scale: int
                 raise ValueError(f"model output {out.shape} differs from the HR frame {hr[i].shape}")
             y_out, y_gt = rgb_to_y(out), rgb_to_y(hr[i])
             per_frame.append((i, i % time_scale == 0, psnr(y_out, y_gt), ssim(y_out, y_gt)))
+        t0 = time.perf_counter()
     anchor = [p for _, is_a, p, _ in per_frame if is_a]
     interp = [p for _, is_a, p, _ in per_frame if not is_a]
     return {"psnr_y": float(np.mean([p for _, _, p, _ in per_frame])),
@@ -110,7 +116,7 @@ def evaluate_sequence(model, hr: list[np.ndarray], space: float, time_scale: int
             "psnr_y_interp": float(np.mean(interp)) if interp else None,
             "ssim_y": float(np.mean([s for *_, s in per_frame])),
             "frames": len(per_frame), "anchors": len(anchor), "unscored": len(hr) - len(per_frame),
-            "secs": secs, "size": list(size), "lr_size": list(lr[0].shape[:2])}
+            "secs": float(sum(secs)), "size": list(size), "lr_size": list(lr[0].shape[:2])}
 
 
 def _mean(xs):
@@ -120,14 +126,14 @@ def _mean(xs):
 
 def evaluate(model, sequences, space: float, time_scale: int) -> dict:
     """``sequences`` = [(name, [HR frames])]: per-sequence means, then their mean."""
-    per_seq, secs = [], []
+    per_seq, secs = [], 0.0
     for k, (name, frames) in enumerate(sequences):
         r = evaluate_sequence(model, frames, space, time_scale, warm=(k == 0))
         secs += r.pop("secs")
         per_seq.append({"sequence": name, **r})
     keys = ("psnr_y", "psnr_y_anchor", "psnr_y_interp", "ssim_y")
     out = {k: _mean([s[k] for s in per_seq]) for k in keys}
-    out["ms_per_output_frame"] = 1000.0 * common.median(secs)
+    out["ms_per_output_frame"] = 1000.0 * secs / max(1, sum(s["frames"] for s in per_seq))
     out["frames"] = sum(s["frames"] for s in per_seq)
     out["unscored"] = sum(s["unscored"] for s in per_seq)
     out["sequences"] = per_seq

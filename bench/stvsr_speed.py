@@ -44,10 +44,13 @@ def _frames(lr_size):
 def _build(config: str):
     import torch
 
-    from models.stvsr.bfstvsr import BFSTVSR, compact_config
+    from models import registry
+    from models.stvsr.bfstvsr import compact_config
 
     torch.manual_seed(0)
-    return BFSTVSR(**(compact_config() if config == "compact" else {})).eval()
+    if config == "compact":
+        return registry.create("bfstvsr", pretrained=False, **compact_config()).model
+    return registry.create("bfstvsr_official", pretrained=False).model
 
 
 def _timed(model):

@@ -1,9 +1,14 @@
-"""Frame-interpolation benchmark: ``python -m bench.vfi --data DIR [--models a,b] [--json PATH]``.
+"""Frame-interpolation benchmark: ``python -m bench.vfi --data DIR [--models a,b] [--json PATH] [--gap N]``.
 
 Protocol (``../shared/docs/protocol.md``): each model makes the middle frame (t = 0.5) of every triplet; the output
 is uint8; PSNR on RGB [0, 255], whole frame, mean over triplets; SSIM = skimage ``structural_similarity``
 (7x7 uniform window, RGB ``channel_axis=2``, data_range 255), mean over triplets; ``ms_per_frame`` = median over
 triplets of the wall time of one interpolated frame, after one untimed warm-up call.
+
+``--gap N`` (any-t mode): ``DIR`` holds one folder of frames per sequence (as ``bench.stvsr``); every window
+(s, s + N), s = 0, N, 2N, ..., gives the frames s + k at t = k / N (k = 1 .. N-1), all made in one call per window
+(midpoint-only models make k / N by recursion, so N must be a power of two for them). Scores per t
+(``psnr_t0.25`` ...) and over all, means over the windows of a sequence, then over sequences.
 """
 from __future__ import annotations
 
@@ -41,6 +46,59 @@ def evaluate(model, triplets) -> dict:
             "ms_per_frame": 1000.0 * common.median(secs), "n": len(triplets)}
 
 
+def evaluate_gap(model, sequences, gap: int) -> dict:
+    """Any-t scores: ``sequences`` = [(name, [frames])]; windows (s, s + gap), targets at t = k / gap."""
+    from models.pipelines.timing import interpolate_at
+
+    ts = [k / gap for k in range(1, gap)]
+    depth = max(1, int(np.ceil(np.log2(gap))))  # midpoint-only models: exact for a power-of-two gap
+    first = sequences[0][1]
+    interpolate_at(model, first[0], first[gap], ts, depth)  # warm-up
+    per_seq, secs = [], []
+    for name, frames in sequences:
+        scores: dict[float, list[float]] = {t: [] for t in ts}
+        ssims = []
+        for s in range(0, len(frames) - gap, gap):
+            (outs, _), dt = common.timed(interpolate_at, model, frames[s], frames[s + gap], ts, depth)
+            secs.append(dt / len(ts))
+            for k, (t, out) in enumerate(zip(ts, outs), start=1):
+                scores[t].append(psnr(np.asarray(out), frames[s + k]))
+                ssims.append(ssim(np.asarray(out), frames[s + k]))
+        per_seq.append({"sequence": name, **{f"psnr_t{t:g}": float(np.mean(v)) for t, v in scores.items()},
+                        "psnr": float(np.mean([x for v in scores.values() for x in v])),
+                        "ssim": float(np.mean(ssims)), "windows": len(ssims) // len(ts)})
+    keys = [k for k in per_seq[0] if k.startswith(("psnr", "ssim"))]
+    out = {k: float(np.mean([r[k] for r in per_seq])) for k in keys}
+    return {**out, "ms_per_frame": 1000.0 * common.median(secs), "n": sum(r["windows"] for r in per_seq) * len(ts),
+            "sequences": per_seq}
+
+
+def run_gap(data: str, models: list[str], gap: int, threads: int | None = 1, max_frames: int | None = None) -> dict:
+    if gap < 2:
+        raise ValueError(f"--gap must be at least 2, got {gap}")
+    common.set_threads(threads)
+    seqs = [(n, [common.load_rgb(p) for p in paths[:max_frames]]) for n, paths in common.video_sequences(data)]
+    results = []
+    for mid in models:
+        model = common.load_model(mid, "vfi")
+        if model is None:
+            continue
+        if not getattr(model, "arbitrary_t", False) and gap & (gap - 1):
+            print(f"skip {mid}: midpoint-only models reach k/{gap} only for a power-of-two gap")
+            continue
+        r = {"model": mid, **evaluate_gap(model, seqs, gap)}
+        print(f"{mid}: " + "  ".join(f"{k} {v:.2f}" for k, v in r.items() if k.startswith("psnr")), flush=True)
+        results.append(r)
+    return {"protocol": PROTOCOL_GAP.format(gap=gap), "machine": common.machine(), "threads": threads,
+            "data": {"path": str(data), "sequences": [n for n, _ in seqs], "frames": [len(f) for _, f in seqs]},
+            "gap": gap, "results": results}
+
+
+PROTOCOL_GAP = ("vfi any-t: windows (s, s+{gap}), s = 0, {gap}, ...; frames s+k at t = k/{gap}, one call per window; "
+                "uint8 output; PSNR RGB 0-255 whole frame per t and overall, SSIM skimage 7x7 RGB; mean per sequence, "
+                "then over sequences; ms_per_frame = median over windows of call time / frames made, after 1 warm-up")
+
+
 def run(data: str, models: list[str], threads: int | None = 1) -> dict:
     common.set_threads(threads)
     rows = common.vfi_triplets(data)
@@ -60,7 +118,15 @@ def run(data: str, models: list[str], threads: int | None = 1) -> dict:
 
 def main(argv=None) -> int:
     ap = common.parser("vfi", __doc__, "vfi", "triplet folder (input/+gt/ layout, or <n>/frame0..2.png)")
+    ap.add_argument("--gap", type=int, help="any-t mode: DIR holds frame sequences; windows of N frames")
+    ap.add_argument("--max-frames", type=int, help="any-t mode: only the first N frames of each sequence")
     args = ap.parse_args(argv)
+    if args.gap:
+        models = common.resolve_models(args.models, "vfi")
+        cols = COLUMNS[:1] + [(f"psnr_t{k / args.gap:g}", f"t={k / args.gap:g}", ".2f") for k in range(1, args.gap)]
+        return common.run_and_publish(
+            lambda: run_gap(args.data, models, args.gap, args.threads or None, args.max_frames),
+            PROTOCOL_GAP.format(gap=args.gap), cols + COLUMNS[1:], args.json, errors=(common.DataError, ValueError))
     return common.run_and_publish(
         lambda: run(args.data, common.resolve_models(args.models, "vfi"), args.threads or None),
         PROTOCOL, COLUMNS, args.json)

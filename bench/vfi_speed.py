@@ -10,10 +10,9 @@ of the child's peak RSS (``ru_maxrss``) over its RSS after the model and the fra
 Frames: a fixed random image and the same image panned by 3 pixels (timings do not depend on content for these
 models; DIS does a little). Model ids:
 
-* any registered ``vfi`` model whose weights are available (``sf_adacof``, ``adacof``, ``blend``, ``dis_flow``, ...);
+* any registered ``vfi`` model whose weights are available (``rife``, ``sf_adacof``, ``blend``, ``dis_flow``, ...);
 * ``sf_adacof@W`` / ``adacof@W``: the network at width W with random weights (W = 1.0 is the paper's size; speed
-  and memory do not depend on the weights), so the official-size cost is measured without the official files;
-* the benchmark peers of ``bench/peers.py`` (``rife``) when their package is installed.
+  and memory do not depend on the weights), so the official-size cost is measured without the official files.
 
 ``ratio_to_dis_flow`` compares each case with ``dis_flow`` at the same size in the same run.
 """
@@ -31,7 +30,7 @@ from bench import common
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = {"480p": (480, 854), "1080p": (1080, 1920)}
-DEFAULT_MODELS = "blend,dis_flow,sf_adacof@0.5,adacof@0.5,sf_adacof@1.0,adacof@1.0"
+DEFAULT_MODELS = "blend,dis_flow,rife,sf_adacof@0.5,adacof@0.5,sf_adacof@1.0,adacof@1.0"
 
 
 def build(model_id: str):
@@ -39,16 +38,13 @@ def build(model_id: str):
     if "@" in model_id:
         import torch
 
-        from models.vfi.adacof import build_adacof
-        from models.vfi.interpolator import KernelInterpolator
-        from models.vfi.sf_adacof import build_sf_adacof
+        from models import registry
 
         name, width = model_id.split("@", 1)
-        builders = {"adacof": build_adacof, "sf_adacof": build_sf_adacof}
-        if name not in builders:
+        if name not in ("adacof", "sf_adacof"):
             raise ValueError(f"{model_id}: only adacof@W and sf_adacof@W take a width")
         torch.manual_seed(0)
-        return KernelInterpolator(builders[name](width=float(width), mode="fast")).eval()
+        return registry.create(name, pretrained=False, width=float(width), mode="fast")
     model = common.load_model(model_id, "vfi")
     if model is None:
         raise ValueError(f"{model_id}: not available (unknown id, wrong task or no weights)")

@@ -1,37 +1,150 @@
-"""Helpers shared by the tabs: turning library errors into ``gr.Error`` and reading uploads safely."""
+"""What every tab's handlers share: the job around a handler (time budget, Stop / disconnect, clean errors, no orphan
+files), result file names, and the model picker with its card."""
 from __future__ import annotations
 
-import contextlib
+import contextvars
+import functools
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import gradio as gr
 
+from models import settings
 from models.weights import WeightsUnavailable
+
+log = logging.getLogger("frameforge")
 
 #: Errors that carry a message meant for the user. Library code raises these with the reason.
 USER_ERRORS = (ValueError, WeightsUnavailable, FileNotFoundError)
 
 
-@contextlib.contextmanager
-def user_errors():
-    """Re-raise library errors with a reason as ``gr.Error`` so the browser and API callers see the message."""
+class JobStopped(Exception):
+    """The job ran past its time budget, or its client pressed Stop or went away."""
+
+
+@dataclass
+class Job:
+    endpoint: str
+    deadline: float
+    budget: float
+    outputs: list[Path] = field(default_factory=list)
+
+    def check(self) -> None:
+        """Raise :class:`JobStopped` when the budget is spent or the client is gone."""
+        if time.monotonic() > self.deadline:
+            raise JobStopped(f"The job took longer than its time budget of {self.budget:g} s "
+                             "(FRAMEFORGE_JOB_SECONDS) and was stopped: try a shorter clip, a smaller scale or a "
+                             "faster model.")
+        if not _event_alive():
+            raise JobStopped("The job was cancelled (Stop was pressed or the client disconnected).")
+
+    def discard_outputs(self) -> None:
+        for path in self.outputs:
+            path.unlink(missing_ok=True)
+
+
+_JOB: contextvars.ContextVar[Job | None] = contextvars.ContextVar("frameforge_job", default=None)
+
+
+def _event_alive() -> bool:
+    """False once Gradio has dropped the running event (Stop pressed: its task is cancelled and it leaves the active
+    jobs) or marked it dead (the client disconnected). True outside a queued Gradio event."""
     try:
-        yield
-    except gr.Error:
-        raise
-    except USER_ERRORS as exc:
-        raise gr.Error(str(exc)) from exc
-    except MemoryError as exc:
-        raise gr.Error("Out of memory: try a smaller input or scale.") from exc
+        from gradio.context import LocalContext
+    except ImportError:  # pragma: no cover
+        return True
+    blocks, event_id = LocalContext.blocks.get(None), LocalContext.event_id.get(None)
+    queue = getattr(blocks, "_queue", None)
+    if blocks is None or event_id is None or queue is None:
+        return True
+    for running in queue.active_jobs:
+        for event in running or ():
+            if event._id == event_id:
+                return bool(event.alive)
+    return False
 
 
-def output_file(suffix: str) -> str:
-    """A fresh path for a result file, in FrameForge's output folder (files older than an hour are swept)."""
-    import os
-    import tempfile
-    import time
-    from pathlib import Path
+def user_error(endpoint: str, message: str) -> gr.Error:
+    """The ``gr.Error`` for an expected mistake: one line in the server log, no traceback."""
+    log.info("%s: %s", endpoint, message)
+    return gr.Error(message, print_exception=False)
 
-    folder = Path(os.environ.get("FRAMEFORGE_OUTPUT_DIR") or Path(tempfile.gettempdir()) / "frameforge")
+
+def endpoint(name: str):
+    """Wrap a tab handler as one job: a time budget (``FRAMEFORGE_JOB_SECONDS``), cancellation when the client
+    presses Stop or leaves (checked at every progress step, see :func:`progress_checker`), library errors as
+    ``gr.Error`` with their message (one log line, no traceback), and no result files left behind by a failure."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            budget = settings.get().job_seconds
+            job = Job(name, time.monotonic() + budget, budget)
+            token = _JOB.set(job)
+            try:
+                return fn(*args, **kwargs)
+            except gr.Error as exc:
+                job.discard_outputs()
+                log.info("%s: %s", name, exc.message)
+                raise
+            except (JobStopped, *USER_ERRORS) as exc:
+                job.discard_outputs()
+                raise user_error(name, str(exc)) from None
+            except MemoryError:
+                job.discard_outputs()
+                raise user_error(name, "Out of memory: try a smaller input, scale or frame rate.") from None
+            except BaseException as exc:
+                job.discard_outputs()
+                import torch
+
+                if isinstance(exc, torch.OutOfMemoryError):
+                    raise user_error(name, "The accelerator ran out of memory: try a smaller input or scale.") \
+                        from None
+                raise
+            finally:
+                _JOB.reset(token)
+
+        return run
+
+    return wrap
+
+
+def progress_checker(progress=None):
+    """A ``progress(fraction, desc)`` callback for the pipelines that also stops the job when its budget is spent or
+    its client is gone (raising :class:`JobStopped` inside the pipeline, whose files are then cleaned up)."""
+
+    def tick(fraction: float, desc: str | None = None) -> None:
+        job = _JOB.get()
+        if job is not None:
+            job.check()
+        if progress is not None:
+            progress(fraction, desc=desc)
+
+    return tick
+
+
+def check_job() -> None:
+    """Stop here if the current job is over its budget or cancelled (no-op outside a job)."""
+    job = _JOB.get()
+    if job is not None:
+        job.check()
+
+
+# ------------------------------------------------------------------------------------------------ results --
+def _stem(source, default: str) -> str:
+    name = Path(str(source)).stem if isinstance(source, (str, Path)) and str(source).strip() else default
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:40]
+    return name or default
+
+
+def output_path(suffix: str, source=None, tag: str = "", default: str = "result") -> str:
+    """A fresh result path named after the input (``<input>_<tag>_<id><suffix>``) in FrameForge's output folder;
+    files older than an hour are swept, and the file is removed again if the job fails."""
+    folder = settings.get().output_dir
     folder.mkdir(parents=True, exist_ok=True)
     cutoff = time.time() - 3600
     for old in folder.iterdir():
@@ -40,29 +153,65 @@ def output_file(suffix: str) -> str:
                 old.unlink()
         except OSError:
             pass
-    fd, path = tempfile.mkstemp(suffix=suffix, dir=folder)
-    os.close(fd)
-    return path
+    tag = f"_{_stem(tag, '')}" if tag else ""
+    path = folder / f"{_stem(source, default)}{tag}_{uuid.uuid4().hex[:8]}{suffix}"
+    job = _JOB.get()
+    if job is not None:
+        job.outputs.append(path)
+    return str(path)
 
 
+# --------------------------------------------------------------------------------------------------- models --
 def model_choices(task: str) -> list[tuple[str, str]]:
-    """(label, id) pairs for a task's models whose weights are bundled or configured."""
+    """(label, id) pairs for a task's models whose weights are bundled or configured, the tab's default first;
+    each label says where the weights come from and under which licence ("weight-free" for the baselines)."""
     from models import registry
 
-    return [(registry.spec(i).label or i, i) for i in registry.ids(task, available_only=True)]
+    ids = registry.ids(task, available_only=True)
+    first = registry.default_id(task)
+    ids = ([first] if first in ids else []) + [i for i in ids if i != first]
+    rows = []
+    for i in ids:
+        s = registry.spec(i)
+        where = "weight-free" if s.origin() == "weight-free" else s.license.split(" (")[0].split(";")[0]
+        rows.append((f"{s.label or i} · {where}", i))
+    return rows
+
+
+def model_card(model_id: str | None) -> str:
+    """The chosen model's card (markdown): what it is, where its weights come from, its licence and measurements."""
+    from models import registry
+
+    if not model_id:
+        return ""
+    try:
+        return registry.spec(model_id).card_text()
+    except KeyError:
+        return f"Unknown model {model_id!r}."
+
+
+def model_picker(task: str, label: str = "Model") -> gr.Dropdown:
+    """A model dropdown for ``task`` (default first) with its model card in a closed accordion below it."""
+    choices = model_choices(task)
+    default = choices[0][1] if choices else None
+    dropdown = gr.Dropdown(choices, value=default, label=label)
+    with gr.Accordion("Model card", open=False):
+        card = gr.Markdown(model_card(default))
+    dropdown.change(model_card, dropdown, card, api_visibility="private", show_progress="hidden")
+    return dropdown
 
 
 def load_model(task: str, model_id: str | None):
-    """(id, loaded model) for a tab: the task's first available model when none is chosen; an id that is not a
-    model of ``task`` is a ``gr.Error`` naming the choices (missing weights surface through ``user_errors``)."""
+    """(id, loaded model) for a tab: the task's default when none is chosen; an id that is not a model of ``task``
+    is a ``gr.Error`` naming the choices (missing weights surface through :func:`endpoint`)."""
     from models import registry
 
     known = registry.ids(task)
-    model_id = model_id or next(iter(registry.ids(task, available_only=True)), None)
+    model_id = model_id or registry.default_id(task)
     if model_id not in known:
-        raise gr.Error(f"Unknown {task} model {model_id!r}; choose one of {', '.join(known)}.")
-    with user_errors():
-        return model_id, registry.get(model_id)
+        raise gr.Error(f"Unknown {task} model {model_id!r}; choose one of {', '.join(known)}.",
+                       print_exception=False)
+    return model_id, registry.get(model_id)
 
 
 def video_work(video: str | None) -> tuple[int, int, int]:

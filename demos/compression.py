@@ -1,6 +1,7 @@
 """Tab 4 — Compression (SVS): what Singular Value Scaling does to a generator's weight spectra.
 
-Pick a generator (the bundled tiny MNIST DDPM, a local diffusers folder or a Hub id such as google/ddpm-cifar10-32),
+Pick a generator (the bundled tiny MNIST DDPM, a diffusers folder under FRAMEFORGE_MODELS_DIRS or a Hub id such as
+google/ddpm-cifar10-32),
 pick layers, and see each layer's singular values before and after W' = U diag(sqrt s) V^T, with a table of
 sigma_max, Frobenius norm and effective rank. The model itself is never changed.
 """
@@ -13,7 +14,7 @@ import gradio as gr
 from models.pipelines.svs_spectrum import COLUMNS, default_layers, list_layers, svs_spectrum
 from models.svs.generators import BUNDLED
 
-from .common import output_file, user_errors
+from .common import endpoint, output_path
 
 TITLE = "Compression (SVS)"
 INTRO = (
@@ -40,24 +41,32 @@ def _model(source: str):
     return _CACHE[key]
 
 
+@endpoint("load_layers")
 def load_layers(source: str):
     """Fill the layer picker from the chosen generator: all Conv2d/Linear layers, a representative default set."""
-    with user_errors():
-        model = _model(source)
+    model = _model(source)
     return gr.Dropdown(choices=list_layers(model), value=default_layers(model))
 
 
+@endpoint("svs_spectrum")
 def run(source: str, layers):
-    """SVS spectra of a generator: (plot PNG, per-layer table, parameter summary).
+    """Singular-value spectra of a generator's layers before and after Singular Value Scaling (on a copy).
 
-    ``source``: "bundled", a local diffusers UNet2DModel folder, or a Hub id. ``layers``: layer names (a list or a
-    comma-separated string); empty picks a representative set.
+    Args:
+        source: "bundled" (the tiny MNIST DDPM), a diffusers UNet2DModel folder under FRAMEFORGE_MODELS_DIRS, or a
+            Hugging Face Hub id such as "google/ddpm-cifar10-32".
+        layers: layer names (a list, or one comma-separated string); empty picks a representative set.
+
+    Returns:
+        A PNG plot of the spectra, a per-layer table (sigma_max, Frobenius norm, effective rank before and after)
+        and a parameter summary.
     """
-    with user_errors():
-        model = _model(source)
-        if isinstance(layers, (list, tuple)) and len(layers) == 1 and "," in str(layers[0]):
-            layers = str(layers[0])
-        result = svs_spectrum(model, layers or None, figure_path=output_file(".png"))
+    if not isinstance(source, str):
+        raise ValueError(f"the generator source must be text, got {type(source).__name__}")
+    model = _model(source)
+    if isinstance(layers, (list, tuple)) and len(layers) == 1 and "," in str(layers[0]):
+        layers = str(layers[0])
+    result = svs_spectrum(model, layers or None, figure_path=output_path(".png", "svs_spectrum"))
     summary = f"**{(source or BUNDLED).strip() or BUNDLED}**: {result.summary}"
     return str(result.figure_path), [list(r) for r in result.rows], summary
 
@@ -67,8 +76,9 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1):
             source = gr.Dropdown([BUNDLED], value=BUNDLED, allow_custom_value=True, label="Generator",
-                                 info="'bundled' (tiny MNIST DDPM), a local diffusers folder, or a Hub id "
-                                      "(e.g. google/ddpm-cifar10-32; needs network)")
+                                 info="'bundled' (tiny MNIST DDPM), a diffusers folder under "
+                                      "FRAMEFORGE_MODELS_DIRS, or a Hub id (e.g. google/ddpm-cifar10-32; needs "
+                                      "network)")
             load = gr.Button("Load layers")
             layers = gr.Dropdown([], value=[], multiselect=True, allow_custom_value=True, label="Layers",
                                  info="Conv2d / Linear layers; empty = a representative set")

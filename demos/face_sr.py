@@ -9,90 +9,83 @@ import numpy as np
 
 from models import registry
 from models.device import gpu, gpu_seconds
+from models.imageio import read_image
 from models.pipelines.face_photo import MAX_UPSCALE, MIN_UPSCALE, restore_photo
 
-from .common import load_model, model_choices, user_errors
+from .common import endpoint, load_model, model_picker, output_path, progress_checker
+from .components import ImageUpload, Slider
+from .video_sr import nearest
 
 TITLE = "Face SR"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "faces"
 NOTE = ("Faces are found with MTCNN, aligned to the FFHQ 5-point template at their own resolution, restored to "
         "512x512 and blended back into the photo, whose background is upscaled with Lanczos. Tick *aligned face "
-        "crop* for an input that is already one face on the FFHQ template (as in CelebA-HQ / FFHQ).")
+        "crop* only for an input that is already one face on the FFHQ template (as in CelebA-HQ / FFHQ); "
+        "unticked, faces are detected and a photo without one is refused.")
 
 
 def _duration(image, model_id, upscale, aligned, progress=None) -> int:
-    shape = getattr(image, "shape", None)
-    pixels = shape[0] * shape[1] if shape is not None and len(shape) >= 2 else 1e6
-    u = float(upscale or 2)
-    return gpu_seconds(pixels * u * u / 1e6, seconds_per_unit=2.0)
-
-
-def _side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    gap = np.full((before.shape[0], 8, 3), 255, np.uint8)
-    return np.concatenate([before, gap, after], axis=1)
-
-
-def _check_image(image) -> np.ndarray:
-    if image is None:
-        raise gr.Error("Upload a photo (or an aligned face crop) first.")
-    if isinstance(image, (str, Path)):  # API callers may send a path
-        from PIL import Image
-
-        try:
-            with Image.open(image) as im:
-                image = np.asarray(im.convert("RGB")).copy()
-        except Exception as exc:
-            raise gr.Error(f"Could not read the image: {exc}") from exc
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        if image.dtype.kind not in "uif":
-            raise gr.Error(f"Unsupported image data type {image.dtype}.")
-        image = np.clip(image, 0, 255).astype(np.uint8)
-    return image
+    return gpu_seconds(float(upscale or 2) ** 2, seconds_per_unit=2.0)
 
 
 @gpu(duration=_duration)
+@endpoint("face_sr")
 def run_face_sr(image, model_id, upscale, aligned, progress=gr.Progress()):
-    """Restore every face of a photo and upscale it (1-4x); returns the photo, per-face before/after, the first
-    face as a before/after slider and the boxes/scores as JSON."""
-    image = _check_image(image)
+    """Restore every face of a photo and upscale the whole photo.
+
+    Args:
+        image: the photo (an image file), or one aligned face crop.
+        model_id: face model id, e.g. "face_bicubic".
+        upscale: how much larger the output photo is, 1 to 4.
+        aligned: True when the image is a face already aligned to the FFHQ template; False to detect faces.
+
+    Returns:
+        The restored photo (PNG), a gallery with each face before (the input pixels, enlarged without smoothing)
+        and after, the first face as a before/after slider, and the faces' boxes, scores and landmarks as JSON.
+    """
+    img = read_image(image, "photo", min_side=16)
     model_id, restorer = load_model("face", model_id)
-    with user_errors():
-        result = restore_photo(image, restorer, upscale=upscale if upscale is not None else 2,
-                               aligned=True if aligned else None,
-                               progress=lambda f, desc=None: progress(f, desc=desc))
-    gallery = [(_side_by_side(f.crop_before, f.crop_after),
-                f"face {i + 1} (score {f.score:.3f}): before | after") for i, f in enumerate(result.faces)]
+    result = restore_photo(img, restorer, upscale=upscale if upscale is not None else 2, aligned=bool(aligned),
+                           progress=progress_checker(progress))
+    gallery = []
+    for i, f in enumerate(result.faces):
+        size = f.crop_after.shape[:2]
+        gallery += [(nearest(f.crop_input, size), f"face {i + 1}: input (pixels enlarged)"),
+                    (f.crop_after, f"face {i + 1}: restored (score {f.score:.3f})")]
     first = result.faces[0]
     info = {
         "model": registry.spec(model_id).label or model_id,
         "model_id": model_id,
         "upscale": float(upscale if upscale is not None else 2),
         "treated_as_aligned_crop": result.aligned,
-        "input_size": [int(image.shape[1]), int(image.shape[0])],
+        "input_size": [int(img.shape[1]), int(img.shape[0])],
         "output_size": [int(result.image.shape[1]), int(result.image.shape[0])],
         "faces": [{"box": [round(v, 1) for v in f.box], "score": round(f.score, 4),
                    "landmarks": None if np.isnan(f.landmarks).any() else np.round(f.landmarks, 1).tolist()}
                   for f in result.faces],
     }
-    return result.image, gallery, (first.crop_before, first.crop_after), info
+    photo = output_path(".png", image, f"faces_x{float(upscale or 2):g}", default="photo")
+    from PIL import Image
+
+    Image.fromarray(result.image).save(photo)
+    return photo, gallery, (nearest(first.crop_input, first.crop_after.shape[:2]), first.crop_after), info
 
 
 def build() -> None:
-    choices = model_choices("face")
-    default = choices[0][1] if choices else None
     gr.Markdown(NOTE)
     with gr.Row():
         with gr.Column():
-            image = gr.Image(label="Photo or aligned face crop", type="numpy", image_mode="RGB")
-            model = gr.Dropdown(choices, value=default, label="Model")
-            upscale = gr.Slider(MIN_UPSCALE, MAX_UPSCALE, value=2, step=0.5, label="Upscale")
-            aligned = gr.Checkbox(False, label="Input is an aligned face crop")
+            image = ImageUpload(label="Photo or aligned face crop", image_mode="RGB")
+            model = model_picker("face")
+            upscale = Slider(MIN_UPSCALE, MAX_UPSCALE, value=2, step=0.5, label="Upscale")
+            aligned = gr.Checkbox(False, label="Input is an aligned face crop (skip detection)")
             run = gr.Button("Restore faces", variant="primary")
         with gr.Column():
-            photo = gr.Image(label="Restored photo", format="png", interactive=False)
-            slider = gr.ImageSlider(label="First face: before / after", format="png", interactive=False)
-            gallery = gr.Gallery(label="Every face: before | after", format="png", columns=2)
+            photo = gr.Image(label="Restored photo", type="filepath", format="png", interactive=False)
+            slider = gr.ImageSlider(label="First face: input (pixels enlarged) / restored", format="png",
+                                    interactive=False)
+            gallery = gr.Gallery(label="Every face: input | restored", format="png", columns=2,
+                                 object_fit="contain", height="auto")
             boxes = gr.JSON(label="Faces (boxes, scores, landmarks)")
     inputs = [image, model, upscale, aligned]
     outputs = [photo, gallery, slider, boxes]
@@ -101,6 +94,6 @@ def build() -> None:
     for name, is_aligned in (("astronaut_256.jpg", False), ("astronaut_pair.jpg", False),
                              ("astronaut_aligned_128.png", True)):
         if (EXAMPLES / name).is_file():
-            rows.append([str(EXAMPLES / name), default, 2 if not is_aligned else 4, is_aligned])
+            rows.append([str(EXAMPLES / name), model.value, 2 if not is_aligned else 4, is_aligned])
     if rows:
         gr.Examples(rows, inputs, outputs, fn=run_face_sr, cache_examples=True, cache_mode="lazy")

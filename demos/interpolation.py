@@ -1,112 +1,171 @@
 """Tab 2 — Video frame interpolation: an image pair -> in-between frames, or a video -> x2/x4/x8 / target fps."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import gradio as gr
 
 from models import registry, video_io
 from models.device import gpu, gpu_seconds
-from models.pipelines.interpolate import interpolate_pair, interpolate_video, save_gif
+from models.imageio import read_image
+from models.pipelines.estimate import describe_estimate, estimate_interpolation
+from models.pipelines.interpolate import MAX_PAIR_FRAMES, interpolate_pair, interpolate_video, save_gif
 
-from .common import load_model, model_choices, output_file, user_errors, video_work
+from .common import endpoint, load_model, model_picker, output_path, progress_checker, video_work
+from .components import ImageUpload, Number, Slider
 
 TITLE = "Frame interpolation"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-EXACT_T_NOTE = ("Kernel models (AdaCoF, SF-AdaCoF) make only the midpoint: other times are built by recursion "
-                "(1/2, then 1/4 and 3/4, …) and each frame is labelled with the t it really has. For exact times use "
-                "DIS flow, or BF-STVSR at scale 1 when its weights are installed.")
+EXACT_T_NOTE = ("RIFE (the default) and DIS flow make frames at any time t. The kernel models (AdaCoF, SF-AdaCoF) "
+                "make only the midpoint: other times are built by recursion (1/2, then 1/4 and 3/4, …) and each "
+                "frame is labelled with the t it really has.")
+HIGH_FPS = 120
 
 
 def _pair_duration(image0, image1, n, model_id, preview_fps=8) -> int:
-    pixels = (image0.shape[0] * image0.shape[1]) if hasattr(image0, "shape") else 0
-    return gpu_seconds((n or 1) * pixels / 1e6, seconds_per_unit=0.5)
+    return gpu_seconds(float(n or 1), seconds_per_unit=1.0)
 
 
 @gpu(duration=_pair_duration)
+@endpoint("interpolate_pair")
 def run_pair(image0, image1, n, model_id, preview_fps=8):
-    """N in-between frames of two images: a gallery (each frame with its t), an mp4 and a looping GIF."""
+    """N in-between frames of two images, evenly spaced in time.
+
+    Args:
+        image0: the first frame (an image file).
+        image1: the second frame (resized to the first one's size if it differs).
+        n: how many in-between frames, 1 to 31.
+        model_id: interpolation model id, e.g. "rife", "dis_flow" or "blend".
+        preview_fps: frame rate of the preview mp4 and GIF.
+
+    Returns:
+        A gallery of the in-between frames (each captioned with its t), a preview mp4 and a looping GIF of
+        first frame, in-betweens and second frame.
+    """
     if image0 is None or image1 is None:
-        raise gr.Error("Upload two images.")
+        raise gr.Error("Upload two images.", print_exception=False)
+    a, b = read_image(image0, "first image"), read_image(image1, "second image")
     model_id, model = load_model("vfi", model_id)
-    with user_errors():
-        result = interpolate_pair(model, image0, image1, int(n))
-        sequence = result.sequence()
-        mp4 = output_file(".mp4")
-        with video_io.VideoWriter(mp4, float(preview_fps or 8)) as writer:
-            for frame in sequence:
-                writer.write(frame)
-        gif = save_gif(sequence, output_file(".gif"), float(preview_fps or 8))
+    result = interpolate_pair(model, a, b, int(n))
+    sequence = result.sequence()
+    fps = float(preview_fps or 8)
+    mp4 = output_path(".mp4", image0, f"{n}frames")
+    with video_io.VideoWriter(mp4, fps) as writer:
+        for frame in sequence:
+            writer.write(frame)
+    gif = save_gif(sequence, output_path(".gif", image0, f"{n}frames"), fps)
     gallery = [(f, f"t = {t:.4g}") for f, t in zip(result.frames, result.times)]
     return gallery, mp4, gif
 
 
+def _factor(mode, factor, target_fps, in_fps: float = 30.0) -> float:
+    return (float(target_fps) / in_fps) if mode == "target fps" and target_fps else float(factor or 2)
+
+
 def _video_duration(video, mode, factor, target_fps, model_id, progress=None) -> int:
     frames, w, h = video_work(video)
-    mult = (target_fps / 24.0) if mode == "target fps" and target_fps else float(factor or 2)
-    return gpu_seconds(frames * mult * w * h / 1e6, seconds_per_unit=0.3)
+    est = estimate_interpolation(model_id or registry.default_id("vfi"), frames, (w, h),
+                                 _factor(mode, factor, target_fps)) if frames else None
+    return gpu_seconds(est["gpu_seconds"] if est else 30.0, seconds_per_unit=1.5, floor=20, cap=300)
+
+
+def estimate_text(video, mode, factor, target_fps, model_id) -> str:
+    try:
+        info = video_io.probe(video) if video else None
+    except Exception:
+        return ""
+    if info is None:
+        return ""
+    est = estimate_interpolation(model_id or registry.default_id("vfi"), info.frame_count, (info.width, info.height),
+                                 _factor(mode, factor, target_fps, info.fps))
+    return describe_estimate(est) if est else ""
 
 
 @gpu(duration=_video_duration)
+@endpoint("interpolate_video")
 def run_video(video, mode, factor, target_fps, model_id, progress=gr.Progress()):
-    """Raise a video's frame rate by x2/x4/x8 or to a target fps; scene cuts are held, audio is kept."""
+    """Raise a video's frame rate by x2/x4/x8 or to a target fps; scene cuts are held, the audio is kept.
+
+    Args:
+        video: the input video file.
+        mode: "factor" (multiply the frame rate) or "target fps".
+        factor: 2, 4 or 8 (mode "factor").
+        target_fps: the output frame rate, 1 to 240 (mode "target fps").
+        model_id: interpolation model id, e.g. "rife" or "dis_flow".
+
+    Returns:
+        The interpolated mp4 and a short report.
+    """
     if not video:
-        raise gr.Error("Upload a video first.")
+        raise gr.Error("Upload a video first.", print_exception=False)
+    if mode not in ("factor", "target fps"):
+        raise gr.Error(f"Mode must be 'factor' or 'target fps', got {mode!r}.", print_exception=False)
     if mode == "target fps" and not target_fps:
-        raise gr.Error("Enter a target fps, e.g. 60.")
+        raise gr.Error("Enter a target fps, e.g. 60.", print_exception=False)
     model_id, model = load_model("vfi", model_id)
-    with user_errors():
-        dst = output_file(".mp4")
-        rate = {"fps": float(target_fps)} if mode == "target fps" else {"factor": float(factor or 2)}
-        report = interpolate_video(model, video, dst, progress=lambda f, d: progress(f, desc=d), **rate)
+    rate = {"fps": float(target_fps)} if mode == "target fps" else {"factor": float(factor or 2)}
+    dst = output_path(".mp4", video, f"{target_fps:g}fps" if mode == "target fps" else f"x{float(factor or 2):g}")
+    started = time.perf_counter()
+    report = interpolate_video(model, video, dst, progress=progress_checker(progress), **rate)
+    took = time.perf_counter() - started
+    notes = list(report.warnings)
+    if report.out_fps > HIGH_FPS:
+        notes.append(f"{report.out_fps:.4g} fps is more than most screens show ({HIGH_FPS}); players drop frames.")
     summary = (f"**{registry.spec(model_id).label or model_id}**: {report.in_fps:.4g} fps ({report.in_frames} "
-               f"frames) → {report.out_fps:.4g} fps ({report.out_frames} frames); scene cuts held: "
-               f"{len(report.scene_cuts)}; largest time snap: {report.max_time_error:.3f}; audio: {report.audio}.")
+               f"frames) → {report.out_fps:.4g} fps ({report.out_frames} frames) in {took:.1f} s "
+               f"({report.out_frames / max(took, 1e-6):.2f} frames/s); scene cuts held: {len(report.scene_cuts)}; "
+               f"largest time snap: {report.max_time_error:.3f}; audio: {report.audio}."
+               + "".join(f"\n\n⚠ {n}" for n in notes))
     return dst, summary
 
 
 def build() -> None:
-    choices = model_choices("vfi")
-    default = choices[0][1] if choices else None
     gr.Markdown(EXACT_T_NOTE)
     with gr.Tab("Image pair"):
         with gr.Row():
             with gr.Column():
                 with gr.Row():
-                    image0 = gr.Image(label="First frame", type="numpy", image_mode="RGB")
-                    image1 = gr.Image(label="Second frame", type="numpy", image_mode="RGB")
-                n = gr.Slider(1, 31, value=3, step=1, label="In-between frames")
-                model = gr.Dropdown(choices, value=default, label="Model")
-                fps = gr.Slider(1, 30, value=8, step=1, label="Preview fps")
+                    image0 = ImageUpload(label="First frame", image_mode="RGB")
+                    image1 = ImageUpload(label="Second frame", image_mode="RGB")
+                n = Slider(1, MAX_PAIR_FRAMES, value=3, step=1, label="In-between frames", integer=True)
+                model = model_picker("vfi")
+                fps = Slider(1, 30, value=8, step=1, label="Preview fps")
                 run = gr.Button("Interpolate", variant="primary")
             with gr.Column():
-                gallery = gr.Gallery(label="In-between frames", format="png", columns=4)
+                gallery = gr.Gallery(label="In-between frames", format="png", columns=4, object_fit="contain")
+                gif = gr.Image(label="Preview (GIF, looping)", type="filepath", format="gif", interactive=False)
                 preview = gr.Video(label="Preview (mp4)")
-                gif = gr.File(label="Preview (GIF)")
         pair_inputs = [image0, image1, n, model, fps]
-        run.click(run_pair, pair_inputs, [gallery, preview, gif], api_name="interpolate_pair",
-                  concurrency_id="gpu")
+        run.click(run_pair, pair_inputs, [gallery, preview, gif], api_name="interpolate_pair", concurrency_id="gpu")
         pairs = sorted(p for p in (EXAMPLES / "pairs").glob("*") if (p / "frame0.png").is_file())
         if pairs:
-            gr.Examples([[str(p / "frame0.png"), str(p / "frame1.png"), 3, default, 8] for p in pairs],
-                        pair_inputs, [gallery, preview, gif], fn=run_pair, cache_examples=True,
-                        cache_mode="lazy")
+            gr.Examples([[str(p / "frame0.png"), str(p / "frame1.png"), 3, model.value, 8] for p in pairs],
+                        pair_inputs, [gallery, preview, gif], fn=run_pair, cache_examples=True, cache_mode="lazy")
     with gr.Tab("Video"):
         with gr.Row():
             with gr.Column():
                 video = gr.Video(label="Input video", sources=["upload"])
                 mode = gr.Radio(["factor", "target fps"], value="factor", label="Mode")
                 factor = gr.Dropdown([2, 4, 8], value=2, label="Factor")
-                target_fps = gr.Number(value=60, label="Target fps", minimum=1, maximum=240)
-                vmodel = gr.Dropdown(choices, value=default, label="Model")
-                vrun = gr.Button("Interpolate video", variant="primary")
+                target_fps = Number(value=60, label="Target fps", minimum=1, maximum=240, visible=False)
+                vmodel = model_picker("vfi")
+                estimate = gr.Markdown()
+                with gr.Row():
+                    vrun = gr.Button("Interpolate video", variant="primary")
+                    stop = gr.Button("Stop", variant="stop")
             with gr.Column():
                 out_video = gr.Video(label="Result")
                 summary = gr.Markdown()
         video_inputs = [video, mode, factor, target_fps, vmodel]
-        vrun.click(run_video, video_inputs, [out_video, summary], api_name="interpolate_video",
-                   concurrency_id="gpu")
+        mode.change(lambda m: (gr.update(visible=m == "factor"), gr.update(visible=m == "target fps")), mode,
+                    [factor, target_fps], api_visibility="private", show_progress="hidden")
+        for trigger in video_inputs:
+            trigger.change(estimate_text, video_inputs, estimate, api_visibility="private", show_progress="hidden")
+        event = vrun.click(run_video, video_inputs, [out_video, summary], api_name="interpolate_video",
+                           concurrency_id="gpu")
+        stop.click(None, None, None, cancels=[event], api_visibility="private")
         clips = sorted((EXAMPLES / "videos").glob("*.mp4"))
         if clips:
-            gr.Examples([[str(clips[-1]), "factor", 2, 60, default]], video_inputs, [out_video, summary],
+            gr.Examples([[str(clips[-1]), "factor", 2, 60, vmodel.value]], video_inputs, [out_video, summary],
                         fn=run_video, cache_examples=True, cache_mode="lazy")

@@ -1,75 +1,128 @@
 """Tab 1 — Video SR at any scale, in space and time (C-STVSR)."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 
 from models import registry
 from models.device import gpu, gpu_seconds
+from models.pipelines.estimate import describe_estimate, estimate_video_sr
 from models.pipelines.video_sr import MAX_SCALE, MIN_SCALE, upscale_video
 
-from .common import load_model, model_choices, output_file, user_errors, video_work
+from .common import endpoint, load_model, model_picker, output_path, progress_checker, video_work
+from .components import Number, Slider
 
 TITLE = "Video SR (space-time)"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "videos"
 TRAINED_SCALES = (2.0, 4.0)  # spatial scales the learned continuous models (tag "arbitrary_scale") are trained on
+HIGH_FPS = 120  # above this the report warns that few players show every frame
+
+
+def nearest(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` enlarged to (height, width) without smoothing: each input pixel becomes a block."""
+    h, w = image.shape[:2]
+    ys = (np.arange(size[0]) * h // size[0]).clip(0, h - 1)
+    xs = (np.arange(size[1]) * w // size[1]).clip(0, w - 1)
+    return image[ys][:, xs]
+
+
+def _job(video, scale, target_fps, time_factor, model_id) -> dict | None:
+    frames, w, h = video_work(video)
+    if not frames:
+        return None
+    return estimate_video_sr(model_id or registry.default_id("stvsr"), frames, (w, h), float(scale or 1),
+                             float(target_fps or 0), float(time_factor or 1))
 
 
 def _duration(video, scale, target_fps, time_factor, model_id, progress=None) -> int:
-    frames, w, h = video_work(video)
-    factor = (target_fps / 30.0) if target_fps else (time_factor or 1)
-    out_megapixels = frames * max(1.0, factor) * w * h * (scale or 1) ** 2 / 1e6
-    return gpu_seconds(out_megapixels, seconds_per_unit=0.5)
+    """ZeroGPU seconds for this job: the GPU estimate with a margin, clamped to [20, 300]."""
+    est = _job(video, scale, target_fps, time_factor, model_id)
+    return gpu_seconds(est["gpu_seconds"] if est else 30.0, seconds_per_unit=1.5, floor=20, cap=300)
+
+
+def estimate_text(video, scale, target_fps, time_factor, model_id) -> str:
+    """What the job will make and about how long it takes on this machine (shown before it runs)."""
+    try:
+        est = _job(video, scale, target_fps, time_factor, model_id)
+    except (ValueError, KeyError):
+        return ""
+    return describe_estimate(est) if est else ""
 
 
 @gpu(duration=_duration)
+@endpoint("video_sr")
 def run_video_sr(video, scale, target_fps, time_factor, model_id, progress=gr.Progress()):
-    """Upscale a video by a float spatial scale (1–8) and to a target fps or time factor; keeps the audio.
+    """Upscale a video in space (any scale from 1 to 8) and in time (a target frame rate, or a time factor); the audio
+    is kept and scene cuts are held rather than morphed.
 
-    Returns the output mp4, a before/after frame pair and a short report.
+    Args:
+        video: the input video file (mp4, mov, webm, ...).
+        scale: spatial scale, 1 to 8 (fractions allowed, e.g. 2.5).
+        target_fps: output frames per second; 0 uses the time factor instead.
+        time_factor: output fps = input fps x this factor (1, 2, 4 or 8) when target_fps is 0.
+        model_id: space-time model id, e.g. "basicvsr+rife", "lanczos+rife" or "lanczos+dis".
+
+    Returns:
+        The upscaled mp4, a before/after pair of the first frame (before = the input pixels enlarged without
+        smoothing) and a short report.
     """
     if not video:
-        raise gr.Error("Upload a video first.")
+        raise gr.Error("Upload a video first.", print_exception=False)
     model_id, model = load_model("stvsr", model_id)
-    with user_errors():
-        dst = output_file(".mp4")
-        report = upscale_video(model, video, dst, float(scale), fps=float(target_fps) if target_fps else None,
-                               time_factor=float(time_factor or 1),
-                               progress=lambda f, d: progress(f, desc=d))
-    note = ""
-    learned = "arbitrary_scale" in registry.spec(model_id).tags
-    if learned and not TRAINED_SCALES[0] <= float(scale) <= TRAINED_SCALES[1]:
-        note = f" Scale x{scale:g} is outside the training range x{TRAINED_SCALES[0]:g}–x{TRAINED_SCALES[1]:g}."
+    dst = output_path(".mp4", video, f"x{float(scale):g}")
+    started = time.perf_counter()
+    report = upscale_video(model, video, dst, float(scale), fps=float(target_fps) if target_fps else None,
+                           time_factor=float(time_factor or 1), progress=progress_checker(progress))
+    took = time.perf_counter() - started
+    notes = list(report.warnings)
+    if "arbitrary_scale" in registry.spec(model_id).tags and not TRAINED_SCALES[0] <= float(scale) <= TRAINED_SCALES[1]:
+        notes.append(f"Scale x{scale:g} is outside the training range x{TRAINED_SCALES[0]:g}–x{TRAINED_SCALES[1]:g}.")
+    if report.out_fps > HIGH_FPS:
+        notes.append(f"{report.out_fps:.4g} fps is more than most screens show ({HIGH_FPS}); players drop frames.")
     summary = (f"**{registry.spec(model_id).label or model_id}**: {report.in_size[0]}x{report.in_size[1]} @ "
                f"{report.in_fps:.3g} fps ({report.in_frames} frames) → {report.out_size[0]}x{report.out_size[1]} @ "
-               f"{report.out_fps:.3g} fps ({report.out_frames} frames); audio: {report.audio}; "
-               f"scene cuts held: {len(report.scene_cuts)}.{note}")
-    return dst, (report.before, report.after), summary
+               f"{report.out_fps:.3g} fps ({report.out_frames} frames) in {took:.1f} s "
+               f"({report.out_frames / max(took, 1e-6):.2f} output frames/s); audio: {report.audio}; "
+               f"scene cuts held: {len(report.scene_cuts)}." + "".join(f"\n\n⚠ {n}" for n in notes))
+    h, w = report.after.shape[:2]
+    return dst, (nearest(report.before, (h, w)), report.after), summary
 
 
 def build() -> None:
-    gr.Markdown("Upload a video, pick any spatial scale (x1–x8, fractions allowed) and a target frame rate "
-                "(or a time factor). The original audio is copied into the result.")
+    gr.Markdown("Upload a video, pick any spatial scale (x1–x8, fractions allowed) and a frame rate: a time factor "
+                "or a target fps. The original audio is copied into the result; scene cuts are held. The estimate "
+                "below updates before you run.")
     with gr.Row():
         with gr.Column():
             video = gr.Video(label="Input video", sources=["upload"])
-            scale = gr.Slider(MIN_SCALE, MAX_SCALE, value=2.0, step=0.1, label="Spatial scale")
+            scale = Slider(MIN_SCALE, MAX_SCALE, value=2.0, step=0.1, label="Spatial scale")
+            rate = gr.Radio(["time factor", "target fps"], value="time factor", label="Frame rate by")
             with gr.Row():
-                target_fps = gr.Number(value=0, label="Target fps (0 = use the time factor)", minimum=0,
-                                       maximum=240)
                 time_factor = gr.Dropdown([1, 2, 4, 8], value=2, label="Time factor")
-            choices = model_choices("stvsr")
-            model = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Model")
-            run = gr.Button("Upscale", variant="primary")
+                target_fps = Number(value=0, label="Target fps", minimum=0, maximum=240, visible=False)
+            model = model_picker("stvsr")
+            estimate = gr.Markdown()
+            with gr.Row():
+                run = gr.Button("Upscale", variant="primary")
+                stop = gr.Button("Stop", variant="stop")
         with gr.Column():
             out_video = gr.Video(label="Result")
-            slider = gr.ImageSlider(label="Before (bicubic) / after", format="png", type="numpy")
+            slider = gr.ImageSlider(label="First frame: input (pixels enlarged) / result", format="png",
+                                    type="numpy")
             summary = gr.Markdown()
     inputs = [video, scale, target_fps, time_factor, model]
     outputs = [out_video, slider, summary]
-    run.click(run_video_sr, inputs, outputs, api_name="video_sr", concurrency_id="gpu")
+    rate.change(lambda r: (gr.update(visible=r == "time factor"),
+                           gr.update(visible=r == "target fps", value=60 if r == "target fps" else 0)),
+                rate, [time_factor, target_fps], api_visibility="private", show_progress="hidden")
+    for trigger in inputs:
+        trigger.change(estimate_text, inputs, estimate, api_visibility="private", show_progress="hidden")
+    event = run.click(run_video_sr, inputs, outputs, api_name="video_sr", concurrency_id="gpu")
+    stop.click(None, None, None, cancels=[event], api_visibility="private")
     examples = sorted(EXAMPLES.glob("*.mp4"))
     if examples:
-        gr.Examples([[str(examples[0]), 2.0, 0, 2, choices[0][1] if choices else None]], inputs, outputs,
-                    fn=run_video_sr, cache_examples=True, cache_mode="lazy")
+        gr.Examples([[str(examples[0]), 2.0, 0, 2, model.value]], inputs, outputs, fn=run_video_sr,
+                    cache_examples=True, cache_mode="lazy")

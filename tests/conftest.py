@@ -1,8 +1,13 @@
 """Shared pytest fixtures: the repo root on sys.path, ../shared data (or a skip), small synthetic videos."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+# No test reaches the network: huggingface_hub reads this when it is first imported, so it is set before anything
+# imports it (a variable set inside a test comes too late).
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 import pytest
 
@@ -31,3 +36,14 @@ def small_video(tmp_path) -> Path:
     from video_factory import make_test_video
 
     return make_test_video(tmp_path / "small.mp4", n_frames=12, size=(48, 64), fps=25, audio=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings():
+    """Each test sees the settings of its own environment (a test that sets FRAMEFORGE_* calls settings.reload());
+    what a test changed is read back afterwards."""
+    from models import settings
+
+    settings.reload()
+    yield
+    settings._SETTINGS = None

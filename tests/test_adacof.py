@@ -7,7 +7,8 @@ import torch
 
 from models.ops.adacof import AdaCoFInputError, adacof
 from models.vfi.adacof import build_adacof
-from models.vfi.interpolator import InterpolationInputError, KernelInterpolator, tile_starts
+from models.ops.tiles import tile_starts
+from models.vfi.interpolator import InterpolationInputError, KernelInterpolator
 from models.vfi.sf_adacof import build_sf_adacof
 
 torch.set_num_threads(1)
@@ -253,9 +254,26 @@ def test_specs_and_width_inference(tmp_path):
     small = build_sf_adacof(width=0.25).state_dict()
     assert infer_width("sf_adacof", small) == 0.25
     assert infer_width("adacof", build_adacof(width=0.25).state_dict()) == 0.25
-    interp = specs["sf_adacof"].build()
-    specs["sf_adacof"].load(interp, small)  # rebuilds at the checkpoint's width, strict
-    assert interp.net.get_kernel.moduleConv1[0].out_channels == 2 and interp.net.mode == "fast"
+    assert specs["sf_adacof"].config(small) == {"width": 0.25}
+
+
+def test_official_checkpoint_builds_its_network_once_at_its_width(tmp_path, monkeypatch):
+    """registry.create reads the checkpoint first, builds at the width its shapes give, loads strictly."""
+    from models import registry
+    from models.vfi import sf_adacof
+
+    small = build_sf_adacof(width=0.25).state_dict()
+    ckpt = tmp_path / "model50.pth"
+    torch.save({"epoch": 50, "state_dict": small}, ckpt)
+    monkeypatch.setenv("FRAMEFORGE_SF_ADACOF_CKPT", str(ckpt))
+    widths = []
+    real = sf_adacof.build_sf_adacof
+    monkeypatch.setattr("models.vfi.specs.build_sf_adacof", lambda **kw: widths.append(kw["width"]) or real(**kw))
+    interp = registry.create("sf_adacof_official")
+    assert widths == [0.25]
+    assert interp.net.get_kernel.moduleConv1[0].out_channels == 2 and interp.net.mode == "exact"
+    for k, v in small.items():
+        assert torch.equal(interp.net.state_dict()[k], v)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -188,8 +188,8 @@ def test_handlers_name_the_choices_for_an_unknown_model():
     from demos import interpolation, video_sr
     from demos.common import load_model
 
-    assert load_model("vfi", None)[0] == "dis_flow"  # no choice: the first available model
-    with pytest.raises(gr.Error, match="Unknown vfi model 'nope'; choose one of dis_flow"):
+    assert load_model("vfi", None)[0] == "rife"  # no choice: the tab's default
+    with pytest.raises(gr.Error, match="Unknown vfi model 'nope'; choose one of rife, blend, dis_flow"):
         interpolation.run_pair(np.zeros((16, 16, 3), np.uint8), np.zeros((16, 16, 3), np.uint8), 1, "nope")
     with pytest.raises(gr.Error, match="Unknown stvsr model 'dis_flow'"):  # a model of another task
         video_sr.run_video_sr(str(ROOT / "examples" / "videos" / "bounce_sync_320x240.mp4"), 2.0, 0, 2, "dis_flow")

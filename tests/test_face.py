@@ -13,7 +13,7 @@ from bench.metrics import psnr
 from models import registry
 from models.face.align import BORDER_GREY, align_face, template
 from models.face.baselines import BicubicFaceRestorer, LanczosFaceRestorer
-from models.face.mtcnn import detect_faces, weights_dir
+from models.face.mtcnn import detect_faces, weight_files
 from models.face.paste import face_mask, inverse_affine, lanczos_upscale, paste_faces
 from models.pipelines.face_photo import NoFaceFound, restore_photo
 from models.weights import WeightsUnavailable
@@ -71,13 +71,19 @@ def test_detector_no_face_in_flat_or_noise_and_tiny_images():
     assert detect_faces(np.zeros((8, 8, 3), np.uint8)) == []  # below P-Net's 12 px window
 
 
-def test_detector_weights_override_names_where_it_looked(monkeypatch, tmp_path):
+def test_detector_weights_come_through_the_weight_loader(monkeypatch, tmp_path):
+    import shutil
+
     monkeypatch.setenv("FRAMEFORGE_MTCNN_DIR", str(tmp_path))
-    folder = weights_dir()  # falls back to the installed package
-    assert (folder / "onet.onnx").is_file()
+    files = weight_files()  # an empty folder: falls back to the installed package
+    assert [f.name for f in files] == ["pnet.onnx", "rnet.onnx", "onet.onnx"] and tmp_path not in files[0].parents
+    for f in files:
+        shutil.copy(f, tmp_path / f.name)
+    assert weight_files()[2] == tmp_path / "onet.onnx"  # the folder named by the variable comes first
+    (tmp_path / "onet.onnx").unlink()
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     with pytest.raises(WeightsUnavailable, match="FRAMEFORGE_MTCNN_DIR"):
-        weights_dir()
+        weight_files()
 
 
 # ------------------------------------------------------------------------------------------------ alignment --
@@ -139,7 +145,9 @@ def test_pipeline_finds_the_face_and_returns_crops(astronaut):
     assert result.image.shape == (768, 768, 3) and not result.aligned
     assert len(result.faces) == 1
     f = result.faces[0]
-    assert f.crop_before.shape == f.crop_after.shape == (256, 256, 3)
+    assert f.crop_after.shape == (256, 256, 3)
+    side = f.crop_input.shape[0]  # the face's own resolution in the photo (about 200 px in the 512 px astronaut)
+    assert f.crop_input.shape == (side, side, 3) and 100 <= side <= 256
     nose = np.round(f.landmarks[2] * 1.5 + 0.25).astype(int)
     assert tuple(result.image[nose[1], nose[0]]) == (255, 0, 0)
 
@@ -150,16 +158,19 @@ def test_no_face_raises_no_face_found():
         restore_photo(np.full((200, 300, 3), 90, np.uint8), BicubicFaceRestorer())
     with pytest.raises(NoFaceFound):
         restore_photo(rng.integers(0, 256, (200, 300, 3), dtype=np.uint8), BicubicFaceRestorer())
-    with pytest.raises(NoFaceFound):  # a square image is only taken for a crop in auto mode
+    with pytest.raises(NoFaceFound):
         restore_photo(np.full((128, 128, 3), 90, np.uint8), BicubicFaceRestorer(), aligned=False)
+    with pytest.raises(ValueError, match="blank"):  # and a flat square is no face, even when called a crop
+        restore_photo(np.full((128, 128, 3), 90, np.uint8), BicubicFaceRestorer(), aligned=True)
 
 
-def test_aligned_mode_auto_and_explicit():
-    flat = np.full((128, 128, 3), 90, np.uint8)  # no face detected, small square -> an aligned crop
-    auto = restore_photo(flat, BicubicFaceRestorer(), upscale=4)
-    assert auto.aligned and auto.image.shape == (512, 512, 3)
-    explicit = restore_photo(flat, ConstantRestorer(), upscale=2, aligned=True)
-    assert explicit.image.shape == (256, 256, 3) and np.all(explicit.image == (255, 0, 0))
+def test_aligned_mode_only_when_asked():
+    rng = np.random.default_rng(2)
+    crop = cv2.resize(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8), (128, 128))  # no detectable face
+    with pytest.raises(NoFaceFound):  # unticked means "detect": no face, no result
+        restore_photo(crop, BicubicFaceRestorer(), upscale=4)
+    explicit = restore_photo(crop, ConstantRestorer(), upscale=2, aligned=True)
+    assert explicit.aligned and explicit.image.shape == (256, 256, 3) and np.all(explicit.image == (255, 0, 0))
 
 
 def test_grayscale_and_rgba_photos(astronaut):
@@ -232,8 +243,12 @@ def test_tab_handler(astronaut, face_models):
 
     small = cv2.resize(astronaut, (200, 200), interpolation=cv2.INTER_AREA)
     photo, gallery, slider, info = face_sr.run_face_sr(small, "face_bicubic", 2, False, progress=lambda *a, **k: None)
-    assert photo.shape == (400, 400, 3) and len(gallery) == 1 and len(info["faces"]) == 1
+    assert np.asarray(Image.open(photo)).shape == (400, 400, 3) and len(info["faces"]) == 1
+    assert [c for _, c in gallery] == ["face 1: input (pixels enlarged)", "face 1: restored (score "
+                                       f"{info['faces'][0]['score']:.3f})"]
     assert slider[0].shape == slider[1].shape == (512, 512, 3)
+    before = slider[0]
+    assert len(np.unique(before.reshape(-1, 3)[:64], axis=0)) < 64  # nearest enlargement: blocks of equal pixels
     with pytest.raises(gr.Error):
         face_sr.run_face_sr(None, "face_bicubic", 2, False, progress=lambda *a, **k: None)
     with pytest.raises(gr.Error, match="upscale"):

@@ -38,7 +38,8 @@ def tiny_spec(tmp_path, monkeypatch):
 def test_every_task_has_models_and_baselines_need_no_weights():
     for task in ("sr", "vfi", "stvsr", "face"):
         assert registry.ids(task, available_only=True), task
-    assert registry.ids("vfi", available_only=True)[0] == "dis_flow"
+    assert registry.ids("vfi", available_only=True)[0] == "rife"  # the default first
+    assert registry.default_id("vfi") == "rife"
     with pytest.raises(KeyError, match="unknown model"):
         registry.spec("no_such_model")
 
@@ -170,3 +171,19 @@ def test_bfstvsr_is_an_exact_t_interpolator_at_scale_one(monkeypatch, tmp_path):
     finally:
         registry.unload("bfstvsr_vfi")
         registry.unload("bfstvsr")
+
+
+def test_tab_defaults_follow_the_hardware(monkeypatch):
+    """The Video SR tab opens on basicvsr+rife with an accelerator and on the fast lanczos+rife on a CPU."""
+    from models import settings
+
+    monkeypatch.setenv("FRAMEFORGE_DEVICE", "cpu")
+    settings.reload()
+    assert registry.default_id("stvsr") == "lanczos+rife" and registry.default_id("vfi") == "rife"
+    monkeypatch.setenv("FRAMEFORGE_DEVICE", "cuda")
+    settings.reload()
+    assert registry.default_id("stvsr") == "basicvsr+rife"
+    monkeypatch.delenv("FRAMEFORGE_DEVICE")
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")  # a ZeroGPU Space: the GPU comes with each call
+    settings.reload()
+    assert registry.default_id("stvsr") == "basicvsr+rife"

@@ -218,38 +218,52 @@ def test_bundled_generator_loads():
 def test_local_folder_round_trip(tmp_path):
     model = small_unet()
     model.save_pretrained(tmp_path / "pipe" / "unet")
-    loaded = load_generator(str(tmp_path / "pipe"))              # found in the unet/ subfolder
+    loaded = load_generator(str(tmp_path / "pipe"), roots=[tmp_path])  # found in the unet/ subfolder
     for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert torch.equal(a, b), k
 
 
 def test_missing_sources_give_clear_errors(tmp_path):
-    with pytest.raises(ValueError, match="empty generator source"):
-        load_generator("  ")
-    with pytest.raises(WeightsUnavailable, match="neither"):
-        load_generator(str(tmp_path / "no" / "such" / "folder"))
+    allowed, outside = tmp_path / "models", tmp_path / "elsewhere"
+    allowed.mkdir()
+    outside.mkdir()
+    small_unet().save_pretrained(outside / "real")
+    with pytest.raises(ValueError, match="empty source"):
+        load_generator("  ", roots=[allowed])
+    messages = []
+    for path in (outside / "real", outside / "missing", "/etc/shadow", "/root/.ssh", str(allowed / ".." / "elsewhere")):
+        with pytest.raises(ValueError) as info:
+            load_generator(str(path), roots=[allowed])
+        messages.append(str(info.value).replace(repr(str(path)), "<source>"))
+    assert len(set(messages)) == 1 and "FRAMEFORGE_MODELS_DIRS" in messages[0]  # no oracle: one message for all
+    with pytest.raises(ValueError, match="not a folder under"):
+        load_generator(str(allowed / "missing"), roots=[allowed])
+    (allowed / "empty").mkdir()
     with pytest.raises(WeightsUnavailable, match="tried"):
-        load_generator(str(tmp_path))                            # exists but holds no model
+        load_generator(str(allowed / "empty"), roots=[allowed])  # exists but holds no model
+    with pytest.raises(ValueError, match="longer than"):
+        load_generator("a/" + "b" * 400, roots=[allowed])
 
 
-@pytest.mark.filterwarnings("ignore:The `local_dir_use_symlinks`:UserWarning")
-def test_hub_id_offline_gives_clear_error(monkeypatch):
+def test_hub_id_offline_gives_clear_error():
     import huggingface_hub.constants as hf_constants
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    assert hf_constants.HF_HUB_OFFLINE  # tests/conftest.py sets HF_HUB_OFFLINE before huggingface_hub is imported
     with pytest.raises(WeightsUnavailable) as info:
         load_generator("frameforge-test/no-such-ddpm")
     msg = str(info.value)
-    assert msg.startswith("could not load a diffusers UNet2DModel from 'frameforge-test/no-such-ddpm'")
-    assert "HF_HUB_OFFLINE is set" in msg and "frameforge-test/no-such-ddpm/unet" in msg
+    assert msg.startswith("Hub download of frameforge-test/no-such-ddpm failed") and "HF_HUB_OFFLINE" in msg
 
 
 # --------------------------------------------------------------------------------------------------- the tab
 def test_tab_handler(tmp_path, monkeypatch):
     pytest.importorskip("gradio")
-    monkeypatch.setenv("FRAMEFORGE_OUTPUT_DIR", str(tmp_path))
+    monkeypatch.setenv("FRAMEFORGE_OUTPUT_DIR", str(tmp_path / "out"))
+    monkeypatch.setenv("FRAMEFORGE_MODELS_DIRS", str(tmp_path))
     from demos import compression
+    from models import settings
+
+    settings.reload()
 
     model = small_unet()
     folder = tmp_path / "m"

@@ -212,15 +212,18 @@ def test_limits_reject_long_and_large_videos(small_video, monkeypatch):
         VideoLimits().check_output(1801, 64, 48)
     with pytest.raises(VideoError, match="7680x4320"):
         VideoLimits().check_output(10, 7680, 4320)
+    from models import settings
+
     monkeypatch.setenv("FRAMEFORGE_MAX_SECONDS", "0.25")
     monkeypatch.setenv("FRAMEFORGE_MAX_OUTPUT_FRAMES", "100")
+    settings.reload()
     limits = VideoLimits.from_env()
     assert (limits.max_seconds, limits.max_output_frames, limits.max_pixels) == (0.25, 100, 1920 * 1088)
     with pytest.raises(VideoError):
         limits.check_input(info)
     monkeypatch.setenv("FRAMEFORGE_MAX_PIXELS", "lots")
-    with pytest.raises(ValueError, match="FRAMEFORGE_MAX_PIXELS"):
-        VideoLimits.from_env()
+    with pytest.raises(settings.SettingsError, match="FRAMEFORGE_MAX_PIXELS must be WIDTHxHEIGHT"):
+        settings.reload()
 
 
 def test_writer_refuses_bad_frames_and_leaves_no_partial_file(tmp_path):

@@ -144,3 +144,87 @@ def val_triplets(sources: dict[str, np.ndarray], gaps=(1, 2), per_source: int = 
                 f = [np.array(arr[s + i * gap, y:y + ch, x:x + cw]) for i in range(3)]  # writable copies
                 out.append((gap, f[0], f[1], f[2]))
     return out
+
+
+@dataclass
+class TimedSampler:
+    """Random training windows for any-t interpolation: (I_s, I_s+k, I_s+n) with t = k / n, n in 2..``max_span``
+    (triplets at n = 2, septuplet-like spans up to n = 8: t from 1/8 to 7/8), random crops, flips and temporal
+    reversal (which maps t to 1 - t). Also unlabeled pairs (I_s, I_s+g), g in 1..3, for distillation."""
+
+    sources: dict[str, np.ndarray]
+    crop: int
+    max_span: int = 8
+    seed: int = 0
+
+    def __post_init__(self):
+        self.names = [k for k, v in self.sources.items()
+                      if v.shape[0] > self.max_span and v.shape[1] >= self.crop and v.shape[2] >= self.crop]
+        if not self.names:
+            raise DataUnavailable(f"no source is at least {self.crop}x{self.crop} with {self.max_span + 1} frames")
+        sizes = np.array([self.sources[k].shape[0] for k in self.names], dtype=np.float64)
+        self.p = sizes / sizes.sum()
+        self.rng = np.random.default_rng(self.seed)
+
+    def reseed(self, *entropy: int) -> None:
+        self.rng = np.random.default_rng([self.seed, *entropy])
+
+    def _crop(self, arr: np.ndarray, idx: list[int]) -> np.ndarray:
+        rng = self.rng
+        h, w = arr.shape[1:3]
+        y, x = int(rng.integers(0, h - self.crop + 1)), int(rng.integers(0, w - self.crop + 1))
+        f = np.stack([arr[i, y:y + self.crop, x:x + self.crop] for i in idx])  # (k, C, C, 3)
+        if rng.random() < 0.5:
+            f = f[:, :, ::-1]
+        if rng.random() < 0.5:
+            f = f[:, ::-1]
+        return f
+
+    def window(self) -> tuple[np.ndarray, float]:
+        rng = self.rng
+        arr = self.sources[self.names[rng.choice(len(self.names), p=self.p)]]
+        n = int(rng.integers(2, self.max_span + 1))
+        k = int(rng.integers(1, n))
+        s = int(rng.integers(0, arr.shape[0] - n))
+        f = self._crop(arr, [s, s + k, s + n])
+        t = k / n
+        if rng.random() < 0.5:
+            f, t = f[::-1], 1.0 - t
+        return f, t
+
+    def batch(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """frame0, target, frame1 as float32 (B, 3, C, C) in [0, 1], and t (B,)."""
+        rows = [self.window() for _ in range(size)]
+        b = np.stack([r[0] for r in rows]).astype(np.float32) / 255.0  # (B, 3, C, C, 3)
+        b = np.ascontiguousarray(b.transpose(1, 0, 4, 2, 3))
+        return b[0], b[1], b[2], np.array([r[1] for r in rows], np.float32)
+
+    def pairs(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Unlabeled pairs (gap 1..3) and random t in (0, 1): frame0, frame1 (B, 3, C, C), t (B,)."""
+        rng = self.rng
+        out = []
+        for _ in range(size):
+            arr = self.sources[self.names[rng.choice(len(self.names), p=self.p)]]
+            g = int(rng.integers(1, 4))
+            s = int(rng.integers(0, arr.shape[0] - g))
+            out.append(self._crop(arr, [s, s + g]))
+        b = np.ascontiguousarray(np.stack(out).astype(np.float32).transpose(1, 0, 4, 2, 3) / 255.0)
+        return b[0], b[1], rng.uniform(0.1, 0.9, size).astype(np.float32)
+
+
+def val_timed(sources: dict[str, np.ndarray], spans=(2, 4), per_source: int = 4,
+              crop: int | None = 256) -> list[tuple[float, np.ndarray, np.ndarray, np.ndarray]]:
+    """Fixed validation windows (t, frame0, frame_t, frame1) as uint8 centre crops: span 2 gives t = 1/2, span 4
+    gives t = 1/4, 1/2, 3/4; windows evenly spaced in time."""
+    out = []
+    for name in sorted(sources):
+        arr = sources[name]
+        n, h, w = arr.shape[:3]
+        ch, cw = (h, w) if crop is None else (min(crop, h), min(crop, w))
+        y, x = (h - ch) // 2, (w - cw) // 2
+        for span in spans:
+            for s in np.linspace(0, n - 1 - span, per_source).round().astype(int):
+                ends = [np.array(arr[s + i, y:y + ch, x:x + cw]) for i in (0, span)]
+                for k in range(1, span):
+                    out.append((k / span, ends[0], np.array(arr[s + k, y:y + ch, x:x + cw]), ends[1]))
+    return out

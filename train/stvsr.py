@@ -27,18 +27,18 @@ import numpy as np
 import torch
 
 from models.baselines.dis_flow import dis_flow
-from models.stvsr.bfstvsr import BFSTVSR, compact_config
-from models.stvsr.concat import ConcatSTVSR
+from models.stvsr.bfstvsr import compact_config
 from train.data_stvsr import WindowSampler, build_cache
 
 CACHE = Path("runs/stvsr_cache")
-MODELS = {"bfstvsr": BFSTVSR, "concat": ConcatSTVSR}
+MODELS = {"bfstvsr": "bfstvsr", "concat": "bfstvsr_concat"}  # --model -> registry id
 
 
 def build(kind: str, **overrides) -> torch.nn.Module:
-    cfg = compact_config()
-    cfg.update(overrides)
-    return MODELS[kind](**cfg)
+    """The untrained compact network (``registry.create(..., pretrained=False)``) with ``overrides``."""
+    from models import registry
+
+    return registry.create(MODELS[kind], pretrained=False, **{**compact_config(), **overrides}).model
 
 
 def charbonnier(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:

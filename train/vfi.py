@@ -3,6 +3,7 @@
     python -m train.vfi --model sf_adacof --width 0.5 --steps 2000 --batch 4 --crop 128 --out runs/vfi_sf [--bf16]
     python -m train.vfi ... --resume                  # continue from <out>/last.pt
     python -m train.vfi ... --export sf_adacof        # after training: weights/sf_adacof.safetensors + .md card
+    python -m train.vfi --model sf_adacof_aligned ...  # the flow-aligned variants: see train/vfi_aligned.py
 
 Loss (official AdaCoF configuration): Charbonnier(out, gt; eps 1e-3) + 0.01 g_Spatial + 0.005 g_Occlusion, where
 g_Spatial is the Charbonnier TV of mean_n(W*alpha), mean_n(W*beta) of both frames and g_Occlusion that of V.
@@ -34,17 +35,17 @@ import torch
 from models.vfi.common import charbonnier
 from train.data_vfi import REPO, VAL_SOURCES, TripletSampler, build_cache, load_sources, split, val_triplets
 
-BUILDERS = {"adacof": "models.vfi.adacof:build_adacof", "sf_adacof": "models.vfi.sf_adacof:build_sf_adacof"}
+MODELS = ("adacof", "sf_adacof")  # registry ids of the trainable kernel interpolators
 DECAY_AT = (0.4, 0.8)
 
 
 def build(model: str, width: float, mode: str = "fast"):
-    import importlib
+    """The untrained network of registry model ``model`` at ``width`` (``registry.create(..., pretrained=False)``)."""
+    from models import registry
 
-    if model not in BUILDERS:
-        raise ValueError(f"unknown model {model!r}; choose from {sorted(BUILDERS)}")
-    mod, fn = BUILDERS[model].split(":")
-    return getattr(importlib.import_module(mod), fn)(width=width, mode=mode)
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose from {sorted(MODELS)}")
+    return registry.create(model, pretrained=False, width=width, mode=mode).net
 
 
 def teacher_flows(f0: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -288,7 +289,7 @@ a GPU, so these weights are far from the published quality.
 
 def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", choices=sorted(BUILDERS), default="sf_adacof")
+    ap.add_argument("--model", choices=sorted(MODELS), default="sf_adacof")
     ap.add_argument("--width", type=float, default=0.5, help="channel multiplier; 1.0 = the official network")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=4)
@@ -313,6 +314,13 @@ def parse(argv=None):
 
 
 def main(argv=None) -> None:
+    import sys
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(a.endswith("_aligned") for a in argv):  # the flow-aligned models have their own loop
+        from train import vfi_aligned
+
+        return vfi_aligned.main(argv)
     args = parse(argv)
     if args.steps > 0:
         train(args)

@@ -5,12 +5,12 @@ from typing import Sequence
 
 import numpy as np
 
+from ..imageio import check_frame
+
 
 def check_pair(frame0: np.ndarray, frame1: np.ndarray) -> None:
-    for name, f in (("frame0", frame0), ("frame1", frame1)):
-        if not isinstance(f, np.ndarray) or f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3:
-            raise ValueError(f"{name} must be a uint8 RGB array (H, W, 3), got "
-                             f"{getattr(f, 'shape', type(f))} {getattr(f, 'dtype', '')}")
+    check_frame(frame0, "frame0")
+    check_frame(frame1, "frame1")
     if frame0.shape != frame1.shape:
         raise ValueError(f"frames differ in size: {frame0.shape} vs {frame1.shape}")
 

@@ -7,11 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-
-def _check_frame(frame: np.ndarray) -> None:
-    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        got = getattr(frame, "shape", type(frame)), getattr(frame, "dtype", None)
-        raise ValueError(f"expected a uint8 RGB frame (H, W, 3), got {got}")
+from ..imageio import check_frame
 
 
 def _check_size(size) -> tuple[int, int]:
@@ -32,7 +28,7 @@ class PILResize:
         self.name = name
 
     def upscale(self, frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        _check_frame(frame)
+        check_frame(frame)
         h, w = _check_size(size)
         if frame.shape[:2] == (h, w):
             return frame.copy()

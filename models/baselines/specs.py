@@ -4,28 +4,28 @@ from __future__ import annotations
 from ..registry import ModelSpec
 
 
-def _lanczos():
+def _lanczos(**kw):
     from .resize import Lanczos
 
-    return Lanczos()
+    return Lanczos(**kw)
 
 
-def _bicubic():
+def _bicubic(**kw):
     from .resize import Bicubic
 
-    return Bicubic()
+    return Bicubic(**kw)
 
 
-def _blend():
+def _blend(**kw):
     from .blend import Blend
 
-    return Blend()
+    return Blend(**kw)
 
 
-def _dis_flow():
+def _dis_flow(**kw):
     from .dis_flow import DISFlowInterpolator
 
-    return DISFlowInterpolator()
+    return DISFlowInterpolator(**kw)
 
 
 def _lanczos_dis():

@@ -4,15 +4,15 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from ..imageio import check_frame
+
 
 class _PILResizeRestorer:
     resample: int
 
     def restore(self, face: np.ndarray, out_size: int) -> np.ndarray:
         """Resize the aligned crop (S, S, 3) uint8 RGB to (out_size, out_size, 3)."""
-        face = np.asarray(face)
-        if face.dtype != np.uint8 or face.ndim != 3 or face.shape[2] != 3:
-            raise ValueError(f"expected a uint8 (H, W, 3) face crop, got {face.dtype} {face.shape}")
+        check_frame(face, "face crop")
         if out_size < 1:
             raise ValueError(f"out_size must be positive, got {out_size}")
         if face.shape[:2] == (out_size, out_size):

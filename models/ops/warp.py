@@ -1,4 +1,4 @@
-"""Backward warping on numpy arrays with OpenCV (no PyTorch, no ``grid_sample``): the weight-free baselines' warp.
+"""Backward warping: on numpy arrays with OpenCV (the weight-free baselines), and on tensors with ``grid_sample``.
 
 Backward warp (bilinear sampling):
 
@@ -31,3 +31,65 @@ def backward_warp_cv2(image: np.ndarray, flow: np.ndarray, interpolation: int = 
     map_u = u + flow[..., 0].astype(np.float32)
     map_v = v + flow[..., 1].astype(np.float32)
     return cv2.remap(image, map_u, map_v, interpolation, borderMode=cv2.BORDER_REPLICATE)
+
+
+def sample(x, u, v, padding_mode: str = "border"):
+    """Bilinear samples of ``x`` (B, C, H, W) at pixel coordinates ``u``, ``v`` (B, h, w) -> (B, C, h, w); pixel
+    centres at integers (``align_corners=True`` on 2 p / (size - 1) - 1), ``padding_mode`` as grid_sample's."""
+    import torch
+    import torch.nn.functional as F
+
+    h, w = x.shape[-2:]
+    grid = torch.stack((u * (2.0 / max(w - 1, 1)) - 1.0, v * (2.0 / max(h - 1, 1)) - 1.0), dim=3)
+    return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode=padding_mode, align_corners=True)
+
+
+def backward_warp(x, flow, padding_mode: str = "border"):
+    """PyTorch backward warp: ``x`` (B, C, H, W), ``flow`` (B, 2, H, W) in pixels (u, v) -> x(p + flow(p)).
+
+    Bilinear, pixel centres at integer coordinates. ``padding_mode`` ``"border"`` repeats the edge (RIFE),
+    ``"zeros"`` fills 0 (BasicVSR's feature warp).
+    """
+    import torch
+
+    if x.shape[-2:] != flow.shape[-2:] or flow.shape[1] != 2:
+        raise ValueError(f"flow must be (B, 2, H, W) at the size of x, got {tuple(flow.shape)} for {tuple(x.shape)}")
+    h, w = flow.shape[-2:]
+    ys = torch.arange(h, device=flow.device, dtype=flow.dtype).view(1, h, 1)
+    xs = torch.arange(w, device=flow.device, dtype=flow.dtype).view(1, 1, w)
+    return sample(x, xs + flow[:, 0], ys + flow[:, 1], padding_mode)
+
+
+def backward_warp_down(x, flow, s: int, padding_mode: str = "border"):
+    """``F.interpolate(backward_warp(x, flow), scale_factor=1 / s, mode="bilinear")`` for an even integer ``s``
+    (H, W multiples of s), computing the warp only where the resize reads it.
+
+    Downsampling by an even s without antialiasing reads, for output pixel i, the two input pixels s i + s/2 - 1 and
+    s i + s/2 with weights 1/2 (per axis): the output is the mean of the warp on four strided sub-grids, 4 / s^2 of
+    the full warp's work.
+    """
+    import torch
+
+    h, w = flow.shape[-2:]
+    out = 0
+    for dy in (0, 1):
+        for dx in (0, 1):
+            r0, c0 = s // 2 - 1 + dy, s // 2 - 1 + dx
+            f = flow[:, :, r0::s, c0::s]  # (B, 2, H/s, W/s)
+            ys = torch.arange(r0, h, s, device=flow.device, dtype=flow.dtype).view(1, -1, 1)
+            xs = torch.arange(c0, w, s, device=flow.device, dtype=flow.dtype).view(1, 1, -1)
+            out = out + sample(x, xs + f[:, 0], ys + f[:, 1], padding_mode)
+    return out * 0.25
+
+
+def downsample(x, s: float):
+    """``F.interpolate(x, scale_factor=1 / s, mode="bilinear", align_corners=False)``; the mean of four strided
+    sub-grids (the same numbers, cheaper) for an even integer s dividing the size."""
+    import torch.nn.functional as F
+
+    if s == 1:
+        return x
+    if float(s).is_integer() and int(s) % 2 == 0 and x.shape[-2] % int(s) == 0 and x.shape[-1] % int(s) == 0:
+        s, a = int(s), int(s) // 2 - 1
+        return (x[..., a::s, a::s] + x[..., a::s, a + 1::s] + x[..., a + 1::s, a::s] + x[..., a + 1::s, a + 1::s]) * 0.25
+    return F.interpolate(x, scale_factor=1.0 / s, mode="bilinear", align_corners=False)

@@ -7,8 +7,9 @@
 3. ``restorer.restore(crop, face_size)`` (any :class:`~models.interfaces.FaceRestorer`).
 4. The restored faces are blended into the photo upscaled by ``upscale`` (:mod:`models.face.paste`).
 
-With ``aligned`` the input is itself an aligned face crop: it is restored to ``face_size`` and then resized to
-``upscale`` x its own size, so the upscale factor means the same in both modes.
+With ``aligned`` the input is itself an aligned face crop (the caller says so; nothing is detected): it is restored
+to ``face_size`` and then resized to ``upscale`` x its own size, so the upscale factor means the same in both modes.
+Without it, a photo in which no face is found is refused (:class:`NoFaceFound`), never "restored" as a face.
 """
 from __future__ import annotations
 
@@ -27,8 +28,6 @@ MIN_UPSCALE, MAX_UPSCALE = 1.0, 4.0
 MAX_INPUT_PIXELS = 12_000_000
 MAX_OUTPUT_PIXELS = 64_000_000
 MIN_SIDE = 16
-#: Largest square image that auto mode may take for an aligned crop when no face is detected in it.
-MAX_ALIGNED_SIDE = 512
 
 Progress = Callable[..., object]
 
@@ -42,7 +41,7 @@ class FaceResult:
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 in the input photo
     score: float
     landmarks: np.ndarray  # (5, 2) in the input photo
-    crop_before: np.ndarray  # aligned low-res crop, bicubic-upsampled to face_size (for display)
+    crop_input: np.ndarray  # the aligned crop at the face's own resolution: the pixels the restorer got
     crop_after: np.ndarray  # restored crop, face_size x face_size
 
 
@@ -99,13 +98,12 @@ def _native_size(landmarks: np.ndarray, face_size: int) -> int:
     return int(np.clip(round(face_size / scale), MIN_SIDE, face_size))
 
 
-def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool | None = None,
+def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool = False,
                   face_size: int = 512, only_largest: bool = False, progress: Progress | None = None,
                   background_upscaler: BackgroundUpscaler = lanczos_upscale) -> PhotoResult:
     """Restore every face of ``image`` and return the photo upscaled by ``upscale`` (1-4) with the faces pasted.
 
-    ``aligned``: True = the image is an aligned face crop; False = a photo (raises :class:`NoFaceFound` if no face);
-    None = auto (a photo, unless no face is found in a square image of side <= 512, which is taken as a crop).
+    ``aligned``: True = the image is an aligned face crop; False = a photo (raises :class:`NoFaceFound` if no face).
     ``progress(fraction, desc=...)`` is called between steps (gr.Progress fits).
     """
     u = check_upscale(upscale)
@@ -117,20 +115,19 @@ def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool
     h, w = img.shape[:2]
 
     faces = []
-    if aligned is not True:
+    if not aligned:
         report(0.05, desc="Detecting faces")
         faces = detect_faces(img, min_face_size=max(20.0, 0.025 * min(h, w)))
         faces.sort(key=lambda f: -f.area)  # largest first
         if only_largest:
             faces = faces[:1]
         if not faces:
-            if aligned is None and h == w and h <= MAX_ALIGNED_SIDE:
-                aligned = True
-            else:
-                raise NoFaceFound("no face was found in the photo; if it is an aligned face crop, tick "
-                                  "'input is an aligned face crop'")
+            raise NoFaceFound("no face was found in the photo; if it is an aligned face crop, tick "
+                              "'input is an aligned face crop'")
 
-    if aligned is True:
+    if aligned:
+        if float(img.std()) < 2.0:
+            raise ValueError("the image is blank (one flat colour): there is no face to restore")
         report(0.3, desc="Restoring the aligned face")
         crop = img if h == w else _bicubic(img, min(h, w))  # non-square crops are squashed to a square
         after = _restore(restorer, crop, face_size)
@@ -138,7 +135,7 @@ def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool
         result = after if out_side == (face_size, face_size) else background_upscaler(after, out_side)
         return PhotoResult(image=result, aligned=True,
                            faces=[FaceResult(box=(0.0, 0.0, float(w), float(h)), score=1.0,
-                                             landmarks=np.full((5, 2), np.nan), crop_before=_bicubic(crop, face_size),
+                                             landmarks=np.full((5, 2), np.nan), crop_input=crop,
                                              crop_after=after)])
 
     results, pasted = [], []
@@ -148,8 +145,8 @@ def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool
         crop, affine = align_face(img, f.landmarks, size)
         after = _restore(restorer, crop, face_size)
         pasted.append((after, affine * (face_size / size)))  # photo -> restored crop
-        results.append(FaceResult(box=f.box, score=f.score, landmarks=f.landmarks,
-                                  crop_before=_bicubic(crop, face_size), crop_after=after))
+        results.append(FaceResult(box=f.box, score=f.score, landmarks=f.landmarks, crop_input=crop,
+                                  crop_after=after))
     report(0.92, desc="Pasting faces back")
     photo = paste_faces(img, pasted, u, background_upscaler)
     report(1.0, desc="Done")

@@ -10,7 +10,7 @@ from PIL import Image
 
 from .. import video_io
 from ..imageio import as_rgb
-from .stream import frame_pairs
+from .stream import frame_pairs, truncation_warning
 from .timing import PAIR_DEPTH, VIDEO_DEPTH, interpolate_at
 
 Progress = Callable[[float, str], None]
@@ -62,6 +62,7 @@ class VideoReport:
     scene_cuts: list[float] = field(default_factory=list)  # source times where a cut was held, not morphed
     max_time_error: float = 0.0  # largest |t_made - t_wanted| (midpoint-only models snap to 1/8); cuts excluded
     audio: str = "none"
+    warnings: list[str] = field(default_factory=list)  # e.g. a truncated input
 
 
 def output_fps(info: video_io.VideoInfo, factor: float | None, fps: float | None) -> float:
@@ -109,6 +110,7 @@ def interpolate_video(model, src: str, dst: str, factor: float | None = None, fp
             if progress:
                 progress(min(1.0, (step.index + 1) / total), f"frame {step.index + 2}/{info.frame_count}")
     report.audio = writer.audio_mode
+    report.warnings += truncation_warning(info, report.in_frames)
     return report
 
 

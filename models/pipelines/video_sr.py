@@ -1,21 +1,23 @@
 """Space-time video super-resolution over a whole video: any float spatial scale, any output fps, audio kept.
 
-Streaming: two LR source frames are in memory at a time; each source pair is handed to a
-:class:`~models.interfaces.SpaceTimeUpscaler` once, with every output instant that falls between the two frames
-(a continuous model such as BF-STVSR encodes the pair once and decodes each t cheaply).
+Streaming: each source pair is handed to a :class:`~models.interfaces.SpaceTimeUpscaler` once, as a
+:class:`~models.interfaces.PairRequest` with every output instant that falls between the two frames (a continuous
+model such as BF-STVSR encodes the pair once and decodes each t cheaply). Pair models hold two LR frames at a time;
+a video model (BasicVSR in ``basicvsr+rife``) reads a bounded number of frames ahead (its chunk and look-ahead).
 """
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from PIL import Image
 
 from .. import video_io
 from .interpolate import output_fps
-from .stream import frame_pairs
+from ..interfaces import PairRequest
+from .stream import PairStep, frame_pairs, truncation_warning, upscale_requests
 from .timing import VIDEO_DEPTH, snap_dyadic
 
 Progress = Callable[[float, str], None]
@@ -34,8 +36,9 @@ class VideoSRReport:
     out_frames: int = 0
     scene_cuts: list[float] = field(default_factory=list)
     audio: str = "none"
-    before: np.ndarray | None = None  # a source frame, resized (bicubic) to the output size, for comparison
+    before: np.ndarray | None = None  # a source frame as given (LR), for comparison
     after: np.ndarray | None = None  # the model's output for the same instant
+    warnings: list[str] = field(default_factory=list)  # e.g. a truncated input
 
 
 def output_size(width: int, height: int, scale: float) -> tuple[int, int]:
@@ -64,25 +67,30 @@ def upscale_video(model, src: str, dst: str, scale: float, fps: float | None = N
     size = (out_h, out_w)
     arbitrary = getattr(model, "arbitrary_t", True)
     total = max(1, info.frame_count - 1)
-    with video_io.VideoWriter(dst, out_fps, audio_from=src) as writer:
+    steps: deque[PairStep] = deque()
+
+    def requests():
         for step in frame_pairs(src, out_fps, cut_threshold):
-            if not step.ts:
-                continue
-            a, b = step.frame0.image, step.frame1.image
             if step.cut:
-                report.scene_cuts.append(step.frame1.time)
                 ts = [float(round(t)) for t in step.ts]  # hold the nearest shot's frame
             else:
                 ts = step.ts if arbitrary else [float(snap_dyadic(t, VIDEO_DEPTH)) for t in step.ts]
-            outputs = model.upscale_pair(a, b, ts, size)
+            steps.append(step)
+            yield PairRequest(step.index, step.index + 1, step.frame0.image, step.frame1.image, ts, step.cut)
+
+    with video_io.VideoWriter(dst, out_fps, audio_from=src) as writer:
+        for outputs in upscale_requests(model, requests(), size):
+            step = steps.popleft()
             for image in outputs:
                 writer.write(image)
-            if report.after is None:
-                report.before = np.asarray(Image.fromarray(a).resize((out_w, out_h), Image.BICUBIC))
-                report.after = outputs[0] if ts[0] == 0.0 else model.upscale_pair(a, b, [0.0], size)[0]
+            if step.cut and step.ts:
+                report.scene_cuts.append(step.frame1.time)
+            if report.after is None and outputs and step.ts[0] == 0.0:
+                report.before, report.after = step.frame0.image, outputs[0]
             report.out_frames += len(outputs)
             report.in_frames = step.index + 2
             if progress:
                 progress(min(1.0, (step.index + 1) / total), f"frame pair {step.index + 1}/{total}")
     report.audio = writer.audio_mode
+    report.warnings += truncation_warning(info, report.in_frames)
     return report

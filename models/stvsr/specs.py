@@ -19,17 +19,16 @@ def _bundled_config(name: str) -> dict | None:
 
 
 def _build(kind: str, bundled: str | None):
-    def build():
+    def build(**config):
+        """The upscaler around the network: the official size, or the bundled file's configuration (the compact
+        one when there is none), updated with ``config``."""
         from models.stvsr.bfstvsr import BFSTVSR, compact_config
         from models.stvsr.concat import ConcatSTVSR
         from models.stvsr.upscaler import BFSTVSRUpscaler
 
         cls = ConcatSTVSR if kind == "concat" else BFSTVSR
-        if kind == "official":
-            net = BFSTVSR()
-        else:
-            net = cls(**(_bundled_config(bundled) or compact_config()))
-        return BFSTVSRUpscaler(net)
+        base = {} if kind == "official" else (_bundled_config(bundled) or compact_config())
+        return BFSTVSRUpscaler(cls(**{**base, **config}))
 
     return build
 

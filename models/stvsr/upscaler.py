@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from models.baselines.blend import check_pair
 from models.device import autocast, inference_device
 from models.stvsr.geometry import lr_index, query_geometry
 
@@ -53,11 +54,7 @@ class BFSTVSRUpscaler:
 
     def upscale_pair(self, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float],
                      size: tuple[int, int]) -> list[np.ndarray]:
-        for name, f in (("frame0", frame0), ("frame1", frame1)):
-            if not isinstance(f, np.ndarray) or f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3:
-                raise ValueError(f"{name} must be a uint8 RGB array (H, W, 3)")
-        if frame0.shape != frame1.shape:
-            raise ValueError(f"frames differ in size: {frame0.shape} vs {frame1.shape}")
+        check_pair(frame0, frame1)
         ts = [float(t) for t in ts]
         if any(not 0.0 <= t <= 1.0 for t in ts):
             raise ValueError(f"times must lie in [0, 1], got {ts}")
@@ -100,8 +97,7 @@ class ExactTInterpolator:
         self.upscaler = upscaler
 
     def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
-        if not isinstance(frame0, np.ndarray) or frame0.ndim != 3:
-            raise ValueError("frame0 must be a uint8 RGB array (H, W, 3)")
+        check_pair(frame0, frame1)
         return self.upscaler.upscale_pair(frame0, frame1, ts, frame0.shape[:2])
 
     def __repr__(self) -> str:

@@ -1,8 +1,11 @@
-"""Generators that the Compression tab can load: the bundled tiny MNIST DDPM, a local diffusers folder or a Hub id.
+"""Generators that the Compression tab can load: the bundled tiny MNIST DDPM, a folder under an allowed models
+folder (``FRAMEFORGE_MODELS_DIRS``) or a Hub id.
 
-Every source is read with diffusers ``UNet2DModel.from_pretrained`` (safetensors preferred), so a folder is a
-diffusers model folder (``config.json`` + ``diffusion_pytorch_model.safetensors``), optionally in a ``unet/``
-subfolder as in a whole DDPM pipeline repo (e.g. ``google/ddpm-cifar10-32``).
+The source is turned into a local folder by :func:`models.weights.resolve_folder` (the one weight loader: a path
+outside the allowed folders is refused from its text alone, never opened; a Hub repo is fetched as config and
+safetensors files only), then read with diffusers ``UNet2DModel.from_pretrained(use_safetensors=True)``, so a
+folder is a diffusers model folder (``config.json`` + ``diffusion_pytorch_model.safetensors``), optionally in a
+``unet/`` subfolder as in a whole DDPM pipeline repo (e.g. ``google/ddpm-cifar10-32``). Pickled weights are refused.
 """
 from __future__ import annotations
 
@@ -45,56 +48,46 @@ def tiny_unet() -> nn.Module:
 
 
 def _from_pretrained(source: str) -> nn.Module:
-    """``UNet2DModel.from_pretrained`` on ``source`` itself, then on its ``unet`` subfolder."""
+    """``UNet2DModel.from_pretrained`` on the local folder ``source`` itself, then on its ``unet`` subfolder."""
     from diffusers import UNet2DModel
 
     errors = []
     for subfolder in (None, "unet"):
         try:
-            model = UNet2DModel.from_pretrained(source, subfolder=subfolder)
+            model = UNet2DModel.from_pretrained(source, subfolder=subfolder, use_safetensors=True)
         except Exception as exc:  # missing files, offline Hub, bad config ...
             where = f"{source}/{subfolder}" if subfolder else source
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             errors.append(f"{where}: {type(exc).__name__}: {first[:200]}")
             continue
         return model
-    hint = ""
-    if not Path(source).exists():
-        import os
-
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-        hint = (" (Hub ids need network access to huggingface.co or a filled cache; HF_HUB_OFFLINE is set)"
-                if offline else " (Hub ids need network access to huggingface.co or a filled cache)")
     raise WeightsUnavailable(
-        f"could not load a diffusers UNet2DModel from {source!r}{hint}; tried: " + "; ".join(errors)
+        f"no diffusers UNet2DModel (config.json + safetensors) in {Path(source).name!r}; tried: " + "; ".join(errors)
     )
 
 
-def load_generator(source: str = BUNDLED) -> nn.Module:
+def load_generator(source: str = BUNDLED, roots=None) -> nn.Module:
     """Load a generator UNet on the CPU in eval mode.
 
-    ``source`` is ``"bundled"`` (the tiny MNIST DDPM shipped under ``weights/tiny_ddpm_mnist``), a local diffusers
-    folder (with the model at its top or under ``unet/``), or a Hugging Face Hub id such as
-    ``google/ddpm-cifar10-32``. Raises :class:`ValueError` for an empty source and
-    :class:`~models.weights.WeightsUnavailable` naming every place tried when nothing loads (e.g. offline).
+    ``source`` is ``"bundled"`` (the tiny MNIST DDPM shipped under ``weights/tiny_ddpm_mnist``), a folder inside one
+    of ``roots`` (default: the ``FRAMEFORGE_MODELS_DIRS`` setting; the model at its top or under ``unet/``), or a
+    Hugging Face Hub id such as ``google/ddpm-cifar10-32``. Raises :class:`ValueError` for a source that is none of
+    these (the same message whether such a path exists or not) and :class:`~models.weights.WeightsUnavailable`
+    naming every place tried when nothing loads (e.g. offline).
     """
-    source = (source or "").strip()
-    if not source:
-        raise ValueError("empty generator source: use 'bundled', a local diffusers folder or a Hub id")
-    if source.lower() == BUNDLED:
-        if not (BUNDLED_DIR / "config.json").is_file():
-            raise WeightsUnavailable(
-                f"the bundled tiny DDPM is missing: no {BUNDLED_DIR / 'config.json'} "
-                "(train it with `python -m train.tiny_ddpm --out weights/tiny_ddpm_mnist`)"
-            )
-        source = str(BUNDLED_DIR)
-    elif not Path(source).expanduser().exists() and source.count("/") != 1:
+    from models import settings
+    from models.weights import resolve_folder
+
+    if roots is None:
+        roots = settings.get().models_dirs
+    if (source or "").strip().lower() == BUNDLED and not (BUNDLED_DIR / "config.json").is_file():
         raise WeightsUnavailable(
-            f"{source!r} is neither 'bundled', an existing local folder, nor a Hub id of the form 'owner/name'"
+            f"the bundled tiny DDPM is missing: no {BUNDLED_DIR / 'config.json'} "
+            "(train it with `python -m train.tiny_ddpm --out weights/tiny_ddpm_mnist`)"
         )
-    elif Path(source).expanduser().exists():
-        source = str(Path(source).expanduser())
-    model = _from_pretrained(source)
+    source = (source or "").strip()
+    folder = resolve_folder(BUNDLED if source.lower() == BUNDLED else source, roots, {BUNDLED: BUNDLED_DIR})
+    model = _from_pretrained(str(folder))
     model = model.float().eval()
     for p in model.parameters():
         p.requires_grad_(False)

@@ -7,8 +7,8 @@
   ``exact`` sampling that reproduces the CUDA kernel), from a local file named by ``FRAMEFORGE_SF_ADACOF_CKPT`` /
   ``FRAMEFORGE_ADACOF_CKPT``, or a Hub repo named by ``<VAR>_REPO`` holding ``model50.pth`` / ``ckpt.pth``.
 
-The network width of any checkpoint is read from its tensor shapes at load time, so a retrained bundle with another
-width loads without a code change.
+The network width of any checkpoint is read from its tensor shapes before the network is built (``ModelSpec.config``),
+so a retrained bundle with another width loads without a code change, and each checkpoint builds its network once.
 """
 from __future__ import annotations
 
@@ -31,22 +31,21 @@ def infer_width(model: str, state: dict) -> float:
     return out / 32.0 if model == "adacof" else (out + 2) / 16.0
 
 
-def _loader(model: str, mode: str):
-    builder = build_adacof if model == "adacof" else build_sf_adacof
+def _builder(model: str, width: float, mode: str):
+    def build(width: float = width, mode: str = mode, **kw) -> KernelInterpolator:
+        build_net = build_adacof if model == "adacof" else build_sf_adacof
+        return KernelInterpolator(build_net(width=width, mode=mode, **kw))
 
-    def load(interp: KernelInterpolator, state: dict) -> None:
-        width = infer_width(model, state)
-        if abs(width - BUNDLED_WIDTH) > 1e-9 or interp.net.mode != mode:
-            interp.net = builder(width=width, mode=mode)
-        interp.net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    return build
 
-    return load
+
+def _load(interp: KernelInterpolator, state: dict) -> None:
+    interp.net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
 
 
 def _spec(id_: str, model: str, width: float, mode: str, weights: WeightSource, **kw) -> ModelSpec:
-    builder = build_adacof if model == "adacof" else build_sf_adacof
-    return ModelSpec(id=id_, task="vfi", build=lambda: KernelInterpolator(builder(width=width, mode=mode)),
-                     weights=weights, load=_loader(model, mode), tags=("midpoint", "kernel"), **kw)
+    return ModelSpec(id=id_, task="vfi", build=_builder(model, width, mode), weights=weights, load=_load,
+                     config=lambda state: {"width": infer_width(model, state)}, tags=("midpoint", "kernel"), **kw)
 
 
 def vfi_specs() -> list[ModelSpec]:
@@ -93,3 +92,28 @@ def cascade_specs() -> list[ModelSpec]:
                   description="Lanczos in space, then SF-AdaCoF midpoints at the output size (other times by "
                               "recursion, to the nearest eighth)", tags=("midpoint", "cascade")),
     ]
+
+
+def _aligned_builder(model: str, width: float):
+    def build(width: float = width, **kw):
+        from .aligned import AlignedKernelInterpolator
+
+        build_net = build_adacof if model == "adacof" else build_sf_adacof
+        return AlignedKernelInterpolator(build_net(width=width, mode="fast", **kw))
+
+    return build
+
+
+def aligned_specs() -> list[ModelSpec]:
+    """The kernel networks on RIFE's motion (models/vfi/aligned.py): any t; offered once trained weights exist."""
+    rows = []
+    for model, label in (("sf_adacof", "SF-AdaCoF"), ("adacof", "AdaCoF")):
+        rows.append(ModelSpec(
+            id=f"{model}_aligned", task="vfi", build=_aligned_builder(model, BUNDLED_WIDTH), load=_load,
+            config=lambda state, m=model: {"width": infer_width(m, state)},
+            weights=WeightSource(bundled=f"{model}_aligned.safetensors"), requires=("rife",),
+            license="FrameForge weights (Apache-2.0 code) on RIFE 4.25 (MIT); trained on research clips: see the card",
+            card=f"{model}_aligned.md", label=f"{label} on RIFE motion (any t)",
+            description=f"{label} kernels refining frames aligned to t by the pretrained IFNet; any t.",
+            tags=("kernel", "pretrained-prior", "arbitrary-t")))
+    return rows

@@ -1,0 +1,143 @@
+"""IFNet of RIFE 4.25/4.26 (Huang et al., ECCV 2022, "Real-Time Intermediate Flow Estimation"), in plain PyTorch.
+
+Coarse-to-fine estimation of the two backward flows from time t and a blend mask, five blocks, block i working at
+1 / s_i of the frame (the level list s, e.g. (16, 8, 4, 2, 1)):
+
+    (F_t->0, F_t->1, m, f)_0 = B_0( I_0, I_1, E(I_0), E(I_1), t )
+    (dF, m, f)_i = B_i( W(I_0, F_t->0), W(I_1, F_t->1), W(E(I_0), F_t->0), W(E(I_1), F_t->1), t, m, f ;  F )
+    F_i = F_{i-1} + dF
+    I_t = sigmoid(m) W(I_0, F_t->0) + (1 - sigmoid(m)) W(I_1, F_t->1)
+
+E is a small encoder (4 feature channels at full resolution), W the backward warp (border), m the mask logit and f
+8 feature channels handed from block to block. Every block: bilinear resize by 1 / s, two stride-2 convs, eight
+residual convs with a learned per-channel scale (beta), a transposed conv + pixel shuffle back to 1 / s, resize
+back to the frame (flows multiplied by s). t is an input channel of every block, so any t in [0, 1] is asked for
+directly.
+
+The state_dict is RIFE 4.25's ``flownet.pkl`` without its training-only ``teacher.*`` and ``caltime.*`` tensors:
+158 tensors, 5.66 M parameters (block widths 192/128/96/64/32).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.ops.warp import backward_warp, backward_warp_down, downsample
+
+#: Block widths of RIFE 4.25.
+WIDTHS = (192, 128, 96, 64, 32)
+#: Default level list (RIFE's own for scale 1).
+LEVELS = (16.0, 8.0, 4.0, 2.0, 1.0)
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.LeakyReLU(0.2, inplace=True))
+
+
+class Encoder(nn.Module):
+    """E: RGB (B, 3, H, W) -> (B, 4, H, W) features (RIFE's ``Head``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.cnn0 = nn.Conv2d(3, 16, 3, 2, 1)
+        self.cnn1 = nn.Conv2d(16, 16, 3, 1, 1)
+        self.cnn2 = nn.Conv2d(16, 16, 3, 1, 1)
+        self.cnn3 = nn.ConvTranspose2d(16, 4, 4, 2, 1)
+        self.act = nn.LeakyReLU(0.2, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.cnn0(x))  # (B, 16, H/2, W/2)
+        x = self.act(self.cnn1(x))
+        x = self.act(self.cnn2(x))
+        return self.cnn3(x)  # (B, 4, H, W)
+
+
+class ResConv(nn.Module):
+    """y = LeakyReLU(beta * conv(x) + x)."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, 1, 1)
+        self.beta = nn.Parameter(torch.ones(1, c, 1, 1))
+        self.act = nn.LeakyReLU(0.2, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(x) * self.beta + x)
+
+
+class IFBlock(nn.Module):
+    """One level's network, at the level's resolution: inputs (B, cin, H/s, W/s) -> (B, 13, H/s, W/s): flow delta
+    (4), mask logit (1), features (8), before the resize back to the frame."""
+
+    def __init__(self, cin: int, c: int):
+        super().__init__()
+        self.conv0 = nn.Sequential(_conv(cin, c // 2, 2), _conv(c // 2, c, 2))
+        self.convblock = nn.Sequential(*[ResConv(c) for _ in range(8)])
+        self.lastconv = nn.Sequential(nn.ConvTranspose2d(c, 4 * 13, 4, 2, 1), nn.PixelShuffle(2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lastconv(self.convblock(self.conv0(x)))
+
+
+class IFNet(nn.Module):
+    """Flows F_t->0, F_t->1 (B, 4, H, W: (u, v) to frame 0, then to frame 1, in pixels), mask logit (B, 1, H, W).
+
+    H and W must be multiples of the largest level (64 for the default list, with the blocks' x4 stride):
+    :class:`~models.backbones.rife.RifeInterpolator` pads.
+    """
+
+    def __init__(self):
+        super().__init__()
+        for i, c in enumerate(WIDTHS):
+            # block 0: I_0, I_1 (6) + E(I_0), E(I_1) (8) + t (1); later: + mask (1) + features (8) + flow (4)
+            setattr(self, f"block{i}", IFBlock(15 if i == 0 else 15 + 1 + 8 + 4, c))
+        self.encode = Encoder()
+
+    @property
+    def blocks(self) -> list[IFBlock]:
+        return [getattr(self, f"block{i}") for i in range(len(WIDTHS))]
+
+    def flows(self, img0: torch.Tensor, img1: torch.Tensor, t: float | torch.Tensor,
+              levels: Sequence[float] = LEVELS) -> tuple[torch.Tensor, torch.Tensor]:
+        """(F (B, 4, H, W), mask logit (B, 1, H, W)) at time t (a float or a (B,) / (B, 1, 1, 1) tensor)."""
+        if len(levels) != len(WIDTHS):
+            raise ValueError(f"IFNet takes {len(WIDTHS)} levels, got {list(levels)}")
+        b = img0.shape[0]
+        tt = torch.as_tensor(t, dtype=img0.dtype, device=img0.device).reshape(-1, 1, 1, 1)
+        e0, e1 = self.encode(img0), self.encode(img1)
+        flow = mask = feat = None
+        for block, s in zip(self.blocks, levels):
+            # the block's inputs at 1 / s; warps are computed only where the (bilinear, non-antialiased) resize
+            # reads them (backward_warp_down), which gives the numbers of warping the whole frame, then resizing
+            if flow is None:
+                x = downsample(torch.cat((img0, img1, e0, e1), 1), s)
+                x = torch.cat((x, tt.expand(b, 1, *x.shape[-2:])), 1)
+            else:
+                fast = _even(s, img0)
+                warped = [backward_warp_down(z, f, int(s)) if fast else downsample(backward_warp(z, f), s)
+                          for z, f in ((img0, flow[:, :2]), (img1, flow[:, 2:]), (e0, flow[:, :2]), (e1, flow[:, 2:]))]
+                x = torch.cat((*warped, tt.expand(b, 1, *warped[0].shape[-2:]), downsample(mask, s),
+                               downsample(feat, s), downsample(flow, s) / s), 1)
+            y = F.interpolate(block(x), scale_factor=s, mode="bilinear", align_corners=False)  # (B, 13, H, W)
+            flow = y[:, :4] * s if flow is None else flow + y[:, :4] * s
+            mask, feat = y[:, 4:5], y[:, 5:]
+        return flow, mask
+
+    def forward(self, img0: torch.Tensor, img1: torch.Tensor, t: float | torch.Tensor = 0.5,
+                levels: Sequence[float] = LEVELS) -> torch.Tensor:
+        """I_t (B, 3, H, W) from frames in [0, 1]."""
+        flow, mask = self.flows(img0, img1, t, levels)
+        return merge(img0, img1, flow, torch.sigmoid(mask))
+
+
+def _even(s: float, x: torch.Tensor) -> bool:
+    """s is an even integer dividing the frame (the fast strided resize applies)."""
+    return float(s).is_integer() and int(s) % 2 == 0 and x.shape[-2] % int(s) == 0 and x.shape[-1] % int(s) == 0
+
+
+def merge(img0: torch.Tensor, img1: torch.Tensor, flow: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """I_t = M W(I_0, F_t->0) + (1 - M) W(I_1, F_t->1), M = sigmoid(mask logit) in [0, 1]."""
+    return m * backward_warp(img0, flow[:, :2]) + (1 - m) * backward_warp(img1, flow[:, 2:])

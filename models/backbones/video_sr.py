@@ -1,0 +1,157 @@
+"""BasicVSR over whole videos with bounded memory: :class:`BasicVSRUpscaler`.
+
+* **Temporal chunks**: frames are read as a stream; ``chunk`` frames are made at a time. The forward branch carries
+  its state (feature and last frame) from one chunk to the next, so it sees the whole past exactly as the
+  whole-clip network does. The backward branch of a chunk starts ``lookahead`` frames after its end (a zero state
+  there, as at a clip's end), so it sees that much of the future. Scene cuts (``reset`` frames) end both branches.
+  In memory at once: ``chunk + lookahead`` LR frames and their backward features, and ``chunk`` x4 frames (uint8).
+* **Spatial tiles**: LR frames larger than ``tile`` pixels a side are cut into core tiles plus a ``halo`` of LR
+  pixels; every tile runs over the whole chunk (with its own forward state) and only its core is kept.
+* **Any output size**: x4 by the network, then a PIL Lanczos resize to the requested size (antialiased when
+  shrinking, for scales below 4; interpolating above). Single frames (:meth:`upscale`) run as a one-frame clip.
+* **Precision**: fp16 autocast on CUDA (models.device); fp32 on the CPU, or bf16 autocast with ``cpu_bf16``.
+
+Memory (CPU fp32, measured with ``bench.stvsr_speed``): see ``bench/results/stvsr_speed.md``.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from models.device import autocast, inference_device
+from models.imageio import check_frame
+
+from .basicvsr import BasicVSR
+from .rife import to_tensor, to_uint8
+
+
+#: SpyNet needs frames larger than 32 px a side (it rounds up to a multiple of 32 and halves its coarsest 32 px
+#: level): windows are at least this.
+MIN_WINDOW = 33
+
+
+def axis_tiles(n: int, core: int, halo: int, min_window: int = MIN_WINDOW) -> list[tuple[int, int, int, int]]:
+    """(window start, window stop, core start, core stop) covering [0, n) along one axis; windows are widened to
+    ``min_window`` where the axis allows."""
+    out = []
+    for c0 in range(0, n, core):
+        c1 = min(c0 + core, n)
+        w0, w1 = max(0, c0 - halo), min(n, c1 + halo)
+        grow = max(0, min(min_window, n) - (w1 - w0))
+        w0 = max(0, w0 - grow // 2 - max(0, w1 + (grow - grow // 2) - n))
+        w1 = min(n, w0 + max(w1 - w0, min(min_window, n)))
+        out.append((w0, w1, c0, c1))
+    return out
+
+
+def _item(item) -> tuple[np.ndarray, bool]:
+    """A stream item: a frame, or (frame, reset) where reset marks the first frame of a new shot."""
+    if isinstance(item, tuple):
+        return item[0], bool(item[1])
+    return item, False
+
+
+class BasicVSRUpscaler:
+    """:class:`~models.interfaces.SpatialUpscaler` (one frame) and a streaming video upscaler (many frames)."""
+
+    def __init__(self, net: BasicVSR | None = None, chunk: int = 15, lookahead: int = 6, tile: int = 360,
+                 halo: int = 16, cpu_bf16: bool = False):
+        if chunk < 1 or lookahead < 0 or tile < 16 or halo < 0:
+            raise ValueError("chunk >= 1, lookahead >= 0, tile >= 16 and halo >= 0 are required")
+        self.net = (net or BasicVSR()).eval()
+        self.chunk, self.lookahead, self.tile, self.halo = chunk, lookahead, tile, halo
+        self.cpu_bf16 = cpu_bf16
+
+    def eval(self) -> "BasicVSRUpscaler":
+        self.net.eval()
+        return self
+
+    def load_state_dict(self, state: dict, strict: bool = True):
+        return self.net.load_state_dict({k: v.float() for k, v in state.items()}, strict=strict)
+
+    def _precision(self, device: torch.device):
+        if device.type == "cpu" and self.cpu_bf16:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return autocast(device)
+
+    # ------------------------------------------------------------------------------------------------ public --
+    def upscale(self, frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """One frame, alone (no temporal context), resized to ``size`` = (height, width)."""
+        return next(self.upscale_stream([frame], size))
+
+    def upscale_stream(self, frames: Iterable, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+        """Each LR frame of ``frames`` (uint8 (h, w, 3), or (frame, reset)) at ``size`` (x4 when None), in order."""
+        from models.baselines.resize import _check_size
+
+        size = _check_size(size) if size is not None else None
+        device = inference_device()
+        self.net.to(device)
+        state: dict = {}
+        buf: list[tuple[np.ndarray, bool]] = []
+        shape = None
+        for item in frames:
+            frame, reset = _item(item)
+            check_frame(frame)
+            if shape is not None and frame.shape != shape:
+                raise ValueError(f"all frames must have the same size: {frame.shape} after {shape}")
+            shape = frame.shape
+            buf.append((frame, reset))
+            while len(buf) >= self.chunk + self.lookahead:
+                made = self._chunk(buf, self.chunk, state, device)
+                buf = buf[len(made):]
+                yield from self._resized(made, size)
+        while buf:
+            made = self._chunk(buf, self.chunk, state, device)
+            buf = buf[len(made):]
+            yield from self._resized(made, size)
+
+    # ----------------------------------------------------------------------------------------------- private --
+    @staticmethod
+    def _resized(frames: list[np.ndarray], size) -> Iterator[np.ndarray]:
+        for f in frames:
+            if size is None or f.shape[:2] == tuple(size):
+                yield f
+            else:
+                yield np.asarray(Image.fromarray(f).resize((size[1], size[0]), Image.LANCZOS))
+
+    @torch.no_grad()
+    def _chunk(self, buf: list[tuple[np.ndarray, bool]], n_core: int, state: dict, device) -> list[np.ndarray]:
+        """x4 frames of buf[:n_core] (fewer when a new shot starts inside it: the rest comes with the next call);
+        the frames after them, up to the next shot, are look-ahead for the backward branch."""
+        seq_end = next((i for i in range(1, len(buf)) if buf[i][1]), len(buf))  # the next shot's first frame
+        n_core = min(n_core, seq_end)
+        frames = [f for f, _ in buf[:seq_end]]
+        h, w = frames[0].shape[:2]
+        lr = to_tensor(frames, device)  # (n, 3, h, w)
+        if h < MIN_WINDOW or w < MIN_WINDOW:  # tiny frames: replicate-pad for SpyNet, crop the output
+            lr = F.pad(lr, (0, max(0, MIN_WINDOW - w), 0, max(0, MIN_WINDOW - h)), mode="replicate")
+        hp, wp = lr.shape[-2:]
+        out = [np.zeros((4 * hp, 4 * wp, 3), np.uint8) for _ in range(n_core)]
+        net = self.net
+        with self._precision(device):
+            for wy0, wy1, cy0, cy1 in axis_tiles(hp, self.tile, self.halo):
+                for wx0, wx1, cx0, cx1 in axis_tiles(wp, self.tile, self.halo):
+                    x = lr[None, :, :, wy0:wy1, wx0:wx1]  # (1, n, 3, th, tw)
+                    back = net.backward_features(x)
+                    key = (wy0, wx0)
+                    feat, prev = state.get(key, (None, None))
+                    for i in range(n_core):
+                        xi = x[:, i]
+                        if buf[i][1] or prev is None:  # a new shot (or the video's start): no past
+                            feat = None
+                        flow = net.flow(xi, prev) if feat is not None else None
+                        feat = net.forward_feature(xi, feat, flow)
+                        prev = xi
+                        y = net.reconstruct(xi, back[i], feat)[0]  # (3, 4 th, 4 tw)
+                        oy, ox = 4 * (cy0 - wy0), 4 * (cx0 - wx0)
+                        out[i][4 * cy0:4 * cy1, 4 * cx0:4 * cx1] = to_uint8(
+                            y[:, oy:oy + 4 * (cy1 - cy0), ox:ox + 4 * (cx1 - cx0)])
+                    state[key] = (feat, prev)
+        return [o[:4 * h, :4 * w] for o in out]
+
+    def __repr__(self) -> str:
+        return f"BasicVSRUpscaler(chunk={self.chunk}, lookahead={self.lookahead}, tile={self.tile})"
