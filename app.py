@@ -14,6 +14,8 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(tempfile.gettempdir()) / "frameforge_gradio"))
+os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(Path(os.environ["GRADIO_TEMP_DIR"]) / "cached_examples"))
+# results go inside Gradio's cache folder, so Gradio serves them as they are instead of copying each one
 os.environ.setdefault("FRAMEFORGE_OUTPUT_DIR", str(Path(os.environ["GRADIO_TEMP_DIR"]) / "results"))
 
 import gradio as gr  # noqa: E402

@@ -161,6 +161,20 @@ def output_path(suffix: str, source=None, tag: str = "", default: str = "result"
     return str(path)
 
 
+def image_file(image, source=None, tag: str = "", default: str = "image") -> str:
+    """Save an RGB array as a PNG result file (:func:`output_path`) and return its path.
+
+    Handlers return image *files* rather than arrays: Gradio writes arrays into a cache file named by their content
+    and rewrites that file in place for every request with the same content, so a client still downloading it
+    gets a truncated image; a file of our own is written once, under a unique name.
+    """
+    from PIL import Image
+
+    path = output_path(".png", source, tag, default)
+    Image.fromarray(image).save(path)
+    return path
+
+
 # --------------------------------------------------------------------------------------------------- models --
 def model_choices(task: str) -> list[tuple[str, str]]:
     """(label, id) pairs for a task's models whose weights are bundled or configured, the tab's default first;
@@ -194,7 +208,9 @@ def model_picker(task: str, label: str = "Model") -> gr.Dropdown:
     """A model dropdown for ``task`` (default first) with its model card in a closed accordion below it."""
     choices = model_choices(task)
     default = choices[0][1] if choices else None
-    dropdown = gr.Dropdown(choices, value=default, label=label)
+    from .components import Dropdown
+
+    dropdown = Dropdown(choices, value=default, label=label)
     with gr.Accordion("Model card", open=False):
         card = gr.Markdown(model_card(default))
     dropdown.change(model_card, dropdown, card, api_visibility="private", show_progress="hidden")

@@ -11,7 +11,8 @@ from collections import OrderedDict
 
 import gradio as gr
 
-from models.pipelines.svs_spectrum import COLUMNS, default_layers, list_layers, svs_spectrum
+from models.pipelines import svs_spectrum as spectrum
+from models.pipelines.svs_spectrum import COLUMNS, default_layers, list_layers
 from models.svs.generators import BUNDLED
 
 from .common import endpoint, output_path
@@ -49,7 +50,7 @@ def load_layers(source: str):
 
 
 @endpoint("svs_spectrum")
-def run(source: str, layers):
+def svs_spectrum(source: str, layers):
     """Singular-value spectra of a generator's layers before and after Singular Value Scaling (on a copy).
 
     Args:
@@ -66,7 +67,7 @@ def run(source: str, layers):
     model = _model(source)
     if isinstance(layers, (list, tuple)) and len(layers) == 1 and "," in str(layers[0]):
         layers = str(layers[0])
-    result = svs_spectrum(model, layers or None, figure_path=output_path(".png", "svs_spectrum"))
+    result = spectrum.svs_spectrum(model, layers or None, figure_path=output_path(".png", "svs_spectrum"))
     summary = f"**{(source or BUNDLED).strip() or BUNDLED}**: {result.summary}"
     return str(result.figure_path), [list(r) for r in result.rows], summary
 
@@ -88,6 +89,6 @@ def build() -> None:
             summary = gr.Markdown()
     table = gr.Dataframe(headers=COLUMNS, label="Per-layer statistics", interactive=False, wrap=True)
     load.click(load_layers, [source], [layers], api_visibility="private")
-    go.click(run, [source, layers], [plot, table, summary], api_name="svs_spectrum", concurrency_id="gpu")
-    gr.Examples([[BUNDLED, []]], [source, layers], [plot, table, summary], fn=run, cache_examples=True,
+    go.click(svs_spectrum, [source, layers], [plot, table, summary], api_name="svs_spectrum", concurrency_id="gpu")
+    gr.Examples([[BUNDLED, []]], [source, layers], [plot, table, summary], fn=svs_spectrum, cache_examples=True,
                 cache_mode="lazy")

@@ -12,7 +12,7 @@ from models.device import gpu, gpu_seconds
 from models.imageio import read_image
 from models.pipelines.face_photo import MAX_UPSCALE, MIN_UPSCALE, restore_photo
 
-from .common import endpoint, load_model, model_picker, output_path, progress_checker
+from .common import endpoint, image_file, load_model, model_picker, progress_checker
 from .components import ImageUpload, Slider
 from .video_sr import nearest
 
@@ -30,7 +30,7 @@ def _duration(image, model_id, upscale, aligned, progress=None) -> int:
 
 @gpu(duration=_duration)
 @endpoint("face_sr")
-def run_face_sr(image, model_id, upscale, aligned, progress=gr.Progress()):
+def face_sr(image, model_id, upscale, aligned, progress=gr.Progress()):
     """Restore every face of a photo and upscale the whole photo.
 
     Args:
@@ -47,12 +47,13 @@ def run_face_sr(image, model_id, upscale, aligned, progress=gr.Progress()):
     model_id, restorer = load_model("face", model_id)
     result = restore_photo(img, restorer, upscale=upscale if upscale is not None else 2, aligned=bool(aligned),
                            progress=progress_checker(progress))
-    gallery = []
+    gallery, pairs = [], []
     for i, f in enumerate(result.faces):
-        size = f.crop_after.shape[:2]
-        gallery += [(nearest(f.crop_input, size), f"face {i + 1}: input (pixels enlarged)"),
-                    (f.crop_after, f"face {i + 1}: restored (score {f.score:.3f})")]
-    first = result.faces[0]
+        before = image_file(nearest(f.crop_input, f.crop_after.shape[:2]), image, f"face{i + 1}_input", "photo")
+        after = image_file(f.crop_after, image, f"face{i + 1}_restored", "photo")
+        gallery += [(before, f"face {i + 1}: input (pixels enlarged)"),
+                    (after, f"face {i + 1}: restored (score {f.score:.3f})")]
+        pairs.append((before, after))
     info = {
         "model": registry.spec(model_id).label or model_id,
         "model_id": model_id,
@@ -64,18 +65,15 @@ def run_face_sr(image, model_id, upscale, aligned, progress=gr.Progress()):
                    "landmarks": None if np.isnan(f.landmarks).any() else np.round(f.landmarks, 1).tolist()}
                   for f in result.faces],
     }
-    photo = output_path(".png", image, f"faces_x{float(upscale or 2):g}", default="photo")
-    from PIL import Image
-
-    Image.fromarray(result.image).save(photo)
-    return photo, gallery, (nearest(first.crop_input, first.crop_after.shape[:2]), first.crop_after), info
+    photo = image_file(result.image, image, f"faces_x{float(upscale or 2):g}", "photo")
+    return photo, gallery, pairs[0], info
 
 
 def build() -> None:
     gr.Markdown(NOTE)
     with gr.Row():
         with gr.Column():
-            image = ImageUpload(label="Photo or aligned face crop", image_mode="RGB")
+            image = ImageUpload(label="Photo or aligned face crop", type="filepath")
             model = model_picker("face")
             upscale = Slider(MIN_UPSCALE, MAX_UPSCALE, value=2, step=0.5, label="Upscale")
             aligned = gr.Checkbox(False, label="Input is an aligned face crop (skip detection)")
@@ -83,17 +81,17 @@ def build() -> None:
         with gr.Column():
             photo = gr.Image(label="Restored photo", type="filepath", format="png", interactive=False)
             slider = gr.ImageSlider(label="First face: input (pixels enlarged) / restored", format="png",
-                                    interactive=False)
+                                    type="filepath", interactive=False)
             gallery = gr.Gallery(label="Every face: input | restored", format="png", columns=2,
                                  object_fit="contain", height="auto")
             boxes = gr.JSON(label="Faces (boxes, scores, landmarks)")
     inputs = [image, model, upscale, aligned]
     outputs = [photo, gallery, slider, boxes]
-    run.click(run_face_sr, inputs, outputs, api_name="face_sr", concurrency_id="gpu")
+    run.click(face_sr, inputs, outputs, api_name="face_sr", concurrency_id="gpu")
     rows = []
     for name, is_aligned in (("astronaut_256.jpg", False), ("astronaut_pair.jpg", False),
                              ("astronaut_aligned_128.png", True)):
         if (EXAMPLES / name).is_file():
             rows.append([str(EXAMPLES / name), model.value, 2 if not is_aligned else 4, is_aligned])
     if rows:
-        gr.Examples(rows, inputs, outputs, fn=run_face_sr, cache_examples=True, cache_mode="lazy")
+        gr.Examples(rows, inputs, outputs, fn=face_sr, cache_examples=True, cache_mode="lazy")

@@ -10,10 +10,11 @@ from models import registry, video_io
 from models.device import gpu, gpu_seconds
 from models.imageio import read_image
 from models.pipelines.estimate import describe_estimate, estimate_interpolation
-from models.pipelines.interpolate import MAX_PAIR_FRAMES, interpolate_pair, interpolate_video, save_gif
+from models.pipelines import interpolate as pipeline
+from models.pipelines.interpolate import MAX_PAIR_FRAMES, save_gif
 
-from .common import endpoint, load_model, model_picker, output_path, progress_checker, video_work
-from .components import ImageUpload, Number, Slider
+from .common import endpoint, image_file, load_model, model_picker, output_path, progress_checker, video_work
+from .components import Dropdown, ImageUpload, Number, Radio, Slider
 
 TITLE = "Frame interpolation"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -29,7 +30,7 @@ def _pair_duration(image0, image1, n, model_id, preview_fps=8) -> int:
 
 @gpu(duration=_pair_duration)
 @endpoint("interpolate_pair")
-def run_pair(image0, image1, n, model_id, preview_fps=8):
+def interpolate_pair(image0, image1, n, model_id, preview_fps=8):
     """N in-between frames of two images, evenly spaced in time.
 
     Args:
@@ -47,7 +48,7 @@ def run_pair(image0, image1, n, model_id, preview_fps=8):
         raise gr.Error("Upload two images.", print_exception=False)
     a, b = read_image(image0, "first image"), read_image(image1, "second image")
     model_id, model = load_model("vfi", model_id)
-    result = interpolate_pair(model, a, b, int(n))
+    result = pipeline.interpolate_pair(model, a, b, int(n))
     sequence = result.sequence()
     fps = float(preview_fps or 8)
     mp4 = output_path(".mp4", image0, f"{n}frames")
@@ -55,7 +56,7 @@ def run_pair(image0, image1, n, model_id, preview_fps=8):
         for frame in sequence:
             writer.write(frame)
     gif = save_gif(sequence, output_path(".gif", image0, f"{n}frames"), fps)
-    gallery = [(f, f"t = {t:.4g}") for f, t in zip(result.frames, result.times)]
+    gallery = [(image_file(f, image0, f"t{t:.4g}"), f"t = {t:.4g}") for f, t in zip(result.frames, result.times)]
     return gallery, mp4, gif
 
 
@@ -84,7 +85,7 @@ def estimate_text(video, mode, factor, target_fps, model_id) -> str:
 
 @gpu(duration=_video_duration)
 @endpoint("interpolate_video")
-def run_video(video, mode, factor, target_fps, model_id, progress=gr.Progress()):
+def interpolate_video(video, mode, factor, target_fps, model_id, progress=gr.Progress()):
     """Raise a video's frame rate by x2/x4/x8 or to a target fps; scene cuts are held, the audio is kept.
 
     Args:
@@ -107,7 +108,7 @@ def run_video(video, mode, factor, target_fps, model_id, progress=gr.Progress())
     rate = {"fps": float(target_fps)} if mode == "target fps" else {"factor": float(factor or 2)}
     dst = output_path(".mp4", video, f"{target_fps:g}fps" if mode == "target fps" else f"x{float(factor or 2):g}")
     started = time.perf_counter()
-    report = interpolate_video(model, video, dst, progress=progress_checker(progress), **rate)
+    report = pipeline.interpolate_video(model, video, dst, progress=progress_checker(progress), **rate)
     took = time.perf_counter() - started
     notes = list(report.warnings)
     if report.out_fps > HIGH_FPS:
@@ -126,28 +127,28 @@ def build() -> None:
         with gr.Row():
             with gr.Column():
                 with gr.Row():
-                    image0 = ImageUpload(label="First frame", image_mode="RGB")
-                    image1 = ImageUpload(label="Second frame", image_mode="RGB")
-                n = Slider(1, MAX_PAIR_FRAMES, value=3, step=1, label="In-between frames", integer=True)
+                    image0 = ImageUpload(label="First frame", type="filepath")
+                    image1 = ImageUpload(label="Second frame", type="filepath")
+                n = Slider(1, MAX_PAIR_FRAMES, value=3, step=1, precision=0, label="In-between frames")
                 model = model_picker("vfi")
-                fps = Slider(1, 30, value=8, step=1, label="Preview fps")
+                fps = Slider(1, 30, value=8, step=1, precision=0, label="Preview fps")
                 run = gr.Button("Interpolate", variant="primary")
             with gr.Column():
                 gallery = gr.Gallery(label="In-between frames", format="png", columns=4, object_fit="contain")
                 gif = gr.Image(label="Preview (GIF, looping)", type="filepath", format="gif", interactive=False)
                 preview = gr.Video(label="Preview (mp4)")
         pair_inputs = [image0, image1, n, model, fps]
-        run.click(run_pair, pair_inputs, [gallery, preview, gif], api_name="interpolate_pair", concurrency_id="gpu")
+        run.click(interpolate_pair, pair_inputs, [gallery, preview, gif], api_name="interpolate_pair", concurrency_id="gpu")
         pairs = sorted(p for p in (EXAMPLES / "pairs").glob("*") if (p / "frame0.png").is_file())
         if pairs:
             gr.Examples([[str(p / "frame0.png"), str(p / "frame1.png"), 3, model.value, 8] for p in pairs],
-                        pair_inputs, [gallery, preview, gif], fn=run_pair, cache_examples=True, cache_mode="lazy")
+                        pair_inputs, [gallery, preview, gif], fn=interpolate_pair, cache_examples=True, cache_mode="lazy")
     with gr.Tab("Video"):
         with gr.Row():
             with gr.Column():
                 video = gr.Video(label="Input video", sources=["upload"])
-                mode = gr.Radio(["factor", "target fps"], value="factor", label="Mode")
-                factor = gr.Dropdown([2, 4, 8], value=2, label="Factor")
+                mode = Radio(["factor", "target fps"], value="factor", label="Mode")
+                factor = Dropdown([2, 4, 8], value=2, label="Factor")
                 target_fps = Number(value=60, label="Target fps", minimum=1, maximum=240, visible=False)
                 vmodel = model_picker("vfi")
                 estimate = gr.Markdown()
@@ -162,10 +163,10 @@ def build() -> None:
                     [factor, target_fps], api_visibility="private", show_progress="hidden")
         for trigger in video_inputs:
             trigger.change(estimate_text, video_inputs, estimate, api_visibility="private", show_progress="hidden")
-        event = vrun.click(run_video, video_inputs, [out_video, summary], api_name="interpolate_video",
+        event = vrun.click(interpolate_video, video_inputs, [out_video, summary], api_name="interpolate_video",
                            concurrency_id="gpu")
         stop.click(None, None, None, cancels=[event], api_visibility="private")
         clips = sorted((EXAMPLES / "videos").glob("*.mp4"))
         if clips:
             gr.Examples([[str(clips[-1]), "factor", 2, 60, vmodel.value]], video_inputs, [out_video, summary],
-                        fn=run_video, cache_examples=True, cache_mode="lazy")
+                        fn=interpolate_video, cache_examples=True, cache_mode="lazy")

@@ -12,8 +12,8 @@ from models.device import gpu, gpu_seconds
 from models.pipelines.estimate import describe_estimate, estimate_video_sr
 from models.pipelines.video_sr import MAX_SCALE, MIN_SCALE, upscale_video
 
-from .common import endpoint, load_model, model_picker, output_path, progress_checker, video_work
-from .components import Number, Slider
+from .common import endpoint, image_file, load_model, model_picker, output_path, progress_checker, video_work
+from .components import Dropdown, Number, Radio, Slider
 
 TITLE = "Video SR (space-time)"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "videos"
@@ -54,7 +54,7 @@ def estimate_text(video, scale, target_fps, time_factor, model_id) -> str:
 
 @gpu(duration=_duration)
 @endpoint("video_sr")
-def run_video_sr(video, scale, target_fps, time_factor, model_id, progress=gr.Progress()):
+def video_sr(video, scale, target_fps, time_factor, model_id, progress=gr.Progress()):
     """Upscale a video in space (any scale from 1 to 8) and in time (a target frame rate, or a time factor); the audio
     is kept and scene cuts are held rather than morphed.
 
@@ -88,7 +88,8 @@ def run_video_sr(video, scale, target_fps, time_factor, model_id, progress=gr.Pr
                f"({report.out_frames / max(took, 1e-6):.2f} output frames/s); audio: {report.audio}; "
                f"scene cuts held: {len(report.scene_cuts)}." + "".join(f"\n\n⚠ {n}" for n in notes))
     h, w = report.after.shape[:2]
-    return dst, (nearest(report.before, (h, w)), report.after), summary
+    before = image_file(nearest(report.before, (h, w)), video, "first_frame_input")
+    return dst, (before, image_file(report.after, video, "first_frame_result")), summary
 
 
 def build() -> None:
@@ -99,9 +100,9 @@ def build() -> None:
         with gr.Column():
             video = gr.Video(label="Input video", sources=["upload"])
             scale = Slider(MIN_SCALE, MAX_SCALE, value=2.0, step=0.1, label="Spatial scale")
-            rate = gr.Radio(["time factor", "target fps"], value="time factor", label="Frame rate by")
+            rate = Radio(["time factor", "target fps"], value="time factor", label="Frame rate by")
             with gr.Row():
-                time_factor = gr.Dropdown([1, 2, 4, 8], value=2, label="Time factor")
+                time_factor = Dropdown([1, 2, 4, 8], value=2, label="Time factor")
                 target_fps = Number(value=0, label="Target fps", minimum=0, maximum=240, visible=False)
             model = model_picker("stvsr")
             estimate = gr.Markdown()
@@ -111,7 +112,7 @@ def build() -> None:
         with gr.Column():
             out_video = gr.Video(label="Result")
             slider = gr.ImageSlider(label="First frame: input (pixels enlarged) / result", format="png",
-                                    type="numpy")
+                                    type="filepath")
             summary = gr.Markdown()
     inputs = [video, scale, target_fps, time_factor, model]
     outputs = [out_video, slider, summary]
@@ -120,9 +121,9 @@ def build() -> None:
                 rate, [time_factor, target_fps], api_visibility="private", show_progress="hidden")
     for trigger in inputs:
         trigger.change(estimate_text, inputs, estimate, api_visibility="private", show_progress="hidden")
-    event = run.click(run_video_sr, inputs, outputs, api_name="video_sr", concurrency_id="gpu")
+    event = run.click(video_sr, inputs, outputs, api_name="video_sr", concurrency_id="gpu")
     stop.click(None, None, None, cancels=[event], api_visibility="private")
     examples = sorted(EXAMPLES.glob("*.mp4"))
     if examples:
-        gr.Examples([[str(examples[0]), 2.0, 0, 2, model.value]], inputs, outputs, fn=run_video_sr,
+        gr.Examples([[str(examples[0]), 2.0, 0, 2, model.value]], inputs, outputs, fn=video_sr,
                     cache_examples=True, cache_mode="lazy")

@@ -100,8 +100,9 @@ VARIABLES = (
     Variable("FRAMEFORGE_QUEUE_SIZE", "queue_size", _number(int), "20", "jobs waiting in the queue at most"),
     Variable("FRAMEFORGE_GPU_CONCURRENCY", "gpu_concurrency", _number(int), "1", "jobs running at once"),
     Variable("FRAMEFORGE_DEVICE", "device", _device, "(auto)", "force cpu, cuda or cuda:N (default: CUDA if visible)"),
-    Variable("FRAMEFORGE_OUTPUT_DIR", "output_dir", _folder, "<temp>/frameforge",
-             "where results are written (served by the app; swept after an hour)"),
+    Variable("FRAMEFORGE_OUTPUT_DIR", "output_dir", _folder, "app: <temp>/frameforge_gradio/results",
+             "where results are written, named after the input; swept after an hour. The app serves this folder; "
+             "inside Gradio's cache (the default) results are not copied"),
     Variable("FRAMEFORGE_MODELS_DIRS", "models_dirs", _folders, "(none)",
              f"folders ('{os.pathsep}'-separated) whose sub-folders the Compression tab may load as generators"),
     Variable("FRAMEFORGE_MCP", "mcp", _flag, "1", "serve the endpoints as MCP tools too"),

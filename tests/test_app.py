@@ -2,12 +2,7 @@
 driven in headless Chromium (Playwright with the system browser; no browser download)."""
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,41 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
-               FRAMEFORGE_OUTPUT_DIR=str(tmp_path_factory.mktemp("out")), HF_HUB_OFFLINE="1")
-    started = time.time()
-    with open(log, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.time() - started > 180:
-                    pytest.fail(f"app did not start in 180 s:\n{log.read_text()[-3000:]}")
-                time.sleep(0.5)
-        print(f"app start-up: {time.time() - started:.1f} s")
+    from tests.app_server import running_app
+
+    with running_app(tmp_path_factory.mktemp("app") / "app.log",
+                     FRAMEFORGE_OUTPUT_DIR=tmp_path_factory.mktemp("out")) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +135,7 @@ def test_browser_runs_the_interpolation_tab(server, media, tmp_path):
             page.goto(server, wait_until="networkidle")
             page.get_by_role("tab", name="Frame interpolation").click()
             uploads = page.locator("input[type=file]")
-            page.get_by_text("First frame").first.wait_for()
+            page.get_by_text("First frame", exact=True).first.wait_for()
             visible = [i for i in range(uploads.count()) if uploads.nth(i).evaluate(
                 "e => !!e.closest('.block') && e.closest('.block').offsetParent !== null")]
             uploads.nth(visible[0]).set_input_files(str(media / "a.png"))
@@ -190,6 +157,35 @@ def test_handlers_name_the_choices_for_an_unknown_model():
 
     assert load_model("vfi", None)[0] == "rife"  # no choice: the tab's default
     with pytest.raises(gr.Error, match="Unknown vfi model 'nope'; choose one of rife, blend, dis_flow"):
-        interpolation.run_pair(np.zeros((16, 16, 3), np.uint8), np.zeros((16, 16, 3), np.uint8), 1, "nope")
+        interpolation.interpolate_pair(np.zeros((16, 16, 3), np.uint8), np.zeros((16, 16, 3), np.uint8), 1, "nope")
     with pytest.raises(gr.Error, match="Unknown stvsr model 'dis_flow'"):  # a model of another task
-        video_sr.run_video_sr(str(ROOT / "examples" / "videos" / "bounce_sync_320x240.mp4"), 2.0, 0, 2, "dis_flow")
+        video_sr.video_sr(str(ROOT / "examples" / "videos" / "bounce_sync_320x240.mp4"), 2.0, 0, 2, "dis_flow")
+
+
+def test_mcp_lists_the_tools(server):
+    """The app is an MCP server: the schema and a real MCP client both list the five tools with their docs."""
+    import asyncio
+
+    import httpx
+
+    schema = httpx.get(f"{server}/gradio_api/mcp/schema", timeout=30).json()
+    assert {"video_sr", "interpolate_pair", "interpolate_video", "face_sr", "svs_spectrum"} <= {
+        t["name"] for t in schema}
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def tools():
+        async with streamable_http_client(f"{server}/gradio_api/mcp/") as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                return (await session.list_tools()).tools
+
+    listed = asyncio.run(tools())
+    by_name = {t.name: t for t in listed}
+    wanted = {"video_sr", "interpolate_pair", "interpolate_video", "face_sr", "svs_spectrum"}
+    assert wanted <= set(by_name), sorted(by_name)
+    tool = by_name["video_sr"]
+    assert "any scale from 1 to 8" in tool.description
+    assert "spatial scale" in tool.inputSchema["properties"]["scale"]["description"]
+    assert "load_layers" not in by_name and "model_card" not in by_name

@@ -242,19 +242,19 @@ def test_tab_handler(astronaut, face_models):
     from demos import face_sr
 
     small = cv2.resize(astronaut, (200, 200), interpolation=cv2.INTER_AREA)
-    photo, gallery, slider, info = face_sr.run_face_sr(small, "face_bicubic", 2, False, progress=lambda *a, **k: None)
+    photo, gallery, slider, info = face_sr.face_sr(small, "face_bicubic", 2, False, progress=lambda *a, **k: None)
     assert np.asarray(Image.open(photo)).shape == (400, 400, 3) and len(info["faces"]) == 1
     assert [c for _, c in gallery] == ["face 1: input (pixels enlarged)", "face 1: restored (score "
                                        f"{info['faces'][0]['score']:.3f})"]
-    assert slider[0].shape == slider[1].shape == (512, 512, 3)
-    before = slider[0]
+    before, after = (np.asarray(Image.open(p)) for p in slider)
+    assert before.shape == after.shape == (512, 512, 3)
     assert len(np.unique(before.reshape(-1, 3)[:64], axis=0)) < 64  # nearest enlargement: blocks of equal pixels
     with pytest.raises(gr.Error):
-        face_sr.run_face_sr(None, "face_bicubic", 2, False, progress=lambda *a, **k: None)
+        face_sr.face_sr(None, "face_bicubic", 2, False, progress=lambda *a, **k: None)
     with pytest.raises(gr.Error, match="upscale"):
-        face_sr.run_face_sr(small, "face_bicubic", 9, False, progress=lambda *a, **k: None)
+        face_sr.face_sr(small, "face_bicubic", 9, False, progress=lambda *a, **k: None)
     with pytest.raises(gr.Error, match="no face"):
-        face_sr.run_face_sr(np.full((100, 300, 3), 7, np.uint8), "face_bicubic", 2, False,
+        face_sr.face_sr(np.full((100, 300, 3), 7, np.uint8), "face_bicubic", 2, False,
                             progress=lambda *a, **k: None)
 
 
@@ -262,7 +262,7 @@ def test_tab_builds(face_models):
     gr = pytest.importorskip("gradio")
     from demos import face_sr
 
-    assert getattr(face_sr.run_face_sr, "__wrapped__", None) is not face_sr.run_face_sr  # would hang gradio
+    assert getattr(face_sr.face_sr, "__wrapped__", None) is not face_sr.face_sr  # would hang gradio
     with gr.Blocks() as demo:
         face_sr.build()
     names = [d.api_name for d in demo.fns.values()]

@@ -268,11 +268,11 @@ def test_tab_handler(tmp_path, monkeypatch):
     model = small_unet()
     folder = tmp_path / "m"
     model.save_pretrained(folder)
-    image, table, summary = compression.run(str(folder), "conv_in, conv_out")
+    image, table, summary = compression.svs_spectrum(str(folder), "conv_in, conv_out")
     assert Path(image).is_file() and Path(image).suffix == ".png"
     assert [r[0] for r in table] == ["conv_in", "conv_out"]
     assert f"{sum(p.numel() for p in model.parameters()):,} parameters" in summary
     import gradio as gr
 
     with pytest.raises(gr.Error):
-        compression.run(str(folder), ["no_such_layer"])
+        compression.svs_spectrum(str(folder), ["no_such_layer"])

@@ -8,7 +8,9 @@ Each step: windows (I_0, I_t, I_1) with t = k / n, n in 2..8, from ``../shared/d
 crops of 2 x ``--crop`` go through the frozen IFNet (``rife``) for the motion at t, the centre ``--crop`` of the
 aligned frames and mask through the kernel network (:mod:`models.vfi.aligned`). Loss: the paper's photometric loss
 (Charbonnier + 0.01 g_Spatial + 0.005 g_Occlusion) on I_t, plus ``--kd-weight`` x Charbonnier to IFNet's own frame
-on unlabeled pairs (gaps 1-3, random t): distillation from the pretrained teacher. The network starts at the prior
+on unlabeled pairs (gaps 1-3, random t): distillation from the pretrained teacher. IFNet runs with its level list
+for 480p-1440p frames (16, 8, 4, 2, 1), the frames the model meets in use, although the crops are small. The
+network starts at the prior
 (:func:`models.vfi.aligned.start_at_prior`: the untrained model returns IFNet's frame), hidden convs He-initialised.
 Adamax, lr halved at 40 % and 80 %. bf16 autocast + channels_last with ``--bf16``. Validation every ``--val-every``
 steps on fixed windows of the held-out training sources (t = 1/4, 1/2, 3/4), beside ``rife`` and ``dis_flow`` on the
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from models.backbones.ifnet import LEVELS
 from models.vfi.common import charbonnier
 from train.data_vfi import REPO, VAL_SOURCES, TimedSampler, build_cache, load_sources, split, val_timed
 from train.vfi import DATA_TERMS, _log, kaiming_init, lr_at
@@ -102,14 +105,13 @@ def validate(interp, windows) -> dict[str, float]:
     return res
 
 
-def reference_scores(windows) -> dict[str, dict[str, float]]:
-    """rife and dis_flow on the validation windows (what the model must beat)."""
+def reference_scores(windows, rife) -> dict[str, dict[str, float]]:
+    """``rife`` (the prior, as the model uses it) and dis_flow on the validation windows (what it must beat)."""
     from bench.metrics import psnr
     from models import registry
 
     out = {}
-    for mid in ("rife", "dis_flow"):
-        model = registry.get(mid)
+    for mid, model in (("rife", rife), ("dis_flow", registry.get("dis_flow"))):
         s: dict[float, list[float]] = {}
         for t, a, gt, b in windows:
             s.setdefault(round(t, 3), []).append(psnr(model.interpolate(a, b, [t])[0], gt))
@@ -132,7 +134,7 @@ def train(args) -> Path:
     sampler = TimedSampler(train_src, crop=2 * args.crop, max_span=args.max_span, seed=args.seed)
     windows = val_timed(val_src)
     interp, net = build(args.model, args.width)
-    rife = registry.get("rife")
+    rife = registry.create("rife", levels=LEVELS)  # the level list of 480p-1440p frames, as in use (crops are small)
     interp.rife = rife
     prepare(net, args.init)
     if args.bf16:
@@ -147,7 +149,7 @@ def train(args) -> Path:
         print(f"resumed at step {step} (best val PSNR {best:.3f})", flush=True)
     else:
         (out / "log.jsonl").unlink(missing_ok=True)
-        refs = reference_scores(windows)
+        refs = reference_scores(windows, rife)
         start = validate(interp, windows)
         _log(out / "log.jsonl", {"step": 0, **start, "references": refs})
         print(f"validation windows: {len(windows)}; rife {refs['rife']['psnr']:.3f}, dis_flow "

@@ -19,7 +19,7 @@ CPU_COST: dict[str, tuple[float, float]] = {
     "lanczos+dis": (0.0, 0.155),
     "bicubic+dis": (0.0, 0.155),
     "lanczos+rife": (0.0, 0.41),
-    "basicvsr+rife": (99.0, 0.41),
+    "basicvsr+rife": (110.0, 0.41),
     "rife": (0.0, 0.80),
     "dis_flow": (0.0, 0.21),
     "blend": (0.0, 0.01),

@@ -1,0 +1,128 @@
+"""The batch command line (``python -m frameforge``) on real files, and the ZeroGPU durations the app asks for."""
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*argv) -> int:
+    from frameforge.__main__ import main
+
+    return main([str(a) for a in argv])
+
+
+@pytest.fixture
+def clips(tmp_path):
+    from tests.video_factory import make_test_video
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    make_test_video(folder / "a.mp4", n_frames=6, size=(48, 64), fps=10, audio=True)
+    make_test_video(folder / "b.mp4", n_frames=4, size=(32, 48), fps=10, audio=False)
+    return folder
+
+
+def test_help_works_as_a_module():
+    out = subprocess.run([sys.executable, "-m", "frameforge", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0 and "video-sr" in out.stdout and "face-sr" in out.stdout
+
+
+def test_video_sr_on_a_folder(clips, tmp_path, capsys):
+    from models import video_io
+
+    assert run("video-sr", clips, "-o", tmp_path / "out", "--scale", 2, "--time-factor", 2, "--model",
+               "lanczos+dis") == 0
+    a = video_io.probe(tmp_path / "out" / "a_x2_lanczos-dis.mp4")
+    b = video_io.probe(tmp_path / "out" / "b_x2_lanczos-dis.mp4")
+    assert (a.width, a.height, a.frame_count) == (128, 96, 11) and a.has_audio
+    assert (b.width, b.height, b.frame_count) == (96, 64, 7)
+    assert "a_x2_lanczos-dis.mp4" in capsys.readouterr().out
+
+
+def test_a_bad_file_is_reported_and_the_others_done(clips, tmp_path, capsys):
+    (clips / "broken.mp4").write_text("not a video")
+    assert run("interpolate", clips, "-o", tmp_path / "out", "--fps", 20, "--model", "dis_flow") == 1
+    captured = capsys.readouterr()
+    assert "broken.mp4" in captured.err and "not a video file" in captured.err
+    assert "1 of 3 input(s) failed" in captured.out
+    made = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert made == ["a_20fps_dis_flow.mp4", "b_20fps_dis_flow.mp4"]
+
+
+def test_face_sr_and_svs_and_models(tmp_path, capsys):
+    photo = ROOT / "examples" / "faces" / "astronaut_256.jpg"
+    assert run("face-sr", photo, "-o", tmp_path / "faces", "--upscale", 2, "--model", "face_bicubic") == 0
+    out = Image.open(tmp_path / "faces" / "astronaut_256_faces_x2.png")
+    assert out.size == tuple(2 * s for s in Image.open(photo).size)
+    assert run("svs-spectrum", "bundled", "-o", tmp_path / "svs") == 0
+    assert (tmp_path / "svs" / "bundled_svs_spectrum.png").is_file()
+    rows = (tmp_path / "svs" / "bundled_svs_spectrum.csv").read_text().splitlines()
+    assert rows[0].startswith("layer,") and len(rows) > 2
+    capsys.readouterr()
+    assert run("models", "vfi") == 0
+    listing = capsys.readouterr().out
+    assert "* vfi      rife" in listing and "MIT" in listing
+
+
+def test_bad_arguments_exit_2(tmp_path, capsys):
+    assert run("video-sr", tmp_path / "missing.mp4", "-o", tmp_path / "out") == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    assert run("face-sr", tmp_path, "-o", tmp_path / "out") == 2  # a folder with no image
+    assert run("interpolate", ROOT / "examples" / "videos", "-o", tmp_path / "o", "--model", "nope") == 2
+    assert "unknown vfi model 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        run("video-sr", "--scale", "two")
+    assert info.value.code == 2
+
+
+def test_zerogpu_durations_follow_the_job(monkeypatch):
+    """With the `spaces` package in ZeroGPU mode every handler asks for a duration computed from its inputs: small
+    jobs the floor, long ones more, never above the cap."""
+    from models import device
+
+    recorded = {}
+
+    class FakeSpaces:
+        @staticmethod
+        def GPU(duration):  # noqa: N802 (the spaces API)
+            def wrap(fn):
+                recorded[fn.__name__] = duration
+
+                def run(*a, **k):
+                    return fn(*a, **k)
+
+                return run
+
+            return wrap
+
+    monkeypatch.setattr(device, "_spaces", FakeSpaces)
+    import demos.face_sr
+    import demos.interpolation
+    import demos.video_sr
+
+    for mod in (demos.video_sr, demos.interpolation, demos.face_sr):
+        importlib.reload(mod)
+    try:
+        assert set(recorded) == {"video_sr", "interpolate_pair", "interpolate_video", "face_sr"}
+        short = ROOT / "examples" / "videos" / "bounce_sync_320x240.mp4"
+        d = recorded["video_sr"]
+        small = d(str(short), 1.0, 0, 1, "lanczos+dis")
+        large = d(str(short), 8.0, 0, 8, "basicvsr+rife")
+        assert 20 <= small < large <= 300
+        assert d(None, 2.0, 0, 2, "basicvsr+rife") >= 20  # no video yet: still a valid duration
+        v = recorded["interpolate_video"]
+        assert 20 <= v(str(short), "factor", 2, 60, "dis_flow") <= v(str(short), "factor", 8, 60, "rife") <= 300
+        f = recorded["face_sr"]
+        assert 20 <= f(np.zeros((10, 10, 3)), "face_bicubic", 1, False) <= f(None, "face_bicubic", 4, False) <= 120
+    finally:
+        monkeypatch.undo()
+        for mod in (demos.video_sr, demos.interpolation, demos.face_sr):
+            importlib.reload(mod)
