@@ -14,8 +14,9 @@ from .stvsr.specs import stvsr_specs
 from .vfi.specs import aligned_specs, cascade_specs, vfi_specs
 
 #: The model each tab opens with (when its weights are available): the best measured one (README, *Measured*):
-#: rife beats dis_flow on both VFI sets; basicvsr+rife beats lanczos+dis by 2.5 dB (x4 / x2) and more elsewhere.
-DEFAULTS = {"vfi": "rife", "stvsr": "basicvsr+rife", "face": "face_bicubic"}
+#: rife beats dis_flow on both VFI sets; basicvsr+rife beats lanczos+dis by 2.5 dB (x4 / x2) and 1.2-2.5 dB elsewhere;
+#: face_basicvsr beats bicubic by 2.4 dB (x4) and 2.3 dB (x8) on faces_eval/ffhq.
+DEFAULTS = {"vfi": "rife", "stvsr": "basicvsr+rife", "face": "face_basicvsr"}
 #: Without an accelerator: BasicVSR costs about 1.4 s per output frame of 854x480 at x4 on 2 CPU cores (and grows
 #: with the input size), so the Video SR tab opens on lanczos+rife, the best of the fast pipelines.
 CPU_DEFAULTS = {"stvsr": "lanczos+rife"}

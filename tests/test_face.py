@@ -267,3 +267,18 @@ def test_tab_builds(face_models):
         face_sr.build()
     names = [d.api_name for d in demo.fns.values()]
     assert "face_sr" in names
+
+
+def test_pretrained_face_restorer_beats_bicubic_on_real_faces(shared_data):
+    """face_basicvsr (the pretrained BasicVSR on the crop) against bicubic, x4, on two training faces."""
+    import torch
+
+    from bench.face import degrade
+    from models import registry
+
+    torch.set_num_threads(1)
+    paths = sorted((shared_data / "faces_train" / "celebahq_256").glob("*"))[:2]
+    model, bicubic = registry.get("face_basicvsr"), registry.get("face_bicubic")
+    for p in paths:
+        gt, lr = degrade(np.asarray(Image.open(p).convert("RGB")), 4)
+        assert psnr(model.restore(lr, 512), gt) > psnr(bicubic.restore(lr, 512), gt) + 1.0

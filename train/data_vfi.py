@@ -86,19 +86,21 @@ def split(sources: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[s
 
 
 @dataclass
-class TripletSampler:
-    """Random training triplets as float32 arrays (B, 3, C, C) in [0, 1]: frame0, frame1 (target), frame2."""
+class SourceSampler:
+    """Picks training sources in proportion to their frames, among those at least ``crop`` px and long enough."""
 
     sources: dict[str, np.ndarray]
     crop: int
-    max_gap: int = 3
     seed: int = 0
+
+    def min_frames(self) -> int:
+        return 3
 
     def __post_init__(self):
         self.names = [k for k, v in self.sources.items()
-                      if v.shape[0] >= 3 and v.shape[1] >= self.crop and v.shape[2] >= self.crop]
+                      if v.shape[0] >= self.min_frames() and v.shape[1] >= self.crop and v.shape[2] >= self.crop]
         if not self.names:
-            raise DataUnavailable(f"no source is at least {self.crop}x{self.crop} with 3 frames")
+            raise DataUnavailable(f"no source is at least {self.crop}x{self.crop} with {self.min_frames()} frames")
         sizes = np.array([self.sources[k].shape[0] for k in self.names], dtype=np.float64)
         self.p = sizes / sizes.sum()  # frames weight the sources
         self.rng = np.random.default_rng(self.seed)
@@ -106,9 +108,19 @@ class TripletSampler:
     def reseed(self, *entropy: int) -> None:
         self.rng = np.random.default_rng([self.seed, *entropy])
 
+    def source(self) -> np.ndarray:
+        return self.sources[self.names[self.rng.choice(len(self.names), p=self.p)]]
+
+
+@dataclass
+class TripletSampler(SourceSampler):
+    """Random training triplets as float32 arrays (B, 3, C, C) in [0, 1]: frame0, frame1 (target), frame2."""
+
+    max_gap: int = 3
+
     def triplet(self) -> np.ndarray:
         rng = self.rng
-        arr = self.sources[self.names[rng.choice(len(self.names), p=self.p)]]
+        arr = self.source()
         n, h, w = arr.shape[:3]
         gap = int(rng.integers(1, min(self.max_gap, (n - 1) // 2) + 1))
         s = int(rng.integers(0, n - 2 * gap))
@@ -147,27 +159,15 @@ def val_triplets(sources: dict[str, np.ndarray], gaps=(1, 2), per_source: int = 
 
 
 @dataclass
-class TimedSampler:
+class TimedSampler(SourceSampler):
     """Random training windows for any-t interpolation: (I_s, I_s+k, I_s+n) with t = k / n, n in 2..``max_span``
     (triplets at n = 2, septuplet-like spans up to n = 8: t from 1/8 to 7/8), random crops, flips and temporal
     reversal (which maps t to 1 - t). Also unlabeled pairs (I_s, I_s+g), g in 1..3, for distillation."""
 
-    sources: dict[str, np.ndarray]
-    crop: int
     max_span: int = 8
-    seed: int = 0
 
-    def __post_init__(self):
-        self.names = [k for k, v in self.sources.items()
-                      if v.shape[0] > self.max_span and v.shape[1] >= self.crop and v.shape[2] >= self.crop]
-        if not self.names:
-            raise DataUnavailable(f"no source is at least {self.crop}x{self.crop} with {self.max_span + 1} frames")
-        sizes = np.array([self.sources[k].shape[0] for k in self.names], dtype=np.float64)
-        self.p = sizes / sizes.sum()
-        self.rng = np.random.default_rng(self.seed)
-
-    def reseed(self, *entropy: int) -> None:
-        self.rng = np.random.default_rng([self.seed, *entropy])
+    def min_frames(self) -> int:
+        return self.max_span + 1
 
     def _crop(self, arr: np.ndarray, idx: list[int]) -> np.ndarray:
         rng = self.rng
@@ -182,7 +182,7 @@ class TimedSampler:
 
     def window(self) -> tuple[np.ndarray, float]:
         rng = self.rng
-        arr = self.sources[self.names[rng.choice(len(self.names), p=self.p)]]
+        arr = self.source()
         n = int(rng.integers(2, self.max_span + 1))
         k = int(rng.integers(1, n))
         s = int(rng.integers(0, arr.shape[0] - n))
@@ -204,7 +204,7 @@ class TimedSampler:
         rng = self.rng
         out = []
         for _ in range(size):
-            arr = self.sources[self.names[rng.choice(len(self.names), p=self.p)]]
+            arr = self.source()
             g = int(rng.integers(1, 4))
             s = int(rng.integers(0, arr.shape[0] - g))
             out.append(self._crop(arr, [s, s + g]))

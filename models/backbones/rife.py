@@ -17,10 +17,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.device import autocast, inference_device
+from models.device import inference_device
 from models.ops.tiles import tiled
 
 from .ifnet import LEVELS, IFNet, merge
+from .runner import NetRunner
 
 #: Short-side bounds (pixels) -> level divisor k (levels = LEVELS / k), from ``python -m bench.rife_levels`` on
 #: training triplets (bench/results/rife_levels.json): k = 2 wins at 240p (+0.25 dB, 239 ms), is only +0.09 dB at
@@ -48,7 +49,7 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return x.float().clamp(0, 1).mul(255.0).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
-class RifeInterpolator:
+class RifeInterpolator(NetRunner):
     """:class:`~models.interfaces.FrameInterpolator` with RIFE 4.25's IFNet; ``arbitrary_t``."""
 
     arbitrary_t = True
@@ -59,18 +60,6 @@ class RifeInterpolator:
         self.levels = tuple(levels) if levels else None  # None: from the frame size
         self.max_pixels, self.tile, self.overlap = int(max_pixels), int(tile), int(overlap)
         self.cpu_bf16 = cpu_bf16
-
-    def eval(self) -> "RifeInterpolator":
-        self.net.eval()
-        return self
-
-    def load_state_dict(self, state: dict, strict: bool = True):
-        return self.net.load_state_dict({k: v.float() for k, v in state.items()}, strict=strict)
-
-    def _precision(self, device: torch.device):
-        if device.type == "cpu" and self.cpu_bf16:
-            return torch.autocast("cpu", dtype=torch.bfloat16)
-        return autocast(device)
 
     def _levels(self, h: int, w: int) -> tuple[float, ...]:
         return self.levels or levels_for(h, w)

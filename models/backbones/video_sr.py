@@ -22,11 +22,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from models.device import autocast, inference_device
+from models.device import inference_device
 from models.imageio import check_frame
 
 from .basicvsr import BasicVSR
 from .rife import to_tensor, to_uint8
+from .runner import NetRunner
 
 
 #: SpyNet needs frames larger than 32 px a side (it rounds up to a multiple of 32 and halves its coarsest 32 px
@@ -55,7 +56,7 @@ def _item(item) -> tuple[np.ndarray, bool]:
     return item, False
 
 
-class BasicVSRUpscaler:
+class BasicVSRUpscaler(NetRunner):
     """:class:`~models.interfaces.SpatialUpscaler` (one frame) and a streaming video upscaler (many frames)."""
 
     def __init__(self, net: BasicVSR | None = None, chunk: int = 15, lookahead: int = 6, tile: int = 360,
@@ -65,18 +66,6 @@ class BasicVSRUpscaler:
         self.net = (net or BasicVSR()).eval()
         self.chunk, self.lookahead, self.tile, self.halo = chunk, lookahead, tile, halo
         self.cpu_bf16 = cpu_bf16
-
-    def eval(self) -> "BasicVSRUpscaler":
-        self.net.eval()
-        return self
-
-    def load_state_dict(self, state: dict, strict: bool = True):
-        return self.net.load_state_dict({k: v.float() for k, v in state.items()}, strict=strict)
-
-    def _precision(self, device: torch.device):
-        if device.type == "cpu" and self.cpu_bf16:
-            return torch.autocast("cpu", dtype=torch.bfloat16)
-        return autocast(device)
 
     # ------------------------------------------------------------------------------------------------ public --
     def upscale(self, frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
