@@ -228,14 +228,3 @@ def load_model(task: str, model_id: str | None):
         raise gr.Error(f"Unknown {task} model {model_id!r}; choose one of {', '.join(known)}.",
                        print_exception=False)
     return model_id, registry.get(model_id)
-
-
-def video_work(video: str | None) -> tuple[int, int, int]:
-    """(frames, width, height) of an uploaded video for ZeroGPU duration estimates; zeros when unreadable."""
-    from models import video_io
-
-    try:
-        info = video_io.probe(video)
-        return info.frame_count, info.width, info.height
-    except Exception:
-        return 0, 0, 0

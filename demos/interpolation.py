@@ -13,7 +13,7 @@ from models.pipelines.estimate import describe_estimate, estimate_interpolation
 from models.pipelines import interpolate as pipeline
 from models.pipelines.interpolate import MAX_PAIR_FRAMES, save_gif
 
-from .common import endpoint, image_file, load_model, model_picker, output_path, progress_checker, video_work
+from .common import endpoint, image_file, load_model, model_picker, output_path, progress_checker
 from .components import Dropdown, ImageUpload, Number, Radio, Slider
 
 TITLE = "Frame interpolation"
@@ -64,22 +64,26 @@ def _factor(mode, factor, target_fps, in_fps: float = 30.0) -> float:
     return (float(target_fps) / in_fps) if mode == "target fps" and target_fps else float(factor or 2)
 
 
+def _video_estimate(video, mode, factor, target_fps, model_id) -> dict | None:
+    try:
+        info = video_io.probe(video) if video else None
+    except Exception:  # an unreadable upload gets its message when the job runs
+        return None
+    if info is None:
+        return None
+    return estimate_interpolation(model_id or registry.default_id("vfi"), info.frame_count, (info.width, info.height),
+                                  _factor(mode, factor, target_fps, info.fps))
+
+
 def _video_duration(video, mode, factor, target_fps, model_id, progress=None) -> int:
-    frames, w, h = video_work(video)
-    est = estimate_interpolation(model_id or registry.default_id("vfi"), frames, (w, h),
-                                 _factor(mode, factor, target_fps)) if frames else None
+    """ZeroGPU seconds for this job: the GPU estimate with a margin, clamped to [20, 300]."""
+    est = _video_estimate(video, mode, factor, target_fps, model_id)
     return gpu_seconds(est["gpu_seconds"] if est else 30.0, seconds_per_unit=1.5, floor=20, cap=300)
 
 
 def estimate_text(video, mode, factor, target_fps, model_id) -> str:
-    try:
-        info = video_io.probe(video) if video else None
-    except Exception:
-        return ""
-    if info is None:
-        return ""
-    est = estimate_interpolation(model_id or registry.default_id("vfi"), info.frame_count, (info.width, info.height),
-                                 _factor(mode, factor, target_fps, info.fps))
+    """What the job will make and about how long it takes on this machine (shown before it runs)."""
+    est = _video_estimate(video, mode, factor, target_fps, model_id)
     return describe_estimate(est) if est else ""
 
 

@@ -12,7 +12,7 @@ from models.device import gpu, gpu_seconds
 from models.pipelines.estimate import describe_estimate, estimate_video_sr
 from models.pipelines.video_sr import MAX_SCALE, MIN_SCALE, upscale_video
 
-from .common import endpoint, image_file, load_model, model_picker, output_path, progress_checker, video_work
+from .common import endpoint, image_file, load_model, model_picker, output_path, progress_checker
 from .components import Dropdown, Number, Radio, Slider
 
 TITLE = "Video SR (space-time)"
@@ -30,11 +30,16 @@ def nearest(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _job(video, scale, target_fps, time_factor, model_id) -> dict | None:
-    frames, w, h = video_work(video)
-    if not frames:
+    from models import video_io
+
+    try:
+        info = video_io.probe(video) if video else None
+    except Exception:  # an unreadable upload gets its message when the job runs
         return None
-    return estimate_video_sr(model_id or registry.default_id("stvsr"), frames, (w, h), float(scale or 1),
-                             float(target_fps or 0), float(time_factor or 1))
+    if info is None:
+        return None
+    return estimate_video_sr(model_id or registry.default_id("stvsr"), info.frame_count, (info.width, info.height),
+                             float(scale or 1), float(target_fps or 0), float(time_factor or 1), info.fps)
 
 
 def _duration(video, scale, target_fps, time_factor, model_id, progress=None) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,3 +138,18 @@ def test_vfi_speed_builds_widths_and_rejects_unknown_ids():
         build("dis_flow@1.0")
     with pytest.raises(ValueError, match="not available"):
         build("no_such_model")
+
+
+def test_pipeline_speed_child_streams_a_clip():
+    from bench.stvsr_pipeline_speed import child
+
+    res = child({"model": "lanczos+dis", "size": "480p", "anchors": 3})
+    assert res["frames"] == 5 and res["ms_per_frame"] > 0 and res["rss_growth_mb"] >= 0
+
+
+def test_readme_documents_every_setting():
+    from models import settings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for var in settings.VARIABLES:
+        assert f"| `{var.name}` | {var.default} |" in readme, var.name

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..registry import ModelSpec
+from ..weights import WeightSource
 
 
 def _bicubic():
@@ -22,6 +23,12 @@ def _basicvsr():
     return BasicVSRFaceRestorer()
 
 
+def _student(**kw):
+    from .student import FaceNetRestorer, FaceStudent
+
+    return FaceNetRestorer(FaceStudent(**kw))
+
+
 def face_specs() -> list[ModelSpec]:
     return [
         ModelSpec(id="face_bicubic", task="face", build=_bicubic, label="Bicubic",
@@ -33,4 +40,11 @@ def face_specs() -> list[ModelSpec]:
                   label="BasicVSR x4 (pretrained, general)",
                   description="The pretrained BasicVSR on the aligned crop (one frame), then Lanczos to 512: a general "
                               "upscaler, not trained on faces.", tags=("pretrained",)),
+        ModelSpec(id="face_student_nokd", task="face", build=_student, requires=("basicvsr", "efficientnet_lite0"),
+                  weights=WeightSource(bundled="face_student_nokd.safetensors"),
+                  license="FrameForge weights on BasicVSR (Apache-2.0); trained on CelebA-HQ / FFHQ / UTKFace "
+                          "(research, non-commercial): see the card",
+                  card="face_student_nokd.md", label="Face student (no distillation; on BasicVSR)",
+                  description="Encoder-SFT-decoder over EfficientNet-Lite0 features predicting a residual over the "
+                              "pretrained BasicVSR base; trained here without a teacher.", tags=("trained",)),
     ]

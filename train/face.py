@@ -1,0 +1,275 @@
+"""Train the face student (``models/face/student.py``) on ``../shared/data/faces_train``.
+
+    python -m train.face --steps 2000 --batch 8 --bf16 --out runs/face_student_nokd --export face_student_nokd
+
+Data: every face of ``faces_train`` (CelebA-HQ, CelebAMask-HQ, FFHQ and UTKFace chips). The 512 px and larger HQ
+faces are used at 512 (random 256 crops), the others resized to 256 (UTKFace: 600 of its 1,500 chips). For each face
+and scale (x4 and x8, as the benchmark degrades: PIL bicubic down) the pretrained base ``face_basicvsr`` is computed
+once and cached (``runs/face_cache``). Five 512 px HQ faces are held out for validation (never the ``*_eval``
+folders). Loss as in the paper without distillation: 100 MSE + 20 perceptual (L1 of EfficientNet-Lite0 features at
+strides 2-16, each map divided by its mean absolute value on the target). Adam 2e-4, betas (0.9, 0.999); bf16 autocast
++ channels_last with ``--bf16``. The decoder's last conv starts at zero: step 0 is the base. Validation PSNR at 512
+(whole faces, x4 and x8) against the base and bicubic, every ``--val-every`` steps; ``best.pt`` keeps the best.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "faces_train"
+CACHE = REPO / "runs" / "face_cache"
+SCALES = (4, 8)
+VAL_COUNT = 5
+UTK_COUNT = 600
+
+
+def _faces() -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, np.ndarray]]]:
+    """(train, validation) faces as uint8 RGB at their training size (512 or 256)."""
+    from PIL import Image
+
+    if not DATA.is_dir():
+        raise SystemExit(f"training faces not found at {DATA}")
+    big, small = [], []
+    paths = sorted(p for p in DATA.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    utk = [p for p in paths if "utkface" in str(p)][::max(1, 1500 // UTK_COUNT)][:UTK_COUNT]
+    for p in [p for p in paths if "utkface" not in str(p)] + utk:
+        im = Image.open(p).convert("RGB")
+        name = str(p.relative_to(DATA))
+        if min(im.size) >= 512:
+            big.append((name, np.asarray(im.resize((512, 512), Image.BICUBIC))))
+        else:
+            small.append((name, np.asarray(im.resize((256, 256), Image.BICUBIC))))
+    return big[VAL_COUNT:] + small, big[:VAL_COUNT]
+
+
+def build_cache(log=print) -> Path:
+    """GT, LR and base (face_basicvsr) of every face and scale, computed once (``runs/face_cache/*.npz``)."""
+    from PIL import Image
+
+    from models import registry
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    base = registry.get("face_basicvsr")
+    train, val = _faces()
+    for split, faces in (("train", train), ("val", val)):
+        for i, (name, gt) in enumerate(faces):
+            dst = CACHE / f"{split}_{i:04d}.npz"
+            if dst.is_file():
+                continue
+            size = gt.shape[0]
+            rows = {"gt": gt}
+            for s in SCALES:
+                lr = np.asarray(Image.fromarray(gt).resize((size // s, size // s), Image.BICUBIC))
+                rows[f"lr{s}"], rows[f"base{s}"] = lr, base.restore(lr, size)
+            np.savez(dst, name=name, **rows)
+            if i % 50 == 0:
+                log(f"cached {split} {i + 1}/{len(faces)}")
+    return CACHE
+
+
+def load_cache(split: str) -> list[dict]:
+    return [dict(np.load(p)) for p in sorted(CACHE.glob(f"{split}_*.npz"))]
+
+
+def batch(rows: list[dict], size: int, rng: np.random.Generator, crop: int = 256):
+    """(base, gt) float (B, 3, crop, crop): random faces and scales, 256 crops of the 512 faces, random flips."""
+    bases, gts = [], []
+    for _ in range(size):
+        r = rows[rng.integers(len(rows))]
+        s = SCALES[rng.integers(len(SCALES))]
+        gt, b = r["gt"], r[f"base{s}"]
+        n = gt.shape[0]
+        y, x = (int(rng.integers(0, n - crop + 1)), int(rng.integers(0, n - crop + 1))) if n > crop else (0, 0)
+        gt, b = gt[y:y + crop, x:x + crop], b[y:y + crop, x:x + crop]
+        if rng.random() < 0.5:
+            gt, b = gt[:, ::-1], b[:, ::-1]
+        gts.append(gt)
+        bases.append(b)
+    to = lambda a: torch.from_numpy(np.ascontiguousarray(np.stack(a))).permute(0, 3, 1, 2).float() / 255  # noqa
+    return to(bases), to(gts)
+
+
+def perceptual(net, out: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """Mean over strides 2..16 of L1(EffNet(out) - EffNet(gt)) / mean |EffNet(gt)|."""
+    from models.face.student import STRIDES
+
+    effnet = net._features[0]
+    with torch.no_grad():
+        ft = effnet.features(gt, STRIDES)
+    fo = effnet.features(out, STRIDES)
+    return sum((fo[s].float() - ft[s].float()).abs().mean() / (ft[s].float().abs().mean() + 1e-6)
+               for s in STRIDES) / len(STRIDES)
+
+
+def loss_terms(net, base, gt, bf16: bool, w_mse: float = 100.0, w_perceptual: float = 20.0
+               ) -> dict[str, torch.Tensor]:
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        out = net(base)
+        per = perceptual(net, out, gt)
+    mse = F.mse_loss(out.float(), gt)
+    return {"mse": mse, "perceptual": per.float(), "loss": w_mse * mse + w_perceptual * per.float()}
+
+
+@torch.no_grad()
+def validate(net, rows: list[dict]) -> dict[str, float]:
+    """PSNR at 512 (whole faces) of the network, its base and bicubic, per scale."""
+    from PIL import Image
+
+    from bench.metrics import psnr
+    from models.face.student import FaceNetRestorer
+
+    was = net.training
+    net.eval()
+    restorer = FaceNetRestorer(net)
+    res = {}
+    for s in SCALES:
+        ours, base, bic = [], [], []
+        for r in rows:
+            restorer.base = _CachedBase(r[f"base{s}"])
+            ours.append(psnr(restorer.restore(r[f"lr{s}"], 512), r["gt"]))
+            base.append(psnr(r[f"base{s}"], r["gt"]))
+            bic.append(psnr(np.asarray(Image.fromarray(r[f"lr{s}"]).resize((512, 512), Image.BICUBIC)), r["gt"]))
+        res.update({f"psnr_x{s}": float(np.mean(ours)), f"base_x{s}": float(np.mean(base)),
+                    f"bicubic_x{s}": float(np.mean(bic))})
+    res["psnr"] = float(np.mean([res[f"psnr_x{s}"] for s in SCALES]))
+    net.train(was)
+    return res
+
+
+class _CachedBase:
+    def __init__(self, image):
+        self.image = image
+
+    def restore(self, face, out_size):
+        return self.image
+
+
+def _log(path: Path, row: dict) -> None:
+    with open(path, "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+def train(args) -> Path:
+    from tqdm import tqdm
+
+    from models import registry
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    build_cache(log=lambda m: print(m, flush=True))
+    rows, val = load_cache("train"), load_cache("val")
+    net = registry.create("face_student_nokd", pretrained=False).net
+    net.attach_features(registry.get("efficientnet_lite0"))
+    if args.bf16:
+        net = net.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.9, 0.999))
+    step, best, wall = 0, -math.inf, 0.0
+    if args.resume and (out / "last.pt").is_file():
+        ck = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, best, wall = int(ck["step"]), float(ck["best"]), float(ck["wall"])
+    else:
+        (out / "log.jsonl").unlink(missing_ok=True)
+        v = validate(net, val)
+        _log(out / "log.jsonl", {"step": 0, **v})
+        best = v["psnr"]
+        torch.save({"model": net.state_dict(), "step": 0, "psnr": best}, out / "best.pt")
+        print(f"{len(rows)} training faces, {len(val)} validation; step 0 (= the base): {v}", flush=True)
+    (out / "args.json").write_text(json.dumps(vars(args), indent=1))
+    rng = np.random.default_rng([args.seed, step])
+    net.train()
+    bar = tqdm(total=args.steps, initial=step, desc="face", mininterval=30)
+    t0, session = time.time() - wall, time.time()
+    run = {"loss": 0.0, "mse": 0.0, "perceptual": 0.0, "n": 0}
+    while step < args.steps:
+        base, gt = batch(rows, args.batch, rng)
+        terms = loss_terms(net, base, gt, args.bf16, args.w_mse, args.w_perceptual)
+        opt.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        opt.step()
+        step += 1
+        bar.update(1)
+        for k in ("loss", "mse", "perceptual"):
+            run[k] += terms[k].item()
+        run["n"] += 1
+        if step % args.log_every == 0:
+            _log(out / "log.jsonl", {"step": step, **{k: run[k] / run["n"] for k in ("loss", "mse", "perceptual")},
+                                     "wall_s": round(time.time() - t0, 1)})
+            run = {"loss": 0.0, "mse": 0.0, "perceptual": 0.0, "n": 0}
+        stop = args.time_limit and (time.time() - session) / 60 >= args.time_limit
+        if step % args.val_every == 0 or step == args.steps or stop:
+            v = validate(net, val)
+            _log(out / "log.jsonl", {"step": step, **v, "wall_s": round(time.time() - t0, 1)})
+            bar.write(f"step {step}: {v}")
+            if v["psnr"] > best:
+                best = v["psnr"]
+                torch.save({"model": net.state_dict(), "step": step, "psnr": best}, out / "best.pt")
+            torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
+                        "wall": time.time() - t0}, out / "last.pt")
+        if stop:
+            break
+    bar.close()
+    return out
+
+
+def export(args) -> Path:
+    from models import registry
+    from models.weights import WEIGHTS_DIR, save_safetensors
+
+    out = Path(args.out)
+    best = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
+    net = registry.create("face_student_nokd", pretrained=False).net
+    net.load_state_dict({k: v.half().float() for k, v in best["model"].items()})
+    v = validate(net, load_cache("val"))
+    dst = WEIGHTS_DIR / f"{args.export}.safetensors"
+    save_safetensors(best["model"], dst, half=True, metadata={"step": str(best["step"]), "val_psnr": f"{v['psnr']:.3f}"})
+    rows = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    (out / "export.json").write_text(json.dumps({"step": best["step"], "val_fp16": v}, indent=1))
+    print(json.dumps({"export": str(dst), "step": best["step"], "val_fp16": v, "val_rows": len(rows)}, indent=1))
+    return dst
+
+
+def parse(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m train.face", description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--w-mse", type=float, default=100.0)
+    ap.add_argument("--w-perceptual", type=float, default=20.0)
+    ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--time-limit", type=float, default=0)
+    ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--val-every", type=int, default=250)
+    ap.add_argument("--out", default="runs/face_student_nokd")
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--cache-only", action="store_true", help="build runs/face_cache and stop")
+    ap.add_argument("--export", metavar="ID")
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse(argv)
+    if args.cache_only:
+        build_cache()
+        return
+    if args.steps > 0:
+        train(args)
+    if args.export:
+        export(args)
+
+
+if __name__ == "__main__":
+    main()
