@@ -135,10 +135,15 @@ def check_job() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ results --
+def _clean(text: str, default: str = "") -> str:
+    """Letters, digits, '.', '_' and '-' only (at most 40): a safe part of a file name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")[:40] or default
+
+
 def _stem(source, default: str) -> str:
+    """The input file's name without its extension (``default`` for a non-path input)."""
     name = Path(str(source)).stem if isinstance(source, (str, Path)) and str(source).strip() else default
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:40]
-    return name or default
+    return _clean(name, default)
 
 
 def output_path(suffix: str, source=None, tag: str = "", default: str = "result") -> str:
@@ -153,7 +158,7 @@ def output_path(suffix: str, source=None, tag: str = "", default: str = "result"
                 old.unlink()
         except OSError:
             pass
-    tag = f"_{_stem(tag, '')}" if tag else ""
+    tag = f"_{_clean(tag)}" if tag else ""
     path = folder / f"{_stem(source, default)}{tag}_{uuid.uuid4().hex[:8]}{suffix}"
     job = _JOB.get()
     if job is not None:

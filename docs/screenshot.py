@@ -32,7 +32,7 @@ def main() -> None:
             page.goto(f"http://127.0.0.1:{PORT}", wait_until="networkidle")
             page.get_by_role("tab", name="Frame interpolation").click()
             pair = ROOT / "examples" / "pairs" / "juggle"
-            page.get_by_text("First frame").first.wait_for()
+            page.get_by_text("First frame", exact=True).first.wait_for()
             uploads = page.locator("input[type=file]")
             shown = [i for i in range(uploads.count()) if uploads.nth(i).evaluate(
                 "e => !!e.closest('.block') && e.closest('.block').offsetParent !== null")]

@@ -122,8 +122,15 @@ def test_svs_spectrum_endpoint(client):
     assert "param" in summary.lower()
 
 
+def _visible_uploads(page):
+    uploads = page.locator("input[type=file]")
+    return [uploads.nth(i) for i in range(uploads.count()) if uploads.nth(i).evaluate(
+        "e => !!e.closest('.block') && e.closest('.block').offsetParent !== null")]
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (apt-get install chromium)")
-def test_browser_runs_the_interpolation_tab(server, media, tmp_path):
+def test_browser_runs_one_job_per_tab(server, media, tmp_path):
+    """Each tab as a person uses it: upload, press the button, see the result (and the before/after views)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -133,18 +140,36 @@ def test_browser_runs_the_interpolation_tab(server, media, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(server, wait_until="networkidle")
+            # Video SR: the estimate shows before the run, the report and the before/after slider after it
+            page.get_by_text("Input video", exact=True).first.wait_for()
+            _visible_uploads(page)[0].set_input_files(str(media / "clip.mp4"))
+            page.get_by_text("Estimated time").first.wait_for(timeout=60_000)
+            page.get_by_role("button", name="Upscale", exact=True).click()
+            page.get_by_text("output frames/s").first.wait_for(timeout=180_000)
+            page.screenshot(path=str(tmp_path / "video_sr.png"), full_page=True)
+            slider = page.locator(".block", has_text="First frame: input (pixels enlarged) / result").last
+            slider.locator("img").nth(1).wait_for(timeout=30_000)  # the two sides of the before/after view
+            # Frame interpolation, image pair: the gallery with each frame's t and the GIF shown inline
             page.get_by_role("tab", name="Frame interpolation").click()
-            uploads = page.locator("input[type=file]")
             page.get_by_text("First frame", exact=True).first.wait_for()
-            visible = [i for i in range(uploads.count()) if uploads.nth(i).evaluate(
-                "e => !!e.closest('.block') && e.closest('.block').offsetParent !== null")]
-            uploads.nth(visible[0]).set_input_files(str(media / "a.png"))
-            uploads.nth(visible[1]).set_input_files(str(media / "b.png"))
+            pair = _visible_uploads(page)
+            pair[0].set_input_files(str(media / "a.png"))
+            pair[1].set_input_files(str(media / "b.png"))
             page.get_by_role("button", name="Interpolate", exact=True).click()
-            captions = page.get_by_text("t = 0.5")
-            captions.first.wait_for(timeout=120_000)
-            page.screenshot(path=str(tmp_path / "interpolation.png"), full_page=True)
-            assert page.locator("img[src*='/file=']").count() + page.locator("img[src*='gradio_api']").count() >= 3
+            page.get_by_text("t = 0.5").first.wait_for(timeout=120_000)
+            page.locator("img[src*='.gif']").first.wait_for(timeout=60_000)
+            # Face SR: the restored photo and every face before | after
+            page.get_by_role("tab", name="Face SR").click()
+            page.get_by_text("Photo or aligned face crop", exact=True).first.wait_for()
+            _visible_uploads(page)[0].set_input_files(str(ROOT / "examples" / "faces" / "astronaut_256.jpg"))
+            page.get_by_role("button", name="Restore faces", exact=True).click()
+            page.get_by_text("face 1: restored").first.wait_for(timeout=180_000)
+            page.get_by_text("face 1: input (pixels enlarged)").first.wait_for()
+            # Compression: the spectra of the bundled generator
+            page.get_by_role("tab", name="Compression (SVS)").click()
+            page.get_by_role("button", name="Show spectra", exact=True).click()
+            page.get_by_text("parameters").first.wait_for(timeout=120_000)
+            page.screenshot(path=str(tmp_path / "compression.png"), full_page=True)
         finally:
             browser.close()
 

@@ -33,7 +33,8 @@ GPU_SPEEDUP = 25.0
 
 
 def _out_frames(frames: int, in_fps_factor: float) -> int:
-    return max(1, math.ceil(frames * in_fps_factor))
+    """Output frames of ``frames`` source frames at ``in_fps_factor`` x their rate (first and last kept)."""
+    return max(1, math.floor((frames - 1) * in_fps_factor + 1e-9) + 1)
 
 
 def estimate_video_sr(model_id: str, frames: int, in_size: tuple[int, int], scale: float, target_fps: float,
