@@ -168,6 +168,8 @@ def train(args) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     build_cache(log=lambda m: print(m, flush=True))
     rows, val = load_cache("train"), load_cache("val")
+    if args.hq_only:  # the 512 px faces only: the scale the benchmark and the app restore at
+        rows = [r for r in rows if r["gt"].shape[0] >= 512]
     net = registry.create("face_student_nokd", pretrained=False).net
     net.attach_features(registry.get("efficientnet_lite0"))
     if args.bf16:
@@ -255,6 +257,7 @@ def parse(argv=None):
     ap.add_argument("--val-every", type=int, default=250)
     ap.add_argument("--out", default="runs/face_student_nokd")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--hq-only", action="store_true", help="train on the 512 px HQ faces only")
     ap.add_argument("--cache-only", action="store_true", help="build runs/face_cache and stop")
     ap.add_argument("--export", metavar="ID")
     return ap.parse_args(argv)

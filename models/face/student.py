@@ -1,15 +1,16 @@
 """The face student (FrameForge configuration of the JBE 2021 student): an encoder–SFT-decoder without landmarks,
 dictionaries, AdaIN or selection, predicting a residual over the pretrained upscaler's output.
 
-    B = BasicVSR(LR) resized to the output size                         (the base; models.face.baselines)
-    F_2, F_4, F_8, F_16 = EfficientNet-Lite0(B)                          (frozen ImageNet features, strides 2..16)
-    h_16 = MSDilate(conv(F_16))
-    h_s/2 = up( SFT_s(conv(h_s); F_s) )  for s = 16, 8, 4, 2,   SFT(x; c) = x * Scale(c) + Shift(c)
-    I = B + conv_out([h_1, B])                                           (conv_out zero-initialised: I = B at start)
+    B = BasicVSR(LR) resized to the output size                          (the base; models.face.baselines)
+    F_2, F_4, F_8 = EfficientNet-Lite0(B)                                 (frozen ImageNet features: the "VGG" slot)
+    e_2 = conv(unshuffle_2(B)),  e_4 = down(e_2),  e_8 = MSDilate(down(e_4))       (the student's own encoder)
+    d_s = SFT_s( conv([up(d_2s), e_s]); F_s )  for s = 4, 2,   d_8 = SFT_8(e_8; F_8),
+    SFT(x; c) = x * Scale(c) + Shift(c)
+    I = B + shuffle_2(conv_out(d_2))                                      (conv_out zero-initialised: I = B at start)
 
 Departures from the paper (named in the model card): EfficientNet-Lite0 features replace VGG19 (no VGG weights exist
 here); the output is a residual over the pretrained BasicVSR instead of a full synthesis from a bicubic input;
-channel widths are thin (128 at stride 16 down to 16) for the CPU.
+thin channels (32 / 64 / 96 at strides 2 / 4 / 8) for the CPU.
 """
 from __future__ import annotations
 
@@ -20,23 +21,28 @@ from torch import nn
 
 from models.backbones.efficientnet_lite import FEATURE_CHANNELS
 
-#: Decoder widths at strides 16, 8, 4, 2 and at full resolution.
-WIDTHS = (128, 64, 32, 16, 16)
-STRIDES = (16, 8, 4, 2)
+#: Widths at strides 2, 4, 8.
+WIDTHS = (32, 64, 96)
+STRIDES = (2, 4, 8)
 
 
 def _act() -> nn.LeakyReLU:
     return nn.LeakyReLU(0.2, inplace=True)
 
 
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), _act())
+
+
 class SFT(nn.Module):
     """Spatial feature transform: x * Scale(c) + Shift(c), both conv-LReLU-conv of the condition, Shift ending in a
-    sigmoid as in DFDNet."""
+    sigmoid as in DFDNet; Scale starts near 1 (its last bias is 1)."""
 
     def __init__(self, cond: int, ch: int):
         super().__init__()
         self.scale = nn.Sequential(nn.Conv2d(cond, ch, 3, 1, 1), _act(), nn.Conv2d(ch, ch, 3, 1, 1))
         self.shift = nn.Sequential(nn.Conv2d(cond, ch, 3, 1, 1), _act(), nn.Conv2d(ch, ch, 3, 1, 1), nn.Sigmoid())
+        nn.init.ones_(self.scale[-1].bias)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         return x * self.scale(cond) + self.shift(cond)
@@ -55,32 +61,34 @@ class MSDilate(nn.Module):
         return x + self.fuse(torch.cat([b(x) for b in self.branches], 1))
 
 
-class SFTDecoder(nn.Module):
-    """h_16 -> residual image, conditioned on four feature maps (the student's raw features, or the teacher's
-    dictionary-enhanced ones). ``forward`` also returns the post-SFT maps (the distillation taps)."""
+class SFTUNet(nn.Module):
+    """Base image + conditions (strides 2, 4, 8) -> residual image. ``forward`` also returns the post-SFT maps
+    (the distillation taps, coarse to fine)."""
 
     def __init__(self, cond_channels=tuple(FEATURE_CHANNELS[s] for s in STRIDES), widths=WIDTHS):
         super().__init__()
-        self.head = nn.Sequential(nn.Conv2d(cond_channels[0], widths[0], 3, 1, 1), _act(), MSDilate(widths[0]))
-        self.convs = nn.ModuleList(nn.Sequential(nn.Conv2d(widths[i], widths[i], 3, 1, 1), _act())
-                                   for i in range(len(STRIDES)))
-        self.sfts = nn.ModuleList(SFT(cond_channels[i], widths[i]) for i in range(len(STRIDES)))
-        self.ups = nn.ModuleList(nn.Sequential(nn.Conv2d(widths[i], widths[i + 1], 3, 1, 1), _act())
-                                 for i in range(len(STRIDES)))
-        self.tail = nn.Sequential(nn.Conv2d(widths[-1] + 3, widths[-1], 3, 1, 1), _act())
-        self.conv_out = nn.Conv2d(widths[-1], 3, 3, 1, 1)
+        w2, w4, w8 = widths
+        self.enc2 = nn.Sequential(_conv(12, w2), _conv(w2, w2))
+        self.enc4 = nn.Sequential(_conv(w2, w4, 2), _conv(w4, w4))
+        self.enc8 = nn.Sequential(_conv(w4, w8, 2), MSDilate(w8))
+        self.sft8 = SFT(cond_channels[2], w8)
+        self.dec4 = _conv(w8 + w4, w4)
+        self.sft4 = SFT(cond_channels[1], w4)
+        self.dec2 = _conv(w4 + w2, w2)
+        self.sft2 = SFT(cond_channels[0], w2)
+        self.conv_out = nn.Conv2d(w2, 12, 3, 1, 1)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
 
-    def forward(self, conds: list[torch.Tensor], base: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        h = self.head(conds[0])
-        taps = []
-        for conv, sft, up, cond in zip(self.convs, self.sfts, self.ups, conds):
-            h = sft(conv(h), cond)
-            taps.append(h)
-            h = up(F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False))
-        h = self.tail(torch.cat([h, base], 1))
-        return self.conv_out(h), taps
+    def forward(self, base: torch.Tensor, conds: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        f2, f4, f8 = conds
+        e2 = self.enc2(F.pixel_unshuffle(base, 2))  # (B, w2, H/2, W/2)
+        e4 = self.enc4(e2)
+        d8 = self.sft8(self.enc8(e4), f8)
+        up = lambda x: F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)  # noqa: E731
+        d4 = self.sft4(self.dec4(torch.cat([up(d8), e4], 1)), f4)
+        d2 = self.sft2(self.dec2(torch.cat([up(d4), e2], 1)), f2)
+        return F.pixel_shuffle(self.conv_out(d2), 2), [d8, d4, d2]
 
 
 class FaceStudent(nn.Module):
@@ -89,7 +97,7 @@ class FaceStudent(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.decoder = SFTDecoder()
+        self.decoder = SFTUNet()
         self._features = None
 
     def attach_features(self, effnet: nn.Module) -> "FaceStudent":
@@ -110,7 +118,7 @@ class FaceStudent(nn.Module):
 
     def forward(self, base: torch.Tensor, with_taps: bool = False):
         """base (B, 3, H, W) in [0, 1], H and W multiples of 32 -> restored (B, 3, H, W), not clamped."""
-        residual, taps = self.decoder(self.features(base), base)
+        residual, taps = self.decoder(base, self.features(base))
         out = base + residual.to(base.dtype)
         return (out, taps) if with_taps else out
 
