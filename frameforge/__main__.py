@@ -4,6 +4,7 @@
     python -m frameforge interpolate IN... -o OUT [--factor 2 | --fps 60] [--model ID]
     python -m frameforge face-sr IN... -o OUT [--upscale 2] [--aligned] [--model ID]
     python -m frameforge svs-spectrum SOURCE -o OUT [--layers a,b]
+    python -m frameforge compress SOURCE -o OUT [--ratio 0.5] [--method taylor|l1] [--no-svs]
     python -m frameforge models [TASK]
 
 IN may be files or folders (every video / image file inside, sorted). Results go to the folder OUT, named after
@@ -162,11 +163,26 @@ def run_svs_spectrum(args) -> list[str]:
     return [f"{dst}", f"{table}  ({result.summary})"]
 
 
+def run_compress(args) -> list[str]:
+    from models.pipelines.compress import compress
+    from models.svs.generators import load_generator
+
+    teacher = load_generator(args.source)
+    from models.pipelines.compress import is_stylegan2
+
+    if is_stylegan2(teacher):
+        args.method = "l1"  # StyleGAN2 channels are ranked by filter L1
+    stem = f"{Path(args.source).name or 'generator'}_pruned{round(args.ratio * 100)}" + ("" if args.no_svs else "_svs")
+    result = compress(teacher, args.ratio, args.method, svs=not args.no_svs,
+                      archive=Path(args.output) / f"{stem}.zip", meta={"source": args.source})
+    return [f"{result.archive}  ({result.prune.summary()}" + (f"; {result.svs.summary()})" if result.svs else ")")]
+
+
 def list_models(args) -> list[str]:
     from models import registry
 
     rows = []
-    for task in ([args.task] if args.task else ["stvsr", "vfi", "face", "sr", "features"]):
+    for task in ([args.task] if args.task else ["stvsr", "vfi", "face", "sr", "features", "svs", "metric"]):
         for mid in registry.ids(task):
             s = registry.spec(mid)
             mark = "*" if mid == registry.default_id(task) else " "
@@ -207,8 +223,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output folder (created)")
     p.add_argument("--layers", help="comma-separated layer names (default: a representative set)")
     p.set_defaults(run=run_svs_spectrum)
+    p = sub.add_parser("compress", help="prune a generator (+ SVS) and save it as config.json + safetensors (zip)")
+    p.add_argument("source", help="'bundled' (DDPM), 'bundled-stylegan2', a diffusers folder under "
+                                   "FRAMEFORGE_MODELS_DIRS, or a Hub id")
+    p.add_argument("-o", "--output", required=True, help="output folder (created)")
+    p.add_argument("--ratio", type=float, default=0.5, help="fraction of each ResNet block's inner channels (0.05-0.9)")
+    p.add_argument("--method", default="taylor", choices=["taylor", "l1"],
+                   help="channel importance (DDPM; StyleGAN2 always uses filter L1)")
+    p.add_argument("--no-svs", action="store_true", help="skip Singular Value Scaling after pruning")
+    p.set_defaults(run=run_compress)
     p = sub.add_parser("models", help="list the models, their weights and licences (* = default)")
-    p.add_argument("task", nargs="?", choices=["stvsr", "vfi", "face", "sr", "features"])
+    p.add_argument("task", nargs="?", choices=["stvsr", "vfi", "face", "sr", "features", "svs", "metric"])
     p.set_defaults(run=list_models)
     return ap
 

@@ -11,6 +11,7 @@ from .baselines.specs import baseline_specs
 from .face.specs import face_specs
 from .registry import register
 from .stvsr.specs import stvsr_specs
+from .svs.specs import svs_specs
 from .vfi.specs import aligned_specs, cascade_specs, vfi_specs
 
 #: The model each tab opens with (when its weights are available): the best measured one (README, *Measured*):
@@ -22,7 +23,7 @@ DEFAULTS = {"vfi": "rife", "stvsr": "basicvsr+rife", "face": "face_basicvsr"}
 CPU_DEFAULTS = {"stvsr": "lanczos+rife"}
 
 for _spec in [*baseline_specs(), *backbone_specs(), *vfi_specs(), *aligned_specs(), *stvsr_specs(),
-              *cascade_specs(), *face_specs()]:
+              *cascade_specs(), *face_specs(), *svs_specs()]:
     _spec.default = DEFAULTS.get(_spec.task) == _spec.id
     _spec.cpu_default = CPU_DEFAULTS.get(_spec.task) == _spec.id
     register(_spec)

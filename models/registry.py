@@ -13,7 +13,8 @@ Tasks and the call each loaded model answers (see ``models/interfaces.py``):
 * ``sr``     — :class:`~models.interfaces.SpatialUpscaler`
 * ``stvsr``  — :class:`~models.interfaces.SpaceTimeUpscaler`
 * ``face``   — :class:`~models.interfaces.FaceRestorer`
-* ``svs``    — generators whose weights can be scaled (diffusers UNet2DModel)
+* ``svs``    — generators whose weights can be pruned and scaled (diffusers UNet2DModel)
+* ``metric`` — networks behind a metric (FD-MNISTNet)
 """
 from __future__ import annotations
 

@@ -146,12 +146,17 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             raise ValueError(f"{path} is not a valid safetensors file: {exc}") from exc
     else:
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            import argparse
+
+            # rosinality's StyleGAN2 checkpoints store their argparse Namespace beside the weights: a plain data
+            # holder, allowed; any other class is still refused by the weights-only unpickler
+            with torch.serialization.safe_globals([argparse.Namespace]):
+                state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
             raise ValueError(
                 f"{path} could not be read as a weights-only checkpoint (pickled code is refused): {exc}"
             ) from exc
-    for key in ("state_dict", "params", "params_ema", "model"):
+    for key in ("state_dict", "params", "params_ema", "g_ema", "model"):
         if isinstance(state, dict) and key in state and isinstance(state[key], dict):
             state = state[key]
             break

@@ -122,6 +122,21 @@ def test_svs_spectrum_endpoint(client):
     assert "param" in summary.lower()
 
 
+def test_compress_endpoint(client, tmp_path):
+    import zipfile
+
+    from models import registry
+
+    stats, samples, spectra, archive, students = client.predict("bundled", 0.5, "l1", True, api_name="/compress")
+    assert "| parameters | 1,112,801 |" in stats and "SVS (ddpm)" in stats
+    assert Image.open(samples).size[0] > 3 * 100 and Path(spectra).is_file()
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(tmp_path)
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    pruned = registry.create("ddpm_pruned", folder=folder)
+    assert sum(p.numel() for p in pruned.parameters()) == 680_993  # the 50 % widths
+
+
 def _visible_uploads(page):
     uploads = page.locator("input[type=file]")
     return [uploads.nth(i) for i in range(uploads.count()) if uploads.nth(i).evaluate(
@@ -165,10 +180,10 @@ def test_browser_runs_one_job_per_tab(server, media, tmp_path):
             page.get_by_role("button", name="Restore faces", exact=True).click()
             page.get_by_text("face 1: restored").first.wait_for(timeout=180_000)
             page.get_by_text("face 1: input (pixels enlarged)").first.wait_for()
-            # Compression: the spectra of the bundled generator
+            # Compression: prune the bundled generator at 50 % + SVS
             page.get_by_role("tab", name="Compression (SVS)").click()
-            page.get_by_role("button", name="Show spectra", exact=True).click()
-            page.get_by_text("parameters").first.wait_for(timeout=120_000)
+            page.get_by_role("button", name="Compress", exact=True).click()
+            page.get_by_text("MACs per sample").first.wait_for(timeout=120_000)
             page.screenshot(path=str(tmp_path / "compression.png"), full_page=True)
         finally:
             browser.close()
@@ -194,7 +209,7 @@ def test_mcp_lists_the_tools(server):
     import httpx
 
     schema = httpx.get(f"{server}/gradio_api/mcp/schema", timeout=30).json()
-    assert {"video_sr", "interpolate_pair", "interpolate_video", "face_sr", "svs_spectrum"} <= {
+    assert {"video_sr", "interpolate_pair", "interpolate_video", "face_sr", "svs_spectrum", "compress"} <= {
         t["name"] for t in schema}
 
     from mcp import ClientSession
@@ -208,7 +223,7 @@ def test_mcp_lists_the_tools(server):
 
     listed = asyncio.run(tools())
     by_name = {t.name: t for t in listed}
-    wanted = {"video_sr", "interpolate_pair", "interpolate_video", "face_sr", "svs_spectrum"}
+    wanted = {"video_sr", "interpolate_pair", "interpolate_video", "face_sr", "svs_spectrum", "compress"}
     assert wanted <= set(by_name), sorted(by_name)
     tool = by_name["video_sr"]
     assert "any scale from 1 to 8" in tool.description

@@ -252,9 +252,22 @@ def test_svs_paths_cannot_be_probed(client, models_dir):
     assert Path(plot).is_file() and table["data"]
 
 
+def test_compress_bad_inputs(client, models_dir):
+    for ratio, message in (("abc", "(?i)ratio"), (2.0, "(?i)ratio"), (0.0, "(?i)ratio"), (None, "(?i)ratio")):
+        with pytest.raises(Exception, match=message):
+            client.predict("bundled", ratio, "l1", True, api_name="/compress")
+    with pytest.raises(Exception, match="(?i)must be one of"):
+        client.predict("bundled", 0.5, "random", True, api_name="/compress")
+    with pytest.raises(Exception, match="FRAMEFORGE_MODELS_DIRS"):
+        client.predict("/etc/shadow", 0.5, "l1", True, api_name="/compress")
+    stats, samples, spectra, archive, students = client.predict(str(models_dir / "tiny"), 0.5, "l1", False,
+                                                                api_name="/compress")
+    assert "| parameters |" in stats and Path(archive).suffix == ".zip"
+
+
 def test_only_the_tabs_endpoints_are_in_the_api(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert names == {"/video_sr", "/interpolate_pair", "/interpolate_video", "/face_sr", "/svs_spectrum"}
+    assert names == {"/video_sr", "/interpolate_pair", "/interpolate_video", "/face_sr", "/svs_spectrum", "/compress"}
 
 
 def test_accepted_inputs_that_used_to_go_wrong(client, files, out_dir):

@@ -66,6 +66,15 @@ def test_face_sr_and_svs_and_models(tmp_path, capsys):
     assert (tmp_path / "svs" / "bundled_svs_spectrum.png").is_file()
     rows = (tmp_path / "svs" / "bundled_svs_spectrum.csv").read_text().splitlines()
     assert rows[0].startswith("layer,") and len(rows) > 2
+    assert run("compress", "bundled", "-o", tmp_path / "c", "--ratio", 0.3, "--method", "l1") == 0
+    from models import registry
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "c" / "bundled_pruned30_svs.zip") as zf:
+        zf.extractall(tmp_path / "c")
+    pruned = registry.create("ddpm_pruned", folder=tmp_path / "c" / "bundled_pruned30_svs")
+    assert 0.7 < sum(p.numel() for p in pruned.parameters()) / 1_112_801 < 0.9
+    assert run("compress", "bundled", "-o", tmp_path / "c", "--ratio", 0.99) == 1
     capsys.readouterr()
     assert run("models", "vfi") == 0
     listing = capsys.readouterr().out

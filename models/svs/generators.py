@@ -18,6 +18,8 @@ from models.weights import WEIGHTS_DIR, WeightsUnavailable
 
 #: Name of the bundled generator in :func:`load_generator`.
 BUNDLED = "bundled"
+#: Name of the bundled StyleGAN2 teacher (``weights/stylegan2_mnist/``, registry id ``stylegan2_mnist``).
+BUNDLED_STYLEGAN2 = "bundled-stylegan2"
 #: Folder of the bundled tiny DDPM (trained by ``python -m train.tiny_ddpm``).
 BUNDLED_DIR = WEIGHTS_DIR / "tiny_ddpm_mnist"
 
@@ -69,7 +71,8 @@ def _from_pretrained(source: str) -> nn.Module:
 def load_generator(source: str = BUNDLED, roots=None) -> nn.Module:
     """Load a generator UNet on the CPU in eval mode.
 
-    ``source`` is ``"bundled"`` (the tiny MNIST DDPM shipped under ``weights/tiny_ddpm_mnist``), a folder inside one
+    ``source`` is ``"bundled"`` (the tiny MNIST DDPM shipped under ``weights/tiny_ddpm_mnist``),
+    ``"bundled-stylegan2"`` (the 32 px MNIST StyleGAN2 of ``weights/stylegan2_mnist``), a folder inside one
     of ``roots`` (default: the ``FRAMEFORGE_MODELS_DIRS`` setting; the model at its top or under ``unet/``), or a
     Hugging Face Hub id such as ``google/ddpm-cifar10-32``. Raises :class:`ValueError` for a source that is none of
     these (the same message whether such a path exists or not) and :class:`~models.weights.WeightsUnavailable`
@@ -80,6 +83,13 @@ def load_generator(source: str = BUNDLED, roots=None) -> nn.Module:
 
     if roots is None:
         roots = settings.get().models_dirs
+    if isinstance(source, str) and source.strip().lower() == BUNDLED_STYLEGAN2:
+        from models import registry
+
+        model = registry.create("stylegan2_mnist").float().eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return model
     if (source or "").strip().lower() == BUNDLED and not (BUNDLED_DIR / "config.json").is_file():
         raise WeightsUnavailable(
             f"the bundled tiny DDPM is missing: no {BUNDLED_DIR / 'config.json'} "

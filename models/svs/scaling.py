@@ -17,7 +17,9 @@ Which parameters (as the official code does it):
   up/down-sample convs) with their biases; the attention ``group_norm`` counts as a norm.
 * ``"stylegan2"``: only parameters under ``synthesis`` whose name holds ``weight`` or ``bias`` (the modulated conv
   weights, their style ``affine`` FC weight and bias, conv biases), excluding ``torgb`` unless ``include_torgb``.
-  The mapping network, ``const``, noise strengths and buffers are untouched.
+  The mapping network, ``const``, noise strengths and buffers are untouched. A model without ``synthesis`` in its
+  names is read in rosinality's layout (``models.svs.stylegan2``): the synthesis is everything but ``style.*``
+  (mapping), ``input.input`` (const) and ``*.noise.weight``; ``to_rgb*`` are the to-RGB layers.
 """
 from __future__ import annotations
 
@@ -33,9 +35,12 @@ RULES = ("ddpm", "stylegan2")
 
 
 def _as_matrix(weight: torch.Tensor) -> torch.Tensor:
-    """(C_out, ...) -> (C_out, prod(rest)) in float64; a 1-D tensor is refused."""
+    """(C_out, ...) -> (C_out, prod(rest)) in float64 ((1, C_out, ...) for a 5-D modulated weight); a 1-D tensor is
+    refused."""
     if weight.ndim < 2:
         raise ValueError(f"singular value scaling needs a weight with >= 2 dims, got shape {tuple(weight.shape)}")
+    if weight.ndim == 5 and weight.shape[0] == 1:  # rosinality's modulated conv weight (1, C_out, C_in, k, k)
+        return weight.detach().reshape(weight.shape[1], -1).to(torch.float64)
     return weight.detach().reshape(weight.shape[0], -1).to(torch.float64)
 
 
@@ -94,16 +99,21 @@ def _is_norm_name(name: str) -> bool:
     return "norm" in name.lower()
 
 
-def _selected(name: str, rule: str, include_torgb: bool) -> bool:
+def _selected(name: str, rule: str, include_torgb: bool, rosinality: bool = False) -> bool:
     """Does the rule scale parameter ``name``? (``name`` is a full dotted parameter name.)"""
     leaf = name.rsplit(".", 1)[-1]
     if rule == "ddpm":
         return not _is_norm_name(name)
-    # stylegan2: synthesis only, weight/bias names, torgb on request
     parts = name.split(".")
-    if "synthesis" not in parts:
-        return False
-    if not include_torgb and any("torgb" in p for p in parts):
+    if rosinality:  # rosinality layout: synthesis = everything but the mapping ``style.*``, ``input.input``, noise
+        if parts[0] in ("style", "input", "noises") or "noise" in parts[:-1]:
+            return False
+        torgb = any(p.startswith("to_rgb") for p in parts)
+    else:  # stylegan2-ada layout: synthesis only
+        if "synthesis" not in parts:
+            return False
+        torgb = any("torgb" in p for p in parts)
+    if torgb and not include_torgb:
         return False
     return "weight" in leaf or "bias" in leaf
 
@@ -137,10 +147,12 @@ def apply_svs(module: nn.Module, rule: str = "ddpm", reset_norms: bool = True,
                     touched = True
                 if touched:
                     report.reset_norms.append(name)
+    names = [n for n, _ in module.named_parameters()]
+    rosinality = rule == "stylegan2" and not any("synthesis" in n.split(".") for n in names)
     for name, p in module.named_parameters():
         report.total_params += p.numel()
         leaf = name.rsplit(".", 1)[-1]
-        if not _selected(name, rule, include_torgb):
+        if not _selected(name, rule, include_torgb, rosinality):
             report.skipped.append(name)
         elif p.ndim >= 2:
             p.copy_(singular_value_scale(p))
