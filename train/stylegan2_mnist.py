@@ -126,7 +126,8 @@ def finetune_student(student: Generator, teacher: Generator, D: nn.Module, image
                      batch: int = 32, kd_weight: float = 3.0, adv_weight: float = 1.0, r1: float = 0.1,
                      seed: int = 0, log: Callable[[str], None] = print) -> tuple[Generator, list]:
     """KD (L1 to the teacher's image for the same z and noise) + adversarial fine-tuning of a pruned generator;
-    ``evaluate(g_ema)`` at ``eval_steps`` (0 = before). Returns (student EMA, records)."""
+    ``evaluate(g_ema)`` at ``eval_steps`` (0 = before). The EMA decay is min(half-life 10k images, (1 + s) / (10 + s))
+    so that it follows a run of a few hundred steps. Returns (student EMA, records)."""
     student.train()
     teacher.eval()
     for p in teacher.parameters():
@@ -157,7 +158,7 @@ def finetune_student(student: Generator, teacher: Generator, D: nn.Module, image
         g_opt.zero_grad(set_to_none=True)
         loss.backward()
         g_opt.step()
-        ema_update(ema, student, beta)
+        ema_update(ema, student, min(beta, (1 + step) / (10 + step)))  # warm-up: short runs need a young EMA
         if step in eval_steps:
             records.append((step, {**evaluate(ema), "train_loss": round(loss.item(), 5)}))
             log(f"step {step} {records[-1][1]} t {time.time() - t0:.0f}s")
