@@ -132,6 +132,7 @@ def main(argv=None) -> int:
     json_path = args.json or f"bench/results/svs_{args.model}.json"
 
     from models.svs import apply_svs
+    from models.svs.generators import count_params
     from models.svs.mnist_net import METRIC, features, frechet_distance
 
     try:
@@ -141,7 +142,7 @@ def main(argv=None) -> int:
         return 2
     if ddpm:
         from models.svs.generators import load_generator
-        from models.svs.pruning import count_params, prune_unet
+        from models.svs.pruning import prune_unet
 
         teacher = load_generator(args.teacher)
         evaluate = Evaluator(train, held[:args.heldout], args.samples, draw_ddpm(args.ddim_steps), args.seed)
@@ -159,9 +160,6 @@ def main(argv=None) -> int:
             WEIGHTS_DIR / "stylegan2_mnist" / "discriminator.safetensors").items()})
         evaluate = Evaluator(train, None, args.samples, draw_stylegan2, args.seed)
         sampler = "fixed z, stored noise"
-
-        def count_params(m):
-            return sum(p.numel() for p in m.parameters())
 
     eval_steps = sorted({int(s) for s in args.eval_steps.split(",") if s.strip()} | {args.steps})
     metric = f"{METRIC}, {args.samples} samples, {sampler}, sample seeds {args.seed}+"

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from models.svs import SVSReport, apply_svs
+from models.svs.generators import count_params
 from models.svs.pruning import METHODS, PruneReport, prune_unet, save_pruned
 from models.svs.stylegan2 import Generator, prune_generator
 
@@ -91,11 +92,10 @@ def stylegan2_macs(g: Generator) -> int:
 def _prune_stylegan2(teacher: Generator, ratio: float) -> tuple[Generator, PruneReport]:
     pruned, kept = prune_generator(teacher, ratio)
     names = ["conv1", *[f"convs.{i}" for i in range(len(teacher.convs))]]
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     report = PruneReport(method="l1", ratio=ratio,
                          widths_before=dict(zip(names, teacher.config["conv_widths"])),
                          widths_after=dict(zip(names, pruned.config["conv_widths"])),
-                         params_before=count(teacher), params_after=count(pruned),
+                         params_before=count_params(teacher), params_after=count_params(pruned),
                          macs_before=stylegan2_macs(teacher), macs_after=stylegan2_macs(pruned),
                          kept=dict(zip(names, kept)))
     return pruned, report

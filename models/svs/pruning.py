@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.svs.generators import count_params
+
 METHODS = ("taylor", "l1")
 #: ``_class_name`` written into a pruned model's config.json.
 CLASS_NAME = "FrameForgePrunedUNet2DModel"
@@ -178,10 +180,6 @@ class PruneReport:
                 f"{self.params_before:,} -> {self.params_after:,} ({self.params_after / self.params_before:.1%}), "
                 f"MACs {self.macs_before / 1e6:.1f}M -> {self.macs_after / 1e6:.1f}M "
                 f"({self.macs_after / self.macs_before:.1%}) per sample")
-
-
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 @torch.no_grad()
