@@ -49,7 +49,7 @@ def _build(config: str):
 
     torch.manual_seed(0)
     if config == "compact":
-        return registry.create("bfstvsr", pretrained=False, **compact_config()).model
+        return registry.create("bfstvsr_scratch", pretrained=False, **compact_config()).model
     return registry.create("bfstvsr_official", pretrained=False).model
 
 

@@ -47,3 +47,14 @@ def _fresh_settings():
     settings.reload()
     yield
     settings._SETTINGS = None
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test (known-answer comparisons that must not depend on the thread count)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -148,11 +148,11 @@ def test_bfstvsr_is_an_exact_t_interpolator_at_scale_one(monkeypatch, tmp_path):
 
     from models.stvsr.bfstvsr import BFSTVSR, compact_config
 
-    monkeypatch.setattr(registry.spec("bfstvsr"), "weights", WeightSource(env_var="FRAMEFORGE_TEST_NONE"))
+    monkeypatch.setattr(registry.spec("bfstvsr_scratch"), "weights", WeightSource(env_var="FRAMEFORGE_TEST_NONE"))
     monkeypatch.delenv("FRAMEFORGE_TEST_NONE", raising=False)
     assert "bfstvsr_vfi" not in registry.ids("vfi", available_only=True)
     torch.manual_seed(0)
-    _point_weights_at_random(monkeypatch, tmp_path, "bfstvsr", BFSTVSR(**compact_config()).state_dict(),
+    _point_weights_at_random(monkeypatch, tmp_path, "bfstvsr_scratch", BFSTVSR(**compact_config()).state_dict(),
                              "FRAMEFORGE_TEST_BF")
     assert "bfstvsr_vfi" in registry.ids("vfi", available_only=True)
     try:
@@ -163,14 +163,14 @@ def test_bfstvsr_is_an_exact_t_interpolator_at_scale_one(monkeypatch, tmp_path):
         f1 = np.roll(f0, 1, axis=0)
         ts = [0.3, 0.7]
         out = vfi.interpolate(f0, f1, ts)
-        ref = registry.get("bfstvsr").upscale_pair(f0, f1, ts, (20, 28))
+        ref = registry.get("bfstvsr_scratch").upscale_pair(f0, f1, ts, (20, 28))
         assert [o.shape for o in out] == [(20, 28, 3)] * 2
         for a, b in zip(out, ref):
             np.testing.assert_array_equal(a, b)
         assert not np.array_equal(out[0], out[1])  # t reaches the decoder
     finally:
         registry.unload("bfstvsr_vfi")
-        registry.unload("bfstvsr")
+        registry.unload("bfstvsr_scratch")
 
 
 def test_tab_defaults_follow_the_hardware(monkeypatch):

@@ -152,3 +152,24 @@ def test_fourier_basis_known_values():
     assert out.shape == (1, 6) and torch.allclose(out[0], expect, atol=1e-6)
     with pytest.raises(ValueError):
         fourier_basis(torch.zeros(1, 3), rel)
+
+
+def test_splat_two_frames_merges_both_anchors():
+    """Zero flow, equal importance: the mean of the two frames' values; the count is the official unweighted one
+    (each sample reaches its 4 neighbours, weight 0 or not: 4 per frame inside, 1 at the top-left corner); a frame
+    whose samples leave the image leaves only the other's value and count."""
+    from models.ops.softsplat import splat_two_frames
+
+    x = torch.stack([torch.full((2, 3, 4), 1.0), torch.full((2, 3, 4), 3.0)])  # (2N=2, C=2, 3, 4)
+    z = torch.zeros(2, 1, 3, 4)
+    out, zsum, z_max, count = splat_two_frames(x, torch.zeros(2, 2, 3, 4), z, torch.ones_like(z))
+    assert out.shape == (1, 2, 3, 4)
+    torch.testing.assert_close(out, torch.full_like(out, 2.0))
+    torch.testing.assert_close(zsum, torch.full_like(zsum, 2.0))
+    torch.testing.assert_close(z_max, torch.ones_like(z_max))
+    assert count[0, 0, 0, 0] == 2 and count[0, 0, 1, 1] == 8
+    away = torch.zeros(2, 2, 3, 4)
+    away[1, 0] = 100.0  # frame 1's samples land outside
+    out, zsum, _, count = splat_two_frames(x, away, z, torch.ones_like(z))
+    torch.testing.assert_close(out, torch.ones_like(out))
+    assert count[0, 0, 0, 0] == 1 and count[0, 0, 1, 1] == 4

@@ -9,12 +9,7 @@ from models import registry
 from tests.test_backbones import texture
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _untrained(model: str = "sf_adacof_aligned", width: float = 0.25):

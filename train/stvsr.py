@@ -1,7 +1,9 @@
-"""Train BF-STVSR (or the concat-encoding ablation) on windows of the training videos.
+"""Train the from-scratch compact BF-STVSR (``bfstvsr_scratch``, or the concat ablation) on training windows.
+
+(The shipped ``bfstvsr`` is the residual head on the pretrained trunk: ``python -m train.stvsr_trunk``.)
 
     python -m train.stvsr --model bfstvsr|concat --steps N --batch B --out runs/NAME [--resume] [--stage x4|arb]
-    python -m train.stvsr --model bfstvsr --out runs/NAME --export bfstvsr     # weights/bfstvsr.safetensors + .md
+    python -m train.stvsr --model bfstvsr --out runs/NAME --export bfstvsr_scratch   # weights/bfstvsr_scratch.*
     python -m train.stvsr --model bfstvsr --validate runs/NAME/best.pt         # own flows vs DIS teacher flows
 
 Stages: ``x4`` (fixed x4, LR patch 24 -> HR 96) and ``arb`` (scale ~ U(2, 4) per batch); ``--stage auto`` runs x4
@@ -31,7 +33,7 @@ from models.stvsr.bfstvsr import compact_config
 from train.data_stvsr import WindowSampler, build_cache
 
 CACHE = Path("runs/stvsr_cache")
-MODELS = {"bfstvsr": "bfstvsr", "concat": "bfstvsr_concat"}  # --model -> registry id
+MODELS = {"bfstvsr": "bfstvsr_scratch", "concat": "bfstvsr_concat_scratch"}  # --model -> registry id
 
 
 def build(kind: str, **overrides) -> torch.nn.Module:

@@ -93,10 +93,18 @@ class BasicVSR(nn.Module):
             prev_feat = backward_warp(prev_feat, flow, "zeros")
         return self.forward_trunk(torch.cat((x_i, prev_feat), 1))
 
+    def fuse(self, back: torch.Tensor, fwd: torch.Tensor) -> torch.Tensor:
+        """The fused propagated feature LReLU(fusion([b_i, f_i])) (B, num_feat, h, w): BasicVSR's trunk output,
+        which the space-time models read as their encoder feature."""
+        return self.lrelu(self.fusion(torch.cat((back, fwd), 1)))
+
     def reconstruct(self, x_i: torch.Tensor, back: torch.Tensor, fwd: torch.Tensor) -> torch.Tensor:
         """y_i (B, 3, 4h, 4w) from x_i and the two branches' features."""
-        out = self.lrelu(self.fusion(torch.cat((back, fwd), 1)))
-        out = self.lrelu(self.pixel_shuffle(self.upconv1(out)))
+        return self.upsample(x_i, self.fuse(back, fwd))
+
+    def upsample(self, x_i: torch.Tensor, fused: torch.Tensor) -> torch.Tensor:
+        """U: the fused feature -> y_i (B, 3, 4h, 4w)."""
+        out = self.lrelu(self.pixel_shuffle(self.upconv1(fused)))
         out = self.lrelu(self.pixel_shuffle(self.upconv2(out)))
         out = self.conv_last(self.lrelu(self.conv_hr(out)))
         return out + F.interpolate(x_i, scale_factor=4, mode="bilinear", align_corners=False)

@@ -49,6 +49,16 @@ def axis_tiles(n: int, core: int, halo: int, min_window: int = MIN_WINDOW) -> li
     return out
 
 
+def pair_flows(net: BasicVSR, lr0: torch.Tensor, lr1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """SpyNet flows V_{0->1}, V_{1->0} (B, 2, h, w), (x, y) in LR pixels, between LR frames (B, 3, h, w) of any
+    size (frames under ``MIN_WINDOW`` px a side are replicate-padded for SpyNet and the flows cropped)."""
+    h, w = lr0.shape[-2:]
+    pad = (0, max(0, MIN_WINDOW - w), 0, max(0, MIN_WINDOW - h))
+    a, b = (F.pad(x, pad, mode="replicate") if any(pad) else x for x in (lr0, lr1))
+    flows = net.flow(torch.cat([a, b]), torch.cat([b, a]))[..., :h, :w]
+    return flows[:lr0.shape[0]], flows[lr0.shape[0]:]
+
+
 def _item(item) -> tuple[np.ndarray, bool]:
     """A stream item: a frame, or (frame, reset) where reset marks the first frame of a new shot."""
     if isinstance(item, tuple):
@@ -72,8 +82,12 @@ class BasicVSRUpscaler(NetRunner):
         """One frame, alone (no temporal context), resized to ``size`` = (height, width)."""
         return next(self.upscale_stream([frame], size))
 
-    def upscale_stream(self, frames: Iterable, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
-        """Each LR frame of ``frames`` (uint8 (h, w, 3), or (frame, reset)) at ``size`` (x4 when None), in order."""
+    def upscale_stream(self, frames: Iterable, size: tuple[int, int] | None = None,
+                       features: bool = False) -> Iterator:
+        """Each LR frame of ``frames`` (uint8 (h, w, 3), or (frame, reset)) at ``size`` (x4 when None), in order.
+
+        ``features``: yield (frame, feature) instead, the feature being BasicVSR's fused propagated feature of that
+        LR frame (:meth:`BasicVSR.fuse`), float16 (num_feat, h, w) on the CPU (assembled from the tiles' cores)."""
         from models.baselines.resize import _check_size
 
         size = _check_size(size) if size is not None else None
@@ -90,15 +104,19 @@ class BasicVSRUpscaler(NetRunner):
             shape = frame.shape
             buf.append((frame, reset))
             while len(buf) >= self.chunk + self.lookahead:
-                made = self._chunk(buf, self.chunk, state, device)
+                made, feats = self._chunk(buf, self.chunk, state, device, features)
                 buf = buf[len(made):]
-                yield from self._resized(made, size)
+                yield from self._with(self._resized(made, size), feats)
         while buf:
-            made = self._chunk(buf, self.chunk, state, device)
+            made, feats = self._chunk(buf, self.chunk, state, device, features)
             buf = buf[len(made):]
-            yield from self._resized(made, size)
+            yield from self._with(self._resized(made, size), feats)
 
     # ----------------------------------------------------------------------------------------------- private --
+    @staticmethod
+    def _with(frames: Iterator[np.ndarray], feats: list | None) -> Iterator:
+        return frames if feats is None else zip(frames, feats)
+
     @staticmethod
     def _resized(frames: list[np.ndarray], size) -> Iterator[np.ndarray]:
         for f in frames:
@@ -108,9 +126,11 @@ class BasicVSRUpscaler(NetRunner):
                 yield np.asarray(Image.fromarray(f).resize((size[1], size[0]), Image.LANCZOS))
 
     @torch.no_grad()
-    def _chunk(self, buf: list[tuple[np.ndarray, bool]], n_core: int, state: dict, device) -> list[np.ndarray]:
-        """x4 frames of buf[:n_core] (fewer when a new shot starts inside it: the rest comes with the next call);
-        the frames after them, up to the next shot, are look-ahead for the backward branch."""
+    def _chunk(self, buf: list[tuple[np.ndarray, bool]], n_core: int, state: dict, device,
+               features: bool = False) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+        """x4 frames of buf[:n_core] (fewer when a new shot starts inside it: the rest comes with the next call),
+        and their fused features when ``features``; the frames after them, up to the next shot, are look-ahead for
+        the backward branch."""
         seq_end = next((i for i in range(1, len(buf)) if buf[i][1]), len(buf))  # the next shot's first frame
         n_core = min(n_core, seq_end)
         frames = [f for f, _ in buf[:seq_end]]
@@ -120,6 +140,7 @@ class BasicVSRUpscaler(NetRunner):
             lr = F.pad(lr, (0, max(0, MIN_WINDOW - w), 0, max(0, MIN_WINDOW - h)), mode="replicate")
         hp, wp = lr.shape[-2:]
         out = [np.zeros((4 * hp, 4 * wp, 3), np.uint8) for _ in range(n_core)]
+        fused = [np.zeros((self.net.num_feat, hp, wp), np.float16) for _ in range(n_core)] if features else None
         net = self.net
         with self._precision(device):
             for wy0, wy1, cy0, cy1 in axis_tiles(hp, self.tile, self.halo):
@@ -135,12 +156,16 @@ class BasicVSRUpscaler(NetRunner):
                         flow = net.flow(xi, prev) if feat is not None else None
                         feat = net.forward_feature(xi, feat, flow)
                         prev = xi
-                        y = net.reconstruct(xi, back[i], feat)[0]  # (3, 4 th, 4 tw)
+                        f = net.fuse(back[i], feat)
+                        y = net.upsample(xi, f)[0]  # (3, 4 th, 4 tw)
+                        if features:
+                            fused[i][:, cy0:cy1, cx0:cx1] = f[0, :, cy0 - wy0:cy1 - wy0, cx0 - wx0:cx1 - wx0] \
+                                .float().cpu().numpy()
                         oy, ox = 4 * (cy0 - wy0), 4 * (cx0 - wx0)
                         out[i][4 * cy0:4 * cy1, 4 * cx0:4 * cx1] = to_uint8(
                             y[:, oy:oy + 4 * (cy1 - cy0), ox:ox + 4 * (cx1 - cx0)])
                     state[key] = (feat, prev)
-        return [o[:4 * h, :4 * w] for o in out]
+        return [o[:4 * h, :4 * w] for o in out], (None if fused is None else [f[:, :h, :w] for f in fused])
 
     def __repr__(self) -> str:
         return f"BasicVSRUpscaler(chunk={self.chunk}, lookahead={self.lookahead}, tile={self.tile})"

@@ -67,8 +67,17 @@ class TwoStage:
                      size: tuple[int, int]) -> list[np.ndarray]:
         check_pair(frame0, frame1)
         ts = check_ts(ts)
-        up0, up1 = spatial_stream(self.upscaler, [(frame0, False), (frame1, False)], size)  # (h, w, 3) each
-        frames, _ = interpolate_at(self.interpolator, up0, up1, ts, depth=self.depth)
+        up0, up1 = self._spatial([(frame0, False), (frame1, False)], size)
+        return self._between(up0, up1, ts)
+
+    # -- the two stages (a subclass may carry more than the HR frame from the first to the second) --------------
+    def _spatial(self, items: Iterable[tuple[np.ndarray, bool]], size) -> Iterator:
+        """(LR frame, new shot) items -> one upscaled anchor per item, in order."""
+        return spatial_stream(self.upscaler, items, size)
+
+    def _between(self, a, b, ts: list[float]) -> list[np.ndarray]:
+        """Frames at ``ts`` between two upscaled anchors."""
+        frames, _ = interpolate_at(self.interpolator, a, b, ts, depth=self.depth)
         return _copies(frames)
 
     def upscale_stream(self, requests: Iterable[PairRequest], size: tuple[int, int]) -> Iterator[list[np.ndarray]]:
@@ -88,7 +97,7 @@ class TwoStage:
                         order.append(index)
                         yield frame, reset
 
-        upscaled = spatial_stream(self.upscaler, anchors(), size)
+        upscaled = self._spatial(anchors(), size)
         hr: dict[int, np.ndarray] = {}
 
         def pull() -> None:
@@ -107,8 +116,7 @@ class TwoStage:
             while req.index1 not in hr:
                 pull()
             pending.popleft()
-            frames, _ = interpolate_at(self.interpolator, hr[req.index0], hr[req.index1], req.ts, depth=self.depth)
-            yield _copies(frames)
+            yield self._between(hr[req.index0], hr[req.index1], req.ts)
             for k in [k for k in hr if k < req.index0]:
                 del hr[k]
 

@@ -77,3 +77,20 @@ def softmax_splat(x: torch.Tensor, flow: torch.Tensor, z: torch.Tensor) -> tuple
     ez = z.exp()
     out = splat_sum(torch.cat([x * ez, ez], 1), flow)
     return out[:, :-1], out[:, -1:]
+
+
+def splat_two_frames(x: torch.Tensor, flow: torch.Tensor, z: torch.Tensor, count_of: torch.Tensor):
+    """Both anchors splatted to one time and merged (the space-time models' fusion).
+
+    x (2N, C, H, W), flow (2N, 2, H, W), z (2N, 1, H, W): rows 0..N-1 from frame 0, N..2N-1 from frame 1.
+    Returns, each (N, ·, H, W): the normalised splat Σ w·x·e^z / Σ w·e^z (Σ w·e^z set to 1 where nothing landed),
+    that normaliser, max w·e^z, and the unweighted splat of ``count_of`` (ones: how many samples landed)."""
+    n, h, w = x.shape[0] // 2, x.shape[-2], x.shape[-1]
+    both = lambda a: a.view(2, n, -1, h, w)  # noqa: E731
+    out, zsum = softmax_splat(x, flow, z)
+    zsum = both(zsum).sum(0)
+    zsum = torch.where(zsum == 0, torch.ones_like(zsum), zsum)
+    out = both(out).sum(0) / zsum
+    z_max = both(splat_max(z.exp(), flow)).amax(0)
+    count = both(splat_count(count_of, flow)).sum(0)
+    return out, zsum, z_max, count

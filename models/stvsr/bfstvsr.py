@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from models.ops.bspline import cubic_bspline
 from models.ops.fourier import fourier_basis
 from models.ops.siren import Siren, SineLayer, sine_stack, siren_linear
-from models.ops.softsplat import softmax_splat, splat_count, splat_max
+from models.ops.softsplat import splat_two_frames
 from models.stvsr.encoder import ZSMEncoder
 from models.stvsr.geometry import QueryGeometry, query_geometry
 
@@ -184,13 +184,7 @@ class BFSTVSR(nn.Module):
         s = spatial.shape[-1]
         payload = torch.cat([payload[:, :s], motion[:, :2].detach(), payload[:, s:]], 1)
         warp = flow if flow_gt is None else flow_gt
-        out, zsum = softmax_splat(payload, warp, z)
-        out = out.view(2, bn, -1, hh, ww).sum(0)
-        zsum = zsum.view(2, bn, 1, hh, ww).sum(0)
-        zsum = torch.where(zsum == 0, torch.ones_like(zsum), zsum)
-        out = out / zsum
-        z_max = splat_max(z.exp(), warp).view(2, bn, 1, hh, ww).amax(0)
-        count = splat_count(z, warp).view(2, bn, 1, hh, ww).sum(0)  # official: the count kernel is fed z
+        out, zsum, z_max, count = splat_two_frames(payload, warp, z, count_of=z)  # official: the count kernel is fed z
         count_ = torch.where(count == 0, torch.ones_like(count), count)
         zsum_ = torch.where(zsum == 1.0, torch.zeros_like(zsum), zsum)
         extra = torch.cat([z_max, count / 16.0, zsum_ / count_], 1)

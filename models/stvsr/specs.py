@@ -33,6 +33,34 @@ def _build(kind: str, bundled: str | None):
     return build
 
 
+def _trunk(kind: str):
+    def build(**config):
+        """``basicvsr+rife`` (the registry's loaded stages) with a residual head of ``config``."""
+        from models import registry
+        from models.stvsr.trunk import TrunkConcatSTVSR, TrunkSTVSR
+        from models.stvsr.trunk_pipeline import TrunkSpaceTime
+
+        head = (TrunkConcatSTVSR if kind == "concat" else TrunkSTVSR)(**config)
+        return TrunkSpaceTime(head, registry.get("basicvsr"), registry.get("rife"))
+
+    return build
+
+
+def _trunk_config(state: dict) -> dict:
+    """The head's size, read from its tensors (nf from the adapter, the refiner's width from its first conv)."""
+    nf, trunk = state["adapter.weight"].shape[:2]
+    refiner = int(state["refine.0.weight"].shape[0]) if "refine.0.weight" in state else 0
+    return {"trunk_features": int(trunk), "nf": int(nf), "refiner": refiner}
+
+
+def _load_head(up, state: dict) -> None:
+    up.head.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+
+
+TRUNK_LICENSE = ("research only (head trained here on DAVIS / SA-V clips); BasicVSR Apache-2.0, RIFE MIT "
+                 "(see their cards)")
+
+
 def _load(up, state: dict) -> None:
     up.model.load_state_dict(state, strict=True)
 
@@ -45,22 +73,40 @@ def _bfstvsr_at_scale_one():
     from models import registry
     from models.stvsr.upscaler import ExactTInterpolator
 
-    return ExactTInterpolator(registry.get("bfstvsr"))
+    return ExactTInterpolator(registry.get("bfstvsr_scratch"))
 
 
 def stvsr_specs() -> list[ModelSpec]:
     return [
-        ModelSpec(id="bfstvsr", task="stvsr", build=_build("bfstvsr", "bfstvsr.safetensors"),
-                  weights=WeightSource(bundled="bfstvsr.safetensors"), load=_load,
-                  license="research only (DAVIS / SA-V training data terms)", card="bfstvsr.md",
-                  label="BF-STVSR (compact, trained here)", default=True,
-                  description="B-spline temporal + Fourier spatial mappers; any spatial scale and any t",
+        ModelSpec(id="bfstvsr", task="stvsr", build=_trunk("bfstvsr"), config=_trunk_config,
+                  weights=WeightSource(bundled="bfstvsr.safetensors", env_var="FRAMEFORGE_BFSTVSR_HEAD"),
+                  load=_load_head,
+                  requires=("basicvsr", "rife"), license=TRUNK_LICENSE, card="bfstvsr.md",
+                  label="BF-STVSR on BasicVSR + RIFE (residual head, trained here)",
+                  description="the paper's B-spline (time) and Fourier (space) mappers, softmax splatting and SIREN "
+                              "decoder on BasicVSR's features, added to the basicvsr+rife frame; any scale, any t",
+                  tags=("arbitrary_t", "arbitrary_scale", "pretrained")),
+        ModelSpec(id="bfstvsr_concat", task="stvsr", build=_trunk("concat"), config=_trunk_config,
+                  weights=WeightSource(bundled="bfstvsr_concat.safetensors",
+                                       env_var="FRAMEFORGE_BFSTVSR_CONCAT_HEAD"), load=_load_head,
+                  requires=("basicvsr", "rife"), license=TRUNK_LICENSE, card="bfstvsr_concat.md",
+                  label="BF-STVSR ablation on BasicVSR + RIFE: coordinate concatenation",
+                  description="the same residual head with VideoINR/MoTIF-style (x, y, t) concatenation in place "
+                              "of the two mappers (the paper's ablation)",
+                  tags=("arbitrary_t", "arbitrary_scale", "ablation")),
+        ModelSpec(id="bfstvsr_scratch", task="stvsr", build=_build("bfstvsr", "bfstvsr_scratch.safetensors"),
+                  weights=WeightSource(bundled="bfstvsr_scratch.safetensors"), load=_load,
+                  license="research only (DAVIS / SA-V training data terms)", card="bfstvsr_scratch.md",
+                  label="BF-STVSR (compact, from scratch)",
+                  description="the whole compact network trained from scratch here (encoder included): far below "
+                              "the two-stage pipelines; kept for reference",
                   tags=("arbitrary_t", "arbitrary_scale")),
-        ModelSpec(id="bfstvsr_concat", task="stvsr", build=_build("concat", "bfstvsr_concat.safetensors"),
-                  weights=WeightSource(bundled="bfstvsr_concat.safetensors"), load=_load,
-                  license="research only (DAVIS / SA-V training data terms)", card="bfstvsr_concat.md",
-                  label="BF-STVSR ablation: coordinate concatenation",
-                  description="the same compact network with VideoINR/MoTIF-style (x, y, t) concatenation",
+        ModelSpec(id="bfstvsr_concat_scratch", task="stvsr",
+                  build=_build("concat", "bfstvsr_concat_scratch.safetensors"),
+                  weights=WeightSource(bundled="bfstvsr_concat_scratch.safetensors"), load=_load,
+                  license="research only (DAVIS / SA-V training data terms)", card="bfstvsr_concat_scratch.md",
+                  label="BF-STVSR ablation (compact, from scratch): coordinate concatenation",
+                  description="the from-scratch compact network with (x, y, t) concatenation",
                   tags=("arbitrary_t", "arbitrary_scale", "ablation")),
         ModelSpec(id="bfstvsr_official", task="stvsr", build=_build("official", None),
                   weights=WeightSource(env_var="FRAMEFORGE_BFSTVSR_CKPT",
@@ -70,8 +116,10 @@ def stvsr_specs() -> list[ModelSpec]:
                   description="13.47 M-parameter official model; set FRAMEFORGE_BFSTVSR_CKPT to bfstvsr.pth "
                               "(or FRAMEFORGE_BFSTVSR_CKPT_REPO to a Hub repo holding it)",
                   tags=("arbitrary_t", "arbitrary_scale", "official")),
-        ModelSpec(id="bfstvsr_vfi", task="vfi", build=_bfstvsr_at_scale_one, requires=("bfstvsr",),
-                  license="as bfstvsr", card="bfstvsr.md", label="BF-STVSR at scale 1 (exact t)",
-                  description="the bundled BF-STVSR with output size = input size: frames at any t, no recursion",
+        ModelSpec(id="bfstvsr_vfi", task="vfi", build=_bfstvsr_at_scale_one, requires=("bfstvsr_scratch",),
+                  license="as bfstvsr_scratch", card="bfstvsr_scratch.md",
+                  label="BF-STVSR at scale 1 (exact t)",
+                  description="the from-scratch BF-STVSR with output size = input size: frames at any t, no "
+                              "recursion",
                   tags=("arbitrary-t",)),
     ]

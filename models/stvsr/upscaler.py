@@ -24,6 +24,26 @@ from models.device import autocast, inference_device
 from models.stvsr.geometry import lr_index, query_geometry
 
 
+def tile_windows(n_lr: int, n_hr: int, core: int, halo: int, multiple: int = 1) -> list[tuple[int, ...]]:
+    """(lr window start, stop, hr window start, stop, hr core start, stop) along one axis: LR core tiles of
+    ``core`` cells plus ``halo`` cells each side (windows a multiple of ``multiple`` cells, reaching into the padding
+    below/right of the frame when needed), and the HR rows/cols whose LR cell lies in each."""
+    padded = n_lr + (-n_lr) % multiple
+    idx = lr_index(n_lr, n_hr, 0, n_hr).numpy()
+    out = []
+    for c0 in range(0, n_lr, core):
+        c1 = min(c0 + core, n_lr)
+        w0 = max(0, c0 - halo)
+        w1 = min(padded, c1 + halo)
+        w1 = min(padded, w0 + (w1 - w0) + (-(w1 - w0)) % multiple)
+        w0 = max(0, w1 - ((w1 - w0) + (-(w1 - w0)) % multiple))
+        h0, h1 = np.searchsorted(idx, w0), np.searchsorted(idx, min(w1, n_lr))
+        k0, k1 = np.searchsorted(idx, c0), np.searchsorted(idx, c1)
+        if k1 > k0:
+            out.append((w0, w1, int(h0), int(h1), int(k0), int(k1)))
+    return out
+
+
 class BFSTVSRUpscaler:
     arbitrary_t = True
 
@@ -36,21 +56,7 @@ class BFSTVSRUpscaler:
         return self
 
     def _tiles(self, n_lr: int, n_hr: int, core: int):
-        """(lr window start, stop, hr window start, stop, hr core start, stop) along one axis."""
-        padded = n_lr + (-n_lr) % 4
-        idx = lr_index(n_lr, n_hr, 0, n_hr).numpy()
-        out = []
-        for c0 in range(0, n_lr, core):
-            c1 = min(c0 + core, n_lr)
-            w0 = max(0, c0 - self.halo)
-            w1 = min(padded, c1 + self.halo)
-            w1 = min(padded, w0 + (w1 - w0) + (-(w1 - w0)) % 4)
-            w0 = max(0, w1 - ((w1 - w0) + (-(w1 - w0)) % 4))
-            h0, h1 = np.searchsorted(idx, w0), np.searchsorted(idx, min(w1, n_lr))
-            k0, k1 = np.searchsorted(idx, c0), np.searchsorted(idx, c1)
-            if k1 > k0:
-                out.append((w0, w1, int(h0), int(h1), int(k0), int(k1)))
-        return out
+        return tile_windows(n_lr, n_hr, core, self.halo, multiple=4)
 
     def upscale_pair(self, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float],
                      size: tuple[int, int]) -> list[np.ndarray]:

@@ -1,0 +1,173 @@
+"""``bfstvsr`` / ``bfstvsr_concat``: the residual head on BasicVSR + RIFE — its residual start (untrained = the
+``basicvsr+rife`` frame, exactly), BasicVSR's features handed on unchanged, tiles against one pass, and training."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from models import registry
+from models.interfaces import PairRequest
+from models.stvsr.trunk import TrunkConcatSTVSR, TrunkSTVSR
+
+HEADS = [TrunkSTVSR, TrunkConcatSTVSR]
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _clip(n: int = 3, h: int = 36, w: int = 44) -> list[np.ndarray]:
+    import cv2
+
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (h // 6 + 3, (w + 3 * n) // 6 + 3, 3), dtype=np.uint8)
+    tex = cv2.resize(small, (w + 3 * n + 12, h + 12), interpolation=cv2.INTER_CUBIC)
+    return [tex[6:6 + h, 3 * k:3 * k + w].copy() for k in range(n)]
+
+
+def _inputs(b: int = 2, h: int = 10, w: int = 12, hh: int = 25, ww: int = 30, n: int = 3, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    f0, f1 = torch.randn(b, 64, h, w, generator=g), torch.randn(b, 64, h, w, generator=g)
+    v01 = torch.randn(b, 2, h, w, generator=g)
+    bases = torch.rand(n, b, 3, hh, ww, generator=g)
+    return f0, f1, v01, -v01, bases
+
+
+def _perturb(head: torch.nn.Module, seed: int = 1) -> None:
+    """Give the zero-initialised last layers some weight (a 'trained' head)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for lin in (head.output_layer(), head.motion_head()):
+            lin.weight.copy_(torch.randn(lin.weight.shape, generator=g) * 0.05)
+            lin.bias.copy_(torch.randn(lin.bias.shape, generator=g) * 0.05)
+
+
+@pytest.mark.parametrize("cls", HEADS)
+def test_untrained_head_returns_the_base_exactly(cls):
+    head = cls()
+    f0, f1, v01, v10, bases = _inputs()
+    out = head(f0, f1, v01, v10, bases, torch.tensor([0.0, 0.4, 1.0]))
+    assert out.shape == bases.shape
+    assert torch.equal(out, bases)
+    _perturb(head)
+    assert not torch.equal(head(f0, f1, v01, v10, bases, torch.tensor([0.0, 0.4, 1.0])), bases)
+
+
+@pytest.mark.parametrize("cls", HEADS)
+def test_each_t_is_decoded_from_one_encoding_alone(cls):
+    """decode_t depends on its own t only: one t alone equals the same t inside a list, and t reaches the output."""
+    torch.manual_seed(0)
+    head = cls()
+    _perturb(head)
+    f0, f1, v01, v10, bases = _inputs(n=1)
+    base = bases[0]
+    cache = head.encode(f0, f1, v01, v10, base.shape[-2:])
+    a = head.decode_t(cache, base, 0.3)
+    together = head(f0, f1, v01, v10, torch.stack([base, base]), torch.tensor([0.7, 0.3]))
+    torch.testing.assert_close(together[1], a)
+    assert (together[0] - a).abs().max() > 1e-4
+
+
+def test_motion_starts_linear_along_the_spynet_flow():
+    """The untrained mapper adds nothing to t' · V: a constant LR flow of (2, 1) px at x2.5 moves frame 0's payload
+    by t · (5, 2.5) HR px, which the returned departure (zero) and the splat's count map show."""
+    head = TrunkSTVSR()
+    f0, f1, _, _, bases = _inputs(b=1, n=1)
+    v01 = torch.zeros(1, 2, 10, 12)
+    v01[:, 0], v01[:, 1] = 2.0, 1.0
+    cache = head.encode(f0, f1, v01, -v01, bases.shape[-2:])
+    torch.testing.assert_close(cache.lin_flow[0, 0], torch.full((25, 30), 5.0))
+    _, motion = head.decode_t(cache, bases[0], 0.5, return_motion=True)
+    assert torch.equal(motion, torch.zeros_like(motion))
+
+
+@pytest.mark.parametrize("cls", HEADS)
+def test_training_steps_lower_the_loss(cls):
+    torch.manual_seed(0)
+    head = cls()
+    f0, f1, v01, v10, bases = _inputs(b=2, n=2)
+    gt = (bases + 0.05 * torch.sin(torch.arange(30.0) / 3)).clamp(0, 1)  # a pattern the base lacks
+    ts = torch.tensor([0.25, 0.75])
+    opt = torch.optim.Adam(head.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(25):
+        loss = (head(f0, f1, v01, v10, bases, ts) - gt).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_basicvsr_features_ride_along_without_changing_the_frames():
+    """upscale_stream(features=True) yields the same frames plus BasicVSR.fuse of each frame (all tiles' cores)."""
+    from models.backbones.video_sr import BasicVSRUpscaler
+
+    net = registry.get("basicvsr").net
+    clip = _clip(3, 40, 48)
+    plain = list(BasicVSRUpscaler(net).upscale_stream(clip))
+    with_feat = list(BasicVSRUpscaler(net).upscale_stream(clip, features=True))
+    tiled = list(BasicVSRUpscaler(net, tile=24, halo=12).upscale_stream(clip, features=True))
+    x = torch.from_numpy(np.stack(clip)).permute(0, 3, 1, 2)[None].float() / 255
+    with torch.no_grad():
+        back = net.backward_features(x)
+        fwd, feats = None, []
+        for i in range(3):
+            fwd = net.forward_feature(x[:, i], fwd, net.flow(x[:, i], x[:, i - 1]) if i else None)
+            feats.append(net.fuse(back[i], fwd)[0].numpy())
+    for p, (img, f), (_, ft), ref in zip(plain, with_feat, tiled, feats):
+        assert np.array_equal(p, img)
+        assert f.shape == (64, 40, 48) and f.dtype == np.float16
+        np.testing.assert_allclose(f.astype(np.float32), ref, atol=2e-2, rtol=1e-2)
+        assert np.abs(ft.astype(np.float32) - ref).mean() < 0.05 * np.abs(ref).mean()
+
+
+def _pipeline(head):
+    from models.stvsr.trunk_pipeline import TrunkSpaceTime
+
+    return TrunkSpaceTime(head, registry.get("basicvsr"), registry.get("rife"))
+
+
+def test_untrained_pipeline_is_basicvsr_plus_rife_exactly():
+    from models.pipelines.stream import upscale_requests
+
+    clip = _clip(3)
+    reqs = lambda: [PairRequest(0, 1, clip[0], clip[1], [0.0, 0.5]),  # noqa: E731
+                    PairRequest(1, 2, clip[1], clip[2], [0.0, 0.25, 1.0])]
+    ours = list(upscale_requests(_pipeline(TrunkSTVSR()), reqs(), (90, 110)))
+    base = list(upscale_requests(registry.get("basicvsr+rife"), reqs(), (90, 110)))
+    assert [len(o) for o in ours] == [2, 3]
+    for a, b in zip(ours, base):
+        for x, y in zip(a, b):
+            assert x.shape == (90, 110, 3) and np.array_equal(x, y)
+
+
+def test_pipeline_tiles_equal_one_pass_when_the_halo_covers_the_frame():
+    torch.manual_seed(0)
+    head = TrunkSTVSR()
+    _perturb(head)
+    clip = _clip(2, 30, 38)
+    one = _pipeline(head)
+    tiles = _pipeline(head)
+    tiles.max_tile_pixels, tiles.halo = 40 * 40, 40  # cores of 4 LR cells, every window the whole frame
+    a = one.upscale_pair(clip[0], clip[1], [0.3, 1.0], (75, 95))
+    b = tiles.upscale_pair(clip[0], clip[1], [0.3, 1.0], (75, 95))
+    base = registry.get("basicvsr+rife").upscale_pair(clip[0], clip[1], [0.3, 1.0], (75, 95))
+    for x, y, z in zip(a, b, base):
+        assert np.abs(x.astype(int) - y).max() <= 1
+        assert not np.array_equal(x, z)  # the perturbed head changes the frame
+
+
+def test_registry_reads_the_head_size_from_its_file(tmp_path, monkeypatch):
+    from models.weights import WeightSource, save_safetensors
+
+    torch.manual_seed(0)
+    head = TrunkSTVSR(nf=16)
+    _perturb(head)
+    save_safetensors(head.state_dict(), tmp_path / "h.safetensors", half=True)
+    monkeypatch.setattr(registry.spec("bfstvsr"), "weights", WeightSource(env_var="FRAMEFORGE_TEST_TRUNK"))
+    monkeypatch.setenv("FRAMEFORGE_TEST_TRUNK", str(tmp_path / "h.safetensors"))
+    model = registry.create("bfstvsr")
+    assert model.head.nf == 16
+    for k, v in head.state_dict().items():
+        torch.testing.assert_close(model.head.state_dict()[k], v.half().float())

@@ -1,0 +1,312 @@
+"""Train the residual BF-STVSR head (``bfstvsr``) or its concat ablation (``bfstvsr_concat``) on the frozen
+BasicVSR + RIFE pipeline.
+
+    python -m train.stvsr_trunk cache  [--samples 1200] [--val 24]                    # precompute, once
+    python -m train.stvsr_trunk train  --model bfstvsr|concat --out runs/NAME --steps N [--time-limit MIN] [--resume]
+    python -m train.stvsr_trunk export --model bfstvsr|concat --out runs/NAME [--to DIR] # weights/<id>.safetensors + .md
+
+Samples (``runs/stvsr_trunk_cache``): windows of ``video_train`` (``train.data_stvsr``; the validation sequences
+held back), LR patch 40, space scale in {1.5, 2, 2.5, 3, 3.5, 4} (one bucket per scale, so a batch shares a size),
+three times i/g between anchors g = 2..4 frames apart. What the frozen parts give is computed once and stored: the
+trunk features F0, F1 (BasicVSR over the two anchors), SpyNet flows V01, V10, and the base frames
+(``basicvsr+rife`` at each t, uint8 as the pipeline makes them). Training then runs only the head.
+
+Loss: Charbonnier(I_t, GT) over the three times + ``--motion-weight`` x mean |m| (the learned departure from the
+SpyNet linear motion, LR pixels). Adam ``--lr`` with a cosine schedule, bf16 autocast on the CPU. Validation: Y-PSNR
+of the head and of the base on the held-back windows (anchors and in-between frames apart); best.pt keeps the best
+in-between gain. Checkpoints are plain dicts of tensors (``torch.load(weights_only=True)``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from train.data_stvsr import WindowSampler, build_cache
+
+DATA_CACHE = Path("runs/stvsr_cache")
+CACHE = Path("runs/stvsr_trunk_cache")
+SCALES = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
+LR_PATCH = 40
+MODELS = {"bfstvsr": "bfstvsr", "concat": "bfstvsr_concat"}  # --model -> registry id
+
+
+def charbonnier(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    return torch.sqrt((a - b) ** 2 + eps).mean()
+
+
+def y_psnr(pred: torch.Tensor, gt: torch.Tensor) -> float:
+    """BT.601 Y PSNR of float RGB images in [0, 1] (..., 3, H, W), on the 0-255 scale."""
+    w = torch.tensor([65.481, 128.553, 24.966]).view(3, 1, 1)
+    mse = float((((pred - gt) * w).sum(-3) ** 2).mean())
+    return 10 * math.log10(255 ** 2 / max(mse, 1e-10))
+
+
+def _t(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a)).float().div(255).movedim(-1, -3)
+
+
+@torch.no_grad()
+def make_sample(sampler: WindowSampler, rng: np.random.Generator, scale: float, basicvsr, rife,
+                augment: bool = True) -> dict:
+    """One window and everything the frozen stages give for it (tensors; uint8 images, fp16 features)."""
+    from models.backbones.video_sr import pair_flows
+    from models.pipelines.timing import interpolate_at
+
+    w = sampler.sample(rng, LR_PATCH, scale, n_t=3, augment=augment)
+    size = w.gt.shape[1:3]
+    (hr0, f0), (hr1, f1) = basicvsr.upscale_stream([(w.lr[0], False), (w.lr[1], False)], size, features=True)
+    bases, _ = interpolate_at(rife, hr0, hr1, [float(t) for t in w.ts])
+    v01, v10 = pair_flows(basicvsr.net, _t(w.lr[0])[None], _t(w.lr[1])[None])
+    return {"gt": torch.from_numpy(np.stack(w.gt)), "base": torch.from_numpy(np.stack(bases)),
+            "ts": torch.from_numpy(w.ts), "feat": torch.from_numpy(np.stack([f0, f1])),
+            "flow": torch.cat([v01, v10]).half()}
+
+
+def _stack(samples: list[dict]) -> dict:
+    return {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
+
+
+def build_samples(n_train: int, n_val: int, seed: int = 0) -> None:
+    """CACHE/train_<scale>.pt and val_<scale>.pt: stacked samples per scale bucket."""
+    from models import registry
+
+    build_cache(DATA_CACHE)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    basicvsr, rife = registry.get("basicvsr"), registry.get("rife")
+    for split, n, aug in (("val", n_val, False), ("train", n_train, True)):
+        sampler = WindowSampler(DATA_CACHE, split)
+        for k, scale in enumerate(SCALES):
+            path = CACHE / f"{split}_{scale}.pt"
+            if path.exists():
+                continue
+            rng = np.random.default_rng(seed + 1000 * k + (7 if split == "val" else 0))
+            per = max(1, n // len(SCALES))
+            t0 = time.time()
+            torch.save(_stack([make_sample(sampler, rng, scale, basicvsr, rife, aug) for _ in range(per)]), path)
+            print(f"{path}: {per} samples in {time.time() - t0:.0f} s", flush=True)
+
+
+def load_split(split: str) -> list[dict]:
+    return [torch.load(CACHE / f"{split}_{s}.pt", weights_only=True) for s in SCALES]
+
+
+def batch_inputs(b: dict, idx, window: tuple[int, int, int, int] | None = None, halo: int = 4) -> tuple:
+    """(feat0, feat1, flow01, flow10, bases (N, B, 3, h, w), gt (N, B, 3, h, w), ts (B, N), geo) for rows ``idx``;
+    ``window`` = (y0, y1, x0, x1) of the HR grid to train on (all when None), its LR cells plus ``halo`` cut out of
+    the features as the pipeline's tiles do (models.stvsr.trunk_pipeline)."""
+    from models.stvsr.geometry import lr_index, query_geometry
+
+    feat = b["feat"][idx].float()
+    flow = b["flow"][idx].float()
+    base = _t(b["base"][idx]).transpose(0, 1)
+    gt = _t(b["gt"][idx]).transpose(0, 1)
+    (h, w), (hh, ww) = feat.shape[-2:], gt.shape[-2:]
+    y0, y1, x0, x1 = window or (0, hh, 0, ww)
+    ly = lr_index(h, hh, y0, y1)
+    lx = lr_index(w, ww, x0, x1)
+    ly0, ly1 = max(0, int(ly.min()) - halo), min(h, int(ly.max()) + 1 + halo)
+    lx0, lx1 = max(0, int(lx.min()) - halo), min(w, int(lx.max()) + 1 + halo)
+    geo = query_geometry((h, w), (hh, ww), (y0, y1, x0, x1), (ly0, lx0))
+    lr = (Ellipsis, slice(ly0, ly1), slice(lx0, lx1))
+    hr = (Ellipsis, slice(y0, y1), slice(x0, x1))
+    return (feat[:, 0][lr], feat[:, 1][lr], flow[:, 0][lr], flow[:, 1][lr], base[hr], gt[hr], b["ts"][idx], geo)
+
+
+@torch.no_grad()
+def validate(head, val: list[dict]) -> dict:
+    """Y-PSNR (dB) of the head and of the base on the held-back windows, anchors and in-between frames apart."""
+    head.eval()
+    rows = {"anchor": [], "mid": [], "base_anchor": [], "base_mid": []}
+    for b in val:
+        for i in range(b["ts"].shape[0]):
+            f0, f1, v01, v10, base, gt, ts, geo = batch_inputs(b, [i])
+            out = head(f0, f1, v01, v10, base, ts, geo=geo)
+            for j, t in enumerate(ts[0].tolist()):
+                key = "anchor" if t in (0.0, 1.0) else "mid"
+                rows[key].append(y_psnr(out[j, 0], gt[j, 0]))
+                rows["base_" + key].append(y_psnr(base[j, 0], gt[j, 0]))
+    head.train()
+    res = {f"val_{k}": float(np.mean(v)) for k, v in rows.items() if v}
+    res["gain_mid"] = res["val_mid"] - res["val_base_mid"]
+    res["gain_anchor"] = res["val_anchor"] - res["val_base_anchor"]
+    return res
+
+
+def build_head(kind: str, **config):
+    from models.stvsr.trunk import TrunkConcatSTVSR, TrunkSTVSR
+
+    return (TrunkConcatSTVSR if kind == "concat" else TrunkSTVSR)(**config)
+
+
+def train(args) -> dict:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    head = build_head(args.model, refiner=args.refiner)
+    opt = torch.optim.Adam(head.parameters(), lr=args.lr, betas=(0.9, 0.99))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.steps, eta_min=args.lr / 100)
+    step, best, best_step, wall0 = 0, -1e9, 0, 0.0
+    if args.resume and (out / "last.pt").exists():
+        ck = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
+        head.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optim"])
+        sched.load_state_dict(ck["sched"])
+        sched.T_max = args.steps
+        step, best, best_step, wall0 = int(ck["step"]), float(ck["best"]), int(ck["best_step"]), float(ck["wall"])
+    train_b, val = load_split("train"), load_split("val")
+    if step == 0:  # standardise the trunk's features with the training windows' statistics
+        head.set_feature_stats(torch.cat([b["feat"][:, k] for b in train_b for k in (0, 1)]))
+    rng = np.random.default_rng(args.seed + step)
+    logf = open(out / "log.jsonl", "a")
+    t0, started = time.time() - wall0, time.time()
+    if step == 0:
+        rec = {"step": 0, **validate(head, val)}
+        logf.write(json.dumps(rec) + "\n")
+        print(rec, flush=True)
+
+    def save(name):
+        torch.save({"model": head.state_dict(), "optim": opt.state_dict(), "sched": sched.state_dict(),
+                    "step": torch.tensor(step), "best": torch.tensor(best), "best_step": torch.tensor(best_step),
+                    "wall": torch.tensor(time.time() - t0)}, out / name)
+
+    head.train()
+    while step < args.steps:
+        b = train_b[int(rng.integers(len(train_b)))]
+        idx = rng.choice(b["ts"].shape[0], size=min(args.batch, b["ts"].shape[0]), replace=False)
+        hh, ww = b["gt"].shape[-3:-1]
+        ch, cw = min(hh, args.crop), min(ww, args.crop)
+        y0, x0 = int(rng.integers(0, hh - ch + 1)), int(rng.integers(0, ww - cw + 1))
+        f0, f1, v01, v10, base, gt, ts, geo = batch_inputs(b, idx, (y0, y0 + ch, x0, x0 + cw))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            pred, motion = head(f0, f1, v01, v10, base, ts, geo=geo, return_motion=True)
+        pix = charbonnier(pred.float(), gt)
+        loss = pix + args.motion_weight * motion.float().abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        rec = {"step": step, "loss": loss.item(), "pix": pix.item(), "wall": time.time() - t0}
+        out_of_time = bool(args.time_limit) and time.time() - started > args.time_limit * 60
+        if step % args.val_every == 0 or step == args.steps or out_of_time:
+            rec.update(validate(head, val))
+            score = rec["gain_mid"] + 0.5 * rec["gain_anchor"]
+            if score > best:
+                best, best_step = score, step
+                save("best.pt")
+            save("last.pt")
+            print(rec, flush=True)
+        logf.write(json.dumps(rec) + "\n")
+        logf.flush()
+        if out_of_time:
+            break
+    summary = {"model": args.model, "config": {k: list(v) if isinstance(v, tuple) else v
+                                               for k, v in head.config.items()},
+               "params": sum(p.numel() for p in head.parameters()), "step": step, "best_step": best_step,
+               "batch": args.batch, "crop": args.crop, "lr": args.lr, "motion_weight": args.motion_weight,
+               "wall_s": time.time() - t0,
+               "command": "python -m train.stvsr_trunk " + " ".join(sys.argv[1:])}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def export(args) -> None:
+    """weights/<id>.safetensors (fp16) from OUT/best.pt, with the validation numbers of that step in the metadata."""
+    from models.weights import WEIGHTS_DIR, save_safetensors
+
+    out = Path(args.out)
+    ck = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
+    summary = json.loads((out / "summary.json").read_text())
+    head = build_head(args.model, refiner=summary["config"].get("refiner", 0))
+    head.load_state_dict(ck["model"])
+    half = {k: v.half().float() for k, v in ck["model"].items()}
+    head.load_state_dict(half)  # the numbers of the fp16 file, as shipped
+    val = validate(head, load_split("val"))
+    summary.update(best_step=int(ck["step"]), val_fp16=val)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    model_id = MODELS[args.model]
+    dest = Path(args.to) if args.to else WEIGHTS_DIR
+    dest.mkdir(parents=True, exist_ok=True)
+    save_safetensors(ck["model"], dest / f"{model_id}.safetensors", half=True,
+                     metadata={"config": json.dumps(summary["config"]), "model": model_id})
+    (dest / f"{model_id}.md").write_text(model_card(model_id, summary))
+    print(json.dumps(summary, indent=1))
+
+
+def model_card(model_id: str, s: dict) -> str:
+    """The card's training part (the benchmark table is added from bench/results after measuring)."""
+    from train.data_stvsr import VAL_SEQUENCES
+
+    v = s["val_fp16"]
+    width = s["config"].get("refiner", 0)
+    refine = (f" through a {width}-channel map and two 3x3 convs over it and the base frame (spatial context the "
+              f"per-pixel decoder lacks)") if width else ""
+    encoding = ("the paper's B-spline (time) and Fourier (space) mappers" if s["model"] == "bfstvsr" else
+                "plain (x, y, t) coordinate concatenation in place of the two mappers (the paper's ablation)")
+    return f"""# {model_id}: residual space-time head on BasicVSR + RIFE, trained in FrameForge
+
+- **What**: `models/stvsr/trunk.py` ({'TrunkSTVSR' if s['model'] == 'bfstvsr' else 'TrunkConcatSTVSR'}), {encoding},
+  softmax splatting and a SIREN decoder whose output is added to the `basicvsr+rife` frame; config
+  `{json.dumps(s['config'])}`, {s['params']:,} trained parameters (BasicVSR 6.29 M and RIFE 5.66 M frozen).
+- **Departures from the paper**: the encoder is the frozen pretrained BasicVSR (its fused propagated feature at the
+  anchors, through a learned 1x1 adapter) instead of a trained Zooming-SlowMo encoder; the flow is SpyNet's linear
+  motion t·V plus the mapper's learned departure (an L1 penalty of weight {s['motion_weight']} on it) instead of a
+  whole flow forced to RAFT early; the decoder reads a 3x3-conv encoding of the base frame in place of ZSM's F01
+  and outputs a residual{refine} (last layer zero at the start: the untrained model is `basicvsr+rife` exactly); training
+  windows give BasicVSR the two anchors only (in the app it sees the whole anchor sequence); widths 32 instead of 64.
+- **Data**: `video_train` only (DAVIS-2016 train sequences and the short clips, `train/data_stvsr.py`), LR patch 40,
+  scales 1.5-4 in six buckets, gaps of 2-4 frames; validation on windows of the held-back training sequences
+  {', '.join(VAL_SEQUENCES)}; no evaluation folder was used.
+- **Command**: `python -m train.stvsr_trunk cache` then `{s['command']}`, exported with
+  `python -m train.stvsr_trunk export --model {s['model']} --out ...` (kept step {s['best_step']} of {s['step']};
+  batch {s['batch']}, HR crop {s['crop']}, Adam {s['lr']} cosine, bf16 autocast; {s['wall_s'] / 60:.0f} min on
+  the 2-core CPU).
+- **Validation** (fp16 weights as shipped, {len(VAL_SEQUENCES)} held-back sequences, 48 windows, Y-PSNR dB):
+  in-between frames {v['val_mid']:.3f} vs base {v['val_base_mid']:.3f} ({v['gain_mid']:+.3f}); anchors
+  {v['val_anchor']:.3f} vs base {v['val_base_anchor']:.3f} ({v['gain_anchor']:+.3f}).
+- **Licence**: the head's weights are for research use (DAVIS: research / non-commercial; SA-V: CC BY 4.0; the other
+  clips' own terms); BasicVSR (Apache-2.0) and RIFE (MIT) keep theirs (`basicvsr.md`, `rife.md`).
+"""
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("action", choices=["cache", "train", "export"])
+    ap.add_argument("--model", choices=sorted(MODELS), default="bfstvsr")
+    ap.add_argument("--out", default="runs/stvsr_trunk")
+    ap.add_argument("--samples", type=int, default=1200)
+    ap.add_argument("--val", type=int, default=24)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--refiner", type=int, default=0, help="conv refiner width after the decoder (0: none)")
+    ap.add_argument("--crop", type=int, default=64, help="HR window (px a side) trained on per step")
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--motion-weight", type=float, default=0.01)
+    ap.add_argument("--val-every", type=int, default=100)
+    ap.add_argument("--time-limit", type=float, default=0, help="stop (and save) after this many minutes")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-bf16", dest="bf16", action="store_false")
+    ap.add_argument("--resume", action="store_true", help="go on from OUT/last.pt")
+    ap.add_argument("--to", default=None, help="export: write <id>.safetensors + .md here instead of weights/ "
+                                               "(load it with FRAMEFORGE_BFSTVSR_HEAD / ..._CONCAT_HEAD)")
+    args = ap.parse_args(argv)
+    if args.action == "cache":
+        torch.set_num_threads(args.threads)
+        return build_samples(args.samples, args.val, args.seed)
+    if args.action == "export":
+        return export(args)
+    train(args)
+
+
+if __name__ == "__main__":
+    main()
