@@ -12,13 +12,7 @@ from models.ops.siren import Siren, SineLayer
 from models.ops.softsplat import softmax_splat, splat_count, splat_max, splat_sum
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread (tiny ops; 2 OpenMP threads on a loaded 2-core machine wait on each other)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _shifted_conv(x, weight, dy, dx):

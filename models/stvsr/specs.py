@@ -69,6 +69,22 @@ def _load_official(up, state: dict) -> None:
     up.model.load_official(state)
 
 
+def _official_inr(kind: str):
+    def build(**config):
+        """The official VideoINR (whole frames) or MoTIF (tiles, like BF-STVSR) network."""
+        from models.stvsr.upscaler import BFSTVSRUpscaler, WholeFrameUpscaler
+
+        if kind == "videoinr":
+            from models.stvsr.videoinr import VideoINR
+
+            return WholeFrameUpscaler(VideoINR(**config))
+        from models.stvsr.motif import MoTIF
+
+        return BFSTVSRUpscaler(MoTIF(**config))
+
+    return build
+
+
 def _bfstvsr_at_scale_one():
     from models import registry
     from models.stvsr.upscaler import ExactTInterpolator
@@ -115,6 +131,20 @@ def stvsr_specs() -> list[ModelSpec]:
                   label="BF-STVSR (official checkpoint)",
                   description="13.47 M-parameter official model; set FRAMEFORGE_BFSTVSR_CKPT to bfstvsr.pth "
                               "(or FRAMEFORGE_BFSTVSR_CKPT_REPO to a Hub repo holding it)",
+                  tags=("arbitrary_t", "arbitrary_scale", "official")),
+        ModelSpec(id="videoinr_official", task="stvsr", build=_official_inr("videoinr"),
+                  weights=WeightSource(env_var="FRAMEFORGE_VIDEOINR_CKPT", hub_filename="VideoINR.pth"),
+                  load=_load_official, license="see Picsart-AI-Research/VideoINR (official checkpoint)",
+                  label="VideoINR (official checkpoint)",
+                  description="11.31 M-parameter official model (whole frames, up to 1080p output); set "
+                              "FRAMEFORGE_VIDEOINR_CKPT to its flat state_dict (or ..._REPO to a Hub repo)",
+                  tags=("arbitrary_t", "arbitrary_scale", "official")),
+        ModelSpec(id="motif_official", task="stvsr", build=_official_inr("motif"),
+                  weights=WeightSource(env_var="FRAMEFORGE_MOTIF_CKPT", hub_filename="best.pth"),
+                  load=_load_official, license="see sichun233746/MoTIF (official checkpoint)",
+                  label="MoTIF (official checkpoint)",
+                  description="13.78 M-parameter official model with RAFT-small at inference; set "
+                              "FRAMEFORGE_MOTIF_CKPT to its flat state_dict best.pth (or ..._REPO to a Hub repo)",
                   tags=("arbitrary_t", "arbitrary_scale", "official")),
         ModelSpec(id="bfstvsr_vfi", task="vfi", build=_bfstvsr_at_scale_one, requires=("bfstvsr_scratch",),
                   license="as bfstvsr_scratch", card="bfstvsr_scratch.md",

@@ -24,6 +24,18 @@ from models.device import autocast, inference_device
 from models.stvsr.geometry import lr_index, query_geometry
 
 
+def check_request(frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float], size) -> tuple[list[float], tuple]:
+    """A pair call's arguments checked: two matching uint8 frames, times in [0, 1], a positive (HH, WW)."""
+    check_pair(frame0, frame1)
+    ts = [float(t) for t in ts]
+    if any(not 0.0 <= t <= 1.0 for t in ts):
+        raise ValueError(f"times must lie in [0, 1], got {ts}")
+    hh, ww = int(size[0]), int(size[1])
+    if hh < 1 or ww < 1:
+        raise ValueError(f"output size must be positive, got {size}")
+    return ts, (hh, ww)
+
+
 def tile_windows(n_lr: int, n_hr: int, core: int, halo: int, multiple: int = 1) -> list[tuple[int, ...]]:
     """(lr window start, stop, hr window start, stop, hr core start, stop) along one axis: LR core tiles of
     ``core`` cells plus ``halo`` cells each side (windows a multiple of ``multiple`` cells, reaching into the padding
@@ -60,14 +72,8 @@ class BFSTVSRUpscaler:
 
     def upscale_pair(self, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float],
                      size: tuple[int, int]) -> list[np.ndarray]:
-        check_pair(frame0, frame1)
-        ts = [float(t) for t in ts]
-        if any(not 0.0 <= t <= 1.0 for t in ts):
-            raise ValueError(f"times must lie in [0, 1], got {ts}")
-        hh, ww = int(size[0]), int(size[1])
+        ts, (hh, ww) = check_request(frame0, frame1, ts, size)
         h, w = frame0.shape[:2]
-        if hh < 1 or ww < 1:
-            raise ValueError(f"output size must be positive, got {size}")
         device = inference_device()
         model = self.model.to(device)
         model.chunk = self.chunk
@@ -108,3 +114,33 @@ class ExactTInterpolator:
 
     def __repr__(self) -> str:
         return f"ExactTInterpolator({type(self.upscaler).__name__})"
+
+
+class WholeFrameUpscaler:
+    """A space-time network run on whole frames (no tiles): ``model(lr0, lr1, ts, size)`` -> (N, 1, 3, HH, WW).
+
+    For networks whose decoding reads beyond a tile (VideoINR's warps of the whole HR feature). Memory grows with the
+    output size: outputs above ``max_pixels`` are refused with the reason."""
+
+    arbitrary_t = True
+
+    def __init__(self, model: torch.nn.Module, max_pixels: int = 1920 * 1088):
+        self.model = model.eval()
+        self.max_pixels = int(max_pixels)
+
+    def eval(self):
+        self.model.eval()
+        return self
+
+    def upscale_pair(self, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float],
+                     size: tuple[int, int]) -> list[np.ndarray]:
+        ts, (hh, ww) = check_request(frame0, frame1, ts, size)
+        if hh * ww > self.max_pixels:
+            raise ValueError(f"{type(self.model).__name__} runs on whole frames: an output of {ww}x{hh} is above "
+                             f"its limit of {self.max_pixels:,} pixels")
+        device = inference_device()
+        model = self.model.to(device)
+        x = torch.from_numpy(np.stack([frame0, frame1])).permute(0, 3, 1, 2).float().div(255).to(device)
+        with torch.no_grad(), autocast(device):
+            out = model(x[0:1], x[1:2], ts, (hh, ww))  # (N, 1, 3, HH, WW)
+        return [(o[0].float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy() for o in out]
