@@ -10,7 +10,7 @@ import numpy as np
 from models import registry
 from models.device import gpu, gpu_seconds
 from models.pipelines.estimate import describe_estimate, estimate_video_sr
-from models.pipelines.video_sr import MAX_SCALE, MIN_SCALE, upscale_video
+from models.pipelines.video_sr import MAX_SCALE, MIN_SCALE, compare_models, upscale_video
 
 from .common import endpoint, image_file, load_model, model_picker, output_path, progress_checker
 from .components import Dropdown, Number, Radio, Slider
@@ -97,6 +97,45 @@ def video_sr(video, scale, target_fps, time_factor, model_id, progress=gr.Progre
     return dst, (before, image_file(report.after, video, "first_frame_result")), summary
 
 
+@gpu(duration=240)
+@endpoint("compare")
+def compare(video, scale, target_fps, time_factor, model_a, model_b, seconds, progress=gr.Progress()):
+    """Run two space-time models on the first seconds of a video with the same settings and show them side by side.
+
+    Args:
+        video: the input video file.
+        scale: spatial scale, 1 to 8.
+        target_fps: output frames per second; 0 uses the time factor instead.
+        time_factor: output fps = input fps x this factor when target_fps is 0.
+        model_a: the first model id (e.g. "basicvsr+rife").
+        model_b: the second model id (e.g. "lanczos+dis").
+        seconds: how much of the video's start to use, 0.5 to 10 seconds.
+
+    Returns:
+        The two results, their second frames side by side (an in-between frame when the frame rate goes up) and a
+        table of their timings.
+    """
+    if not video:
+        raise gr.Error("Upload a video first.", print_exception=False)
+    if model_a == model_b:
+        raise gr.Error("Choose two different models to compare.", print_exception=False)
+    if not isinstance(seconds, (int, float)) or not 0.5 <= seconds <= 10:
+        raise gr.Error(f"Seconds to compare must be between 0.5 and 10, got {seconds!r}.", print_exception=False)
+    loaded = [load_model("stvsr", m) for m in (model_a, model_b)]
+    dsts = [output_path(".mp4", video, f"compare_{i}") for i in "ab"]
+    runs = compare_models(loaded, video, dsts, float(scale), fps=float(target_fps) if target_fps else None,
+                          time_factor=float(time_factor or 1), seconds=float(seconds),
+                          progress=progress_checker(progress))
+    rows = "\n".join(f"| {registry.spec(r.model_id).label or r.model_id} | {r.report.out_frames} | {r.seconds:.1f} | "
+                      f"{r.report.out_frames / max(r.seconds, 1e-6):.2f} |" for r in runs)
+    a, b = runs
+    table = (f"First {seconds:g} s at x{float(scale):g}, {a.report.out_fps:.3g} fps "
+             f"({a.report.out_size[0]}x{a.report.out_size[1]}):\n\n| model | frames | seconds | frames/s |\n"
+             f"|---|---|---|---|\n{rows}")
+    pair = (image_file(a.frame, video, "compare_a_frame"), image_file(b.frame, video, "compare_b_frame"))
+    return a.out_path, b.out_path, pair, table
+
+
 def build() -> None:
     gr.Markdown("Upload a video, pick any spatial scale (x1–x8, fractions allowed) and a frame rate: a time factor "
                 "or a target fps. The original audio is copied into the result; scene cuts are held. The estimate "
@@ -119,6 +158,17 @@ def build() -> None:
             slider = gr.ImageSlider(label="First frame: input (pixels enlarged) / result", format="png",
                                     type="filepath")
             summary = gr.Markdown()
+    with gr.Accordion("Compare two models on the first seconds", open=False):
+        with gr.Row():
+            model_b = model_picker("stvsr", label="Second model")
+            seconds = Slider(0.5, 10, value=2, step=0.5, label="Seconds from the start")
+            cmp_run = gr.Button("Compare")
+        with gr.Row():
+            video_a = gr.Video(label="First model")
+            video_b = gr.Video(label="Second model")
+        cmp_slider = gr.ImageSlider(label="Second output frame: first model / second model", format="png",
+                                    type="filepath")
+        cmp_table = gr.Markdown()
     inputs = [video, scale, target_fps, time_factor, model]
     outputs = [out_video, slider, summary]
     rate.change(lambda r: (gr.update(visible=r == "time factor"),
@@ -127,7 +177,9 @@ def build() -> None:
     for trigger in inputs:
         trigger.change(estimate_text, inputs, estimate, api_visibility="private", show_progress="hidden")
     event = run.click(video_sr, inputs, outputs, api_name="video_sr", concurrency_id="gpu")
-    stop.click(None, None, None, cancels=[event], api_visibility="private")
+    cmp_event = cmp_run.click(compare, [video, scale, target_fps, time_factor, model, model_b, seconds],
+                              [video_a, video_b, cmp_slider, cmp_table], api_name="compare", concurrency_id="gpu")
+    stop.click(None, None, None, cancels=[event, cmp_event], api_visibility="private")
     examples = sorted(EXAMPLES.glob("*.mp4"))
     if examples:
         gr.Examples([[str(examples[0]), 2.0, 0, 2, model.value]], inputs, outputs, fn=video_sr,

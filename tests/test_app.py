@@ -59,6 +59,24 @@ def test_video_sr_endpoint(client, media):
     assert "audio: copy" in summary
 
 
+def test_compare_endpoint(client, media):
+    """Two models on the first half second, side by side with their timings; the same model twice is refused."""
+    from gradio_client import handle_file
+
+    from models import video_io
+
+    a, b, pair, table = client.predict(handle_file(str(media / "clip.mp4")), 2.0, 0, 2, "lanczos+dis",
+                                       "bicubic+dis", 0.5, api_name="/compare")
+    paths = [v["video"] if isinstance(v, dict) else v for v in (a, b)]
+    infos = [video_io.probe(p) for p in paths]
+    assert all((i.width, i.height) == (128, 96) for i in infos)
+    assert infos[0].frame_count == infos[1].frame_count == 7  # 4 source frames (0.5 s at 8 fps), x2 in time
+    assert len(pair) == 2 and table.count("| 7 |") == 2  # each row: 7 frames made
+    with pytest.raises(Exception, match="two different models"):
+        client.predict(handle_file(str(media / "clip.mp4")), 2.0, 0, 2, "lanczos+dis", "lanczos+dis", 0.5,
+                       api_name="/compare")
+
+
 def test_video_sr_rejects_out_of_range_scale(client, media):
     from gradio_client import handle_file
 
@@ -209,7 +227,7 @@ def test_mcp_lists_the_tools(server):
     import httpx
 
     schema = httpx.get(f"{server}/gradio_api/mcp/schema", timeout=30).json()
-    assert {"video_sr", "interpolate_pair", "interpolate_video", "face_sr", "svs_spectrum", "compress"} <= {
+    assert {"video_sr", "compare", "interpolate_pair", "interpolate_video", "face_sr", "svs_spectrum", "compress"} <= {
         t["name"] for t in schema}
 
     from mcp import ClientSession

@@ -311,3 +311,25 @@ def test_stvsr_bench_runs_midpoint_only_models_for_powers_of_two(tmp_path, monke
     assert stvsr.run(str(tmp_path), 2, 3, ["mid"])["results"] == []
     assert "skip mid" in capsys.readouterr().out
     assert len(stvsr.run(str(tmp_path), 2, 8, ["mid"])["results"]) == 1
+
+
+def test_compare_models_runs_each_on_the_first_seconds(tmp_path, small_video):
+    """Two models, the same first second of a 12-frame 25 fps clip, x2 space and time: two videos of the same size
+    and frame count, timings, and their in-between frames (which differ between the two interpolators)."""
+    from models import registry
+    from models.pipelines.video_sr import compare_models
+
+    runs = compare_models([("lanczos+dis", registry.get("lanczos+dis")), ("bicubic+dis", registry.get("bicubic+dis"))],
+                          str(small_video), [str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4")], scale=2.0,
+                          time_factor=2.0, seconds=0.2)
+    assert [r.model_id for r in runs] == ["lanczos+dis", "bicubic+dis"]
+    for r in runs:
+        assert r.report.in_frames == 5 and r.report.out_size == (128, 96) and r.seconds > 0
+        assert r.frame.shape == (96, 128, 3) and r.out_path.endswith(("a.mp4", "b.mp4"))
+    assert runs[0].report.out_frames == runs[1].report.out_frames
+    assert not np.array_equal(runs[0].frame, runs[1].frame)
+    with pytest.raises(ValueError, match="at least two"):
+        compare_models([("lanczos+dis", registry.get("lanczos+dis"))], str(small_video), ["x.mp4"], 2.0)
+    with pytest.raises(ValueError, match="between 0 and 60"):
+        compare_models([("a", None), ("b", None)], str(small_video), ["x.mp4", "y.mp4"], 2.0, seconds=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "b.mp4", "small.mp4"]

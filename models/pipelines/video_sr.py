@@ -94,3 +94,54 @@ def upscale_video(model, src: str, dst: str, scale: float, fps: float | None = N
     report.audio = writer.audio_mode
     report.warnings += truncation_warning(info, report.in_frames)
     return report
+
+
+def first_seconds(src: str, dst: str, seconds: float) -> str:
+    """The first ``seconds`` of ``src`` (frames and audio) as a new mp4 at the source frame rate."""
+    if not isinstance(seconds, (int, float)) or not 0 < seconds <= 60:
+        raise ValueError(f"the comparison clip must last between 0 and 60 seconds, got {seconds!r}")
+    info = video_io.probe(src)
+    n = max(2, math.ceil(seconds * info.fps))
+    with video_io.VideoWriter(dst, info.fps, audio_from=src) as writer:
+        for frame in video_io.iter_frames(src, max_frames=n):
+            writer.write(frame.image)
+    return dst
+
+
+@dataclass
+class ModelRun:
+    model_id: str
+    out_path: str
+    seconds: float  # wall time of the upscaling
+    report: VideoSRReport
+    frame: np.ndarray  # the output's second frame (an in-between frame when the frame rate goes up)
+
+
+def compare_models(models: list[tuple[str, object]], src: str, dsts: list[str], scale: float,
+                   fps: float | None = None, time_factor: float | None = None, seconds: float = 2.0,
+                   progress: Progress | None = None) -> list[ModelRun]:
+    """Each model on the first ``seconds`` of ``src`` with the same settings, timed, written to ``dsts`` (one path
+    per model): a side-by-side comparison. The cut clip is a temporary file, removed at the end."""
+    import os
+    import tempfile
+    import time
+
+    if len(models) < 2:
+        raise ValueError("a comparison needs at least two models")
+    if len(dsts) != len(models):
+        raise ValueError(f"{len(models)} models need {len(models)} output paths, got {len(dsts)}")
+    fd, clip = tempfile.mkstemp(suffix=".mp4")
+    os.close(fd)
+    try:
+        first_seconds(src, clip, seconds)
+        runs = []
+        for k, ((model_id, model), dst) in enumerate(zip(models, dsts)):
+            sub = (lambda f, d, k=k, m=model_id: progress((k + f) / len(models), f"{m}: {d}")) if progress else None
+            t0 = time.perf_counter()
+            report = upscale_video(model, clip, dst, scale, fps=fps, time_factor=time_factor, progress=sub)
+            took = time.perf_counter() - t0
+            frames = video_io.read_frames(dst, max_frames=2)
+            runs.append(ModelRun(model_id, dst, took, report, frames[-1]))
+        return runs
+    finally:
+        os.unlink(clip)
