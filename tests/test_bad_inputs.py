@@ -171,6 +171,24 @@ def test_video_sr_bad_inputs(client, files, case, inputs, message):
         client.predict(video, *inputs[1:], api_name="/video_sr")
 
 
+COMPARE = [  # (case, (video, scale, fps, factor, model a, model b, seconds), message)
+    ("no video", (None, 2, 0, 2, "lanczos+dis", "bicubic+dis", 1), "Upload a video first"),
+    ("text file", ("text_video", 2, 0, 2, "lanczos+dis", "bicubic+dis", 1), "not a video file"),
+    ("same model", ("clip", 2, 0, 2, "lanczos+dis", "lanczos+dis", 1), "two different models"),
+    ("seconds zero", ("clip", 2, 0, 2, "lanczos+dis", "bicubic+dis", 0), "(?i)seconds"),
+    ("seconds high", ("clip", 2, 0, 2, "lanczos+dis", "bicubic+dis", 99), "(?i)seconds"),
+    ("unknown model", ("clip", 2, 0, 2, "lanczos+dis", "nope", 1), "must be one of .*got 'nope'"),
+    ("scale high", ("clip", 100, 0, 2, "lanczos+dis", "bicubic+dis", 1), "between 1 and 8, got 100"),
+]
+
+
+@pytest.mark.parametrize("case,inputs,message", COMPARE, ids=[c[0] for c in COMPARE])
+def test_compare_bad_inputs(client, files, case, inputs, message):
+    video = inputs[0] and up(files[inputs[0]])
+    with pytest.raises(Exception, match=message):
+        client.predict(video, *inputs[1:], api_name="/compare")
+
+
 PAIR = [  # (case, (image0, image1, n, model, fps), message)
     ("no image", (None, "b", 3, "dis_flow", 8), "Upload two images"),
     ("empty png", ("empty_png", "b", 3, "dis_flow", 8), r"first image file is empty \(0 bytes\)"),
@@ -267,7 +285,7 @@ def test_compress_bad_inputs(client, models_dir):
 
 def test_only_the_tabs_endpoints_are_in_the_api(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert names == {"/video_sr", "/interpolate_pair", "/interpolate_video", "/face_sr", "/svs_spectrum", "/compress"}
+    assert names == {"/video_sr", "/compare", "/interpolate_pair", "/interpolate_video", "/face_sr", "/svs_spectrum", "/compress"}
 
 
 def test_accepted_inputs_that_used_to_go_wrong(client, files, out_dir):
