@@ -97,7 +97,26 @@ def video_sr(video, scale, target_fps, time_factor, model_id, progress=gr.Progre
     return dst, (before, image_file(report.after, video, "first_frame_result")), summary
 
 
-@gpu(duration=240)
+def _compare_duration(video, scale, target_fps, time_factor, model_a, model_b, seconds, progress=None) -> int:
+    """ZeroGPU seconds for a comparison: both models' estimates, scaled to the first ``seconds`` of the video."""
+    from models import video_io
+
+    try:
+        length = video_io.probe(video).duration if video else 0.0
+    except Exception:  # an unreadable upload gets its message when the job runs
+        length = 0.0
+    share = min(1.0, float(seconds or 2) / length) if length > 0 else 1.0
+    total = 0.0
+    for model_id in (model_a, model_b):
+        try:
+            est = _job(video, scale, target_fps, time_factor, model_id)
+        except (ValueError, KeyError):
+            est = None
+        total += (est["gpu_seconds"] if est else 15.0) * share
+    return gpu_seconds(total, seconds_per_unit=1.5, floor=20, cap=300)
+
+
+@gpu(duration=_compare_duration)
 @endpoint("compare")
 def compare(video, scale, target_fps, time_factor, model_a, model_b, seconds, progress=gr.Progress()):
     """Run two space-time models on the first seconds of a video with the same settings and show them side by side.

@@ -120,13 +120,17 @@ def test_zerogpu_durations_follow_the_job(monkeypatch):
     for mod in (demos.video_sr, demos.interpolation, demos.face_sr):
         importlib.reload(mod)
     try:
-        assert set(recorded) == {"video_sr", "interpolate_pair", "interpolate_video", "face_sr"}
+        assert set(recorded) == {"video_sr", "compare", "interpolate_pair", "interpolate_video", "face_sr"}
         short = ROOT / "examples" / "videos" / "bounce_sync_320x240.mp4"
         d = recorded["video_sr"]
         small = d(str(short), 1.0, 0, 1, "lanczos+dis")
         large = d(str(short), 8.0, 0, 8, "basicvsr+rife")
         assert 20 <= small < large <= 300
         assert d(None, 2.0, 0, 2, "basicvsr+rife") >= 20  # no video yet: still a valid duration
+        c = recorded["compare"]
+        pair = c(str(short), 8.0, 0, 8, "basicvsr+rife", "lanczos+dis", 10)
+        assert 20 <= c(str(short), 8.0, 0, 8, "basicvsr+rife", "lanczos+dis", 0.5) <= pair <= 300
+        assert c(None, 2.0, 0, 2, "basicvsr+rife", "lanczos+dis", 2) >= 20
         v = recorded["interpolate_video"]
         assert 20 <= v(str(short), "factor", 2, 60, "dis_flow") <= v(str(short), "factor", 8, 60, "rife") <= 300
         f = recorded["face_sr"]
