@@ -13,7 +13,7 @@ from models.pipelines.estimate import describe_estimate, estimate_interpolation
 from models.pipelines import interpolate as pipeline
 from models.pipelines.interpolate import MAX_PAIR_FRAMES, save_gif
 
-from .common import endpoint, image_file, load_model, model_picker, output_path, progress_checker
+from .common import endpoint, image_file, load_model, model_picker, output_path, probe_or_none, progress_checker
 from .components import Dropdown, ImageUpload, Number, Radio, Slider
 
 TITLE = "Frame interpolation"
@@ -65,10 +65,7 @@ def _factor(mode, factor, target_fps, in_fps: float = 30.0) -> float:
 
 
 def _video_estimate(video, mode, factor, target_fps, model_id) -> dict | None:
-    try:
-        info = video_io.probe(video) if video else None
-    except Exception:  # an unreadable upload gets its message when the job runs
-        return None
+    info = probe_or_none(video)
     if info is None:
         return None
     return estimate_interpolation(model_id or registry.default_id("vfi"), info.frame_count, (info.width, info.height),

@@ -12,7 +12,7 @@ from models.device import gpu, gpu_seconds
 from models.pipelines.estimate import describe_estimate, estimate_video_sr
 from models.pipelines.video_sr import MAX_SCALE, MIN_SCALE, compare_models, upscale_video
 
-from .common import endpoint, image_file, load_model, model_picker, output_path, progress_checker
+from .common import endpoint, image_file, load_model, model_picker, output_path, probe_or_none, progress_checker
 from .components import Dropdown, Number, Radio, Slider
 
 TITLE = "Video SR (space-time)"
@@ -29,13 +29,8 @@ def nearest(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return image[ys][:, xs]
 
 
-def _job(video, scale, target_fps, time_factor, model_id) -> dict | None:
-    from models import video_io
-
-    try:
-        info = video_io.probe(video) if video else None
-    except Exception:  # an unreadable upload gets its message when the job runs
-        return None
+def _job(video, scale, target_fps, time_factor, model_id, info=None) -> dict | None:
+    info = info or probe_or_none(video)
     if info is None:
         return None
     return estimate_video_sr(model_id or registry.default_id("stvsr"), info.frame_count, (info.width, info.height),
@@ -99,17 +94,13 @@ def video_sr(video, scale, target_fps, time_factor, model_id, progress=gr.Progre
 
 def _compare_duration(video, scale, target_fps, time_factor, model_a, model_b, seconds, progress=None) -> int:
     """ZeroGPU seconds for a comparison: both models' estimates, scaled to the first ``seconds`` of the video."""
-    from models import video_io
-
-    try:
-        length = video_io.probe(video).duration if video else 0.0
-    except Exception:  # an unreadable upload gets its message when the job runs
-        length = 0.0
+    info = probe_or_none(video)  # once for both estimates
+    length = info.duration if info is not None else 0.0
     share = min(1.0, float(seconds or 2) / length) if length > 0 else 1.0
     total = 0.0
     for model_id in (model_a, model_b):
         try:
-            est = _job(video, scale, target_fps, time_factor, model_id)
+            est = _job(video, scale, target_fps, time_factor, model_id, info)
         except (ValueError, KeyError):
             est = None
         total += (est["gpu_seconds"] if est else 15.0) * share

@@ -30,6 +30,7 @@ import torch
 
 from models.baselines.dis_flow import dis_flow
 from models.stvsr.bfstvsr import compact_config
+from train.checkpoint import resume_run, save_run
 from train.data_stvsr import WindowSampler, build_cache
 
 CACHE = Path("runs/stvsr_cache")
@@ -257,12 +258,7 @@ def main(argv=None) -> None:
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.steps, eta_min=1e-6)
     step, best, best_step, wall0 = 0, -1.0, 0, 0.0
     if args.resume and (out / "last.pt").exists():
-        ck = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optim"])
-        sched.load_state_dict(ck["sched"])
-        sched.T_max = args.steps  # the saved T_max is the old run's --steps; a longer resume keeps one cosine
-        step, best, best_step, wall0 = int(ck["step"]), float(ck["best"]), int(ck["best_step"]), float(ck["wall"])
+        step, best, best_step, wall0 = resume_run(out / "last.pt", model, opt, sched, args.steps)
     rng = np.random.default_rng(args.seed + step)
     train_s = WindowSampler(CACHE, "train")
     vals = val_set(CACHE)
@@ -273,9 +269,7 @@ def main(argv=None) -> None:
     best_metrics = {}
 
     def save(name):
-        torch.save({"model": model.state_dict(), "optim": opt.state_dict(), "sched": sched.state_dict(),
-                    "step": torch.tensor(step), "best": torch.tensor(best), "best_step": torch.tensor(best_step),
-                    "wall": torch.tensor(time.time() - t0)}, out / name)
+        save_run(out / name, model, opt, sched, step, best, best_step, time.time() - t0)
 
     bar = tqdm(total=args.steps, initial=step, desc=args.model)
     model.train()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -28,28 +27,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from train.checkpoint import resume_run, save_run
 from train.data_stvsr import WindowSampler, build_cache
+from train.stvsr import charbonnier, to_tensor, y_psnr
 
 DATA_CACHE = Path("runs/stvsr_cache")
 CACHE = Path("runs/stvsr_trunk_cache")
 SCALES = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
 LR_PATCH = 40
 MODELS = {"bfstvsr": "bfstvsr", "concat": "bfstvsr_concat"}  # --model -> registry id
-
-
-def charbonnier(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    return torch.sqrt((a - b) ** 2 + eps).mean()
-
-
-def y_psnr(pred: torch.Tensor, gt: torch.Tensor) -> float:
-    """BT.601 Y PSNR of float RGB images in [0, 1] (..., 3, H, W), on the 0-255 scale."""
-    w = torch.tensor([65.481, 128.553, 24.966]).view(3, 1, 1)
-    mse = float((((pred - gt) * w).sum(-3) ** 2).mean())
-    return 10 * math.log10(255 ** 2 / max(mse, 1e-10))
-
-
-def _t(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a)).float().div(255).movedim(-1, -3)
 
 
 @torch.no_grad()
@@ -63,7 +49,7 @@ def make_sample(sampler: WindowSampler, rng: np.random.Generator, scale: float, 
     size = w.gt.shape[1:3]
     (hr0, f0), (hr1, f1) = basicvsr.upscale_stream([(w.lr[0], False), (w.lr[1], False)], size, features=True)
     bases, _ = interpolate_at(rife, hr0, hr1, [float(t) for t in w.ts])
-    v01, v10 = pair_flows(basicvsr.net, _t(w.lr[0])[None], _t(w.lr[1])[None])
+    v01, v10 = pair_flows(basicvsr.net, to_tensor(w.lr[0])[None], to_tensor(w.lr[1])[None])
     return {"gt": torch.from_numpy(np.stack(w.gt)), "base": torch.from_numpy(np.stack(bases)),
             "ts": torch.from_numpy(w.ts), "feat": torch.from_numpy(np.stack([f0, f1])),
             "flow": torch.cat([v01, v10]).half()}
@@ -105,8 +91,8 @@ def batch_inputs(b: dict, idx, window: tuple[int, int, int, int] | None = None, 
 
     feat = b["feat"][idx].float()
     flow = b["flow"][idx].float()
-    base = _t(b["base"][idx]).transpose(0, 1)
-    gt = _t(b["gt"][idx]).transpose(0, 1)
+    base = to_tensor(b["base"][idx]).transpose(0, 1)
+    gt = to_tensor(b["gt"][idx]).transpose(0, 1)
     (h, w), (hh, ww) = feat.shape[-2:], gt.shape[-2:]
     y0, y1, x0, x1 = window or (0, hh, 0, ww)
     ly = lr_index(h, hh, y0, y1)
@@ -130,8 +116,8 @@ def validate(head, val: list[dict]) -> dict:
             out = head(f0, f1, v01, v10, base, ts, geo=geo)
             for j, t in enumerate(ts[0].tolist()):
                 key = "anchor" if t in (0.0, 1.0) else "mid"
-                rows[key].append(y_psnr(out[j, 0], gt[j, 0]))
-                rows["base_" + key].append(y_psnr(base[j, 0], gt[j, 0]))
+                rows[key].append(y_psnr(out[j, 0].numpy(), gt[j, 0].numpy()))
+                rows["base_" + key].append(y_psnr(base[j, 0].numpy(), gt[j, 0].numpy()))
     head.train()
     res = {f"val_{k}": float(np.mean(v)) for k, v in rows.items() if v}
     res["gain_mid"] = res["val_mid"] - res["val_base_mid"]
@@ -155,12 +141,7 @@ def train(args) -> dict:
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.steps, eta_min=args.lr / 100)
     step, best, best_step, wall0 = 0, -1e9, 0, 0.0
     if args.resume and (out / "last.pt").exists():
-        ck = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
-        head.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optim"])
-        sched.load_state_dict(ck["sched"])
-        sched.T_max = args.steps
-        step, best, best_step, wall0 = int(ck["step"]), float(ck["best"]), int(ck["best_step"]), float(ck["wall"])
+        step, best, best_step, wall0 = resume_run(out / "last.pt", head, opt, sched, args.steps)
     train_b, val = load_split("train"), load_split("val")
     if step == 0:  # standardise the trunk's features with the training windows' statistics
         head.set_feature_stats(torch.cat([b["feat"][:, k] for b in train_b for k in (0, 1)]))
@@ -173,9 +154,7 @@ def train(args) -> dict:
         print(rec, flush=True)
 
     def save(name):
-        torch.save({"model": head.state_dict(), "optim": opt.state_dict(), "sched": sched.state_dict(),
-                    "step": torch.tensor(step), "best": torch.tensor(best), "best_step": torch.tensor(best_step),
-                    "wall": torch.tensor(time.time() - t0)}, out / name)
+        save_run(out / name, head, opt, sched, step, best, best_step, time.time() - t0)
 
     head.train()
     while step < args.steps:

@@ -50,7 +50,7 @@ class TrunkCache:
 
 
 class TrunkSTVSR(nn.Module):
-    """The residual space-time head (about 0.1 M parameters at the default size)."""
+    """The residual space-time head: 61,895 parameters at the default size (76,615 with a 32-wide refiner)."""
 
     encoding = "bspline_fourier"
 
