@@ -1,12 +1,14 @@
-"""Speed of ``bfstvsr`` / ``bfstvsr_concat`` (the residual head on BasicVSR + RIFE) against ``basicvsr+rife``, and
-the marginal cost of one more t.
+"""Speed and peak memory of the residual heads on BasicVSR + RIFE (``bfstvsr``, ``bfstvsr_concat``, ``videoinr``,
+``motif``) against ``basicvsr+rife``, and the marginal cost of one more t.
 
-    python -m bench.stvsr_trunk_speed [--lr 180x320] [--scale 4] [--n-t 1,4] [--repeats 2] [--json PATH]
+    python -m bench.stvsr_trunk_speed [--lr 180x320] [--scale 4] [--n-t 1,4] [--repeats 2] [--models ...] [--json PATH]
 
 One LR pair (a 3-pixel pan of a random texture) upscaled to ``scale`` x with N_t in-between times, after a warm-up
 pass; per stage wall times (BasicVSR over the two anchors, RIFE per t, the head's ``encode`` per pair and
 ``decode_t`` per t, each timed inside), medians over ``repeats``. Heads are random-initialised (their time does not
 depend on the weights). Marginal cost of one more t = (RIFE per t + decode_t per t) / (the whole call with one t).
+Peak memory: the process's peak resident set (Linux VmHWM, reset before each timed call through
+/proc/self/clear_refs) above its resident set just before the call, in MiB; null where that cannot be read.
 """
 from __future__ import annotations
 
@@ -35,12 +37,33 @@ def _timer(obj, name: str, spent: dict, key: str):
     setattr(obj, name, timed)
 
 
+HEADS = {"bfstvsr": "bfstvsr", "bfstvsr_concat": "concat", "videoinr": "videoinr", "motif": "motif"}  # id -> kind
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
 def measure(kind: str, lr_size, scale: float, n_t: int, repeats: int) -> dict:
     import torch
 
     from models import registry
     from models.baselines.two_stage import TwoStage
-    from models.stvsr.trunk import TrunkConcatSTVSR, TrunkSTVSR
+    from models.stvsr.trunk_inr import TRUNK_HEADS
     from models.stvsr.trunk_pipeline import TrunkSpaceTime
 
     torch.manual_seed(0)
@@ -49,7 +72,7 @@ def measure(kind: str, lr_size, scale: float, n_t: int, repeats: int) -> dict:
         model = TwoStage(basicvsr, rife)
         head = None
     else:
-        head = (TrunkConcatSTVSR if kind == "bfstvsr_concat" else TrunkSTVSR)()
+        head = TRUNK_HEADS[HEADS[kind]]()
         model = TrunkSpaceTime(head, basicvsr, rife)
     rng = np.random.default_rng(0)
     f0 = rng.integers(0, 256, (*lr_size, 3), dtype=np.uint8)
@@ -66,14 +89,18 @@ def measure(kind: str, lr_size, scale: float, n_t: int, repeats: int) -> dict:
     runs = []
     for _ in range(repeats):
         spent.clear()
+        rss0 = _status_kib("VmRSS") if _reset_peak() else None
         t0 = time.perf_counter()
         model.upscale_pair(f0, f1, ts, hr)
-        runs.append({"wall_s": time.perf_counter() - t0, **spent})
-    med = {k: statistics.median(r.get(k, 0.0) for r in runs) for k in runs[0]}
+        wall = time.perf_counter() - t0
+        peak = _status_kib("VmHWM") if rss0 is not None else None
+        runs.append({"wall_s": wall, **spent, "peak_mib": None if peak is None else (peak - rss0) / 1024})
+    med = {k: statistics.median(r.get(k) or 0.0 for r in runs) for k in runs[0]}
+    peak = None if runs[0]["peak_mib"] is None else max(r["peak_mib"] for r in runs)
     return {"model": kind, "n_t": n_t, "lr": list(lr_size), "hr": list(hr), "wall_s": med["wall_s"],
             "rife_per_t_s": med.get("rife", 0.0) / n_t, "encode_s": med.get("encode", 0.0),
             "decode_t_per_t_s": med.get("decode_t", 0.0) / n_t, "ms_per_output_frame": 1000 * med["wall_s"] / n_t,
-            "runs": runs}
+            "peak_mib_above_start": None if peak is None else round(peak, 1), "runs": runs}
 
 
 def main(argv=None) -> int:
@@ -83,21 +110,30 @@ def main(argv=None) -> int:
     ap.add_argument("--n-t", default="1,4")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--models", default="basicvsr+rife," + ",".join(HEADS),
+                    help="comma-separated: basicvsr+rife and any of " + ", ".join(HEADS))
     ap.add_argument("--json", default=str(RESULTS / "stvsr_trunk_speed.json"))
     args = ap.parse_args(argv)
     common.set_threads(args.threads)
     lr_size = tuple(int(x) for x in args.lr.lower().split("x"))
+    kinds = [k.strip() for k in args.models.split(",") if k.strip()]
+    unknown = [k for k in kinds if k != "basicvsr+rife" and k not in HEADS]
+    if unknown or "basicvsr+rife" not in kinds:
+        print(f"error: --models must hold basicvsr+rife and any of {', '.join(HEADS)}; got {args.models!r}",
+              file=sys.stderr)
+        return 2
     rows = []
-    for kind in ("basicvsr+rife", "bfstvsr", "bfstvsr_concat"):
+    for kind in kinds:
         for n in (int(x) for x in args.n_t.split(",")):
             r = measure(kind, lr_size, args.scale, n, args.repeats)
             print(f"{kind} N_t={n}: {r['ms_per_output_frame']:.0f} ms/frame (rife/t {r['rife_per_t_s']:.2f} s, "
-                  f"encode {r['encode_s']:.2f} s, decode_t/t {r['decode_t_per_t_s']:.2f} s)", flush=True)
+                  f"encode {r['encode_s']:.2f} s, decode_t/t {r['decode_t_per_t_s']:.2f} s, "
+                  f"peak +{r['peak_mib_above_start']} MiB)", flush=True)
             rows.append(r)
-    for kind in ("bfstvsr", "bfstvsr_concat"):
+    base = next((r for r in rows if r["model"] == "basicvsr+rife" and r["n_t"] == 1), None)
+    for kind in (k for k in kinds if k in HEADS and base is not None):
         one = next(r for r in rows if r["model"] == kind and r["n_t"] == 1)
         one["marginal_t_over_full_forward"] = (one["rife_per_t_s"] + one["decode_t_per_t_s"]) / one["wall_s"]
-        base = next(r for r in rows if r["model"] == "basicvsr+rife" and r["n_t"] == 1)
         one["over_basicvsr_rife"] = one["wall_s"] / base["wall_s"]
         print(f"{kind}: one more t = {one['marginal_t_over_full_forward']:.2f} of a full forward; "
               f"{one['over_basicvsr_rife']:.2f}x basicvsr+rife", flush=True)

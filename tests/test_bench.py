@@ -123,6 +123,31 @@ def test_bench_stvsr_max_frames(tmp_path):
     assert rep["data"]["frames"] == [3, 3] and rep["results"][0]["frames"] == 6
 
 
+def test_bench_stvsr_table_runs_every_setting_in_one_report(tmp_path):
+    """bench.stvsr_table: one JSON with each setting's full bench.stvsr report (same models), one markdown table with
+    a row per model and a cell per setting; malformed settings are refused with the reason."""
+    from bench import stvsr_table
+
+    data = tmp_path / "video"
+    _make_video(data, 5)
+    out = tmp_path / "t.json"
+    argv = ["--settings", f"{data}:2:2,{data}:4:4", "--models", "lanczos+dis,bicubic+dis", "--max-frames", "5",
+            "--threads", "1", "--json", str(out)]
+    assert stvsr_table.main(argv) == 0
+    rep = json.loads(out.read_text())
+    assert [(r["space"], r["time"]) for r in rep["settings"]] == [(2, 2), (4, 4)]
+    for r in rep["settings"]:
+        assert [x["model"] for x in r["results"]] == ["lanczos+dis", "bicubic+dis"]
+        assert r == {**r, "protocol": stvsr.PROTOCOL}
+    md = out.with_suffix(".md").read_text()
+    assert "video x2/x2" in md and "video x4/x4" in md
+    row = next(line for line in md.splitlines() if line.startswith("| lanczos+dis"))
+    first = rep["settings"][0]["results"][0]
+    assert f"{first['psnr_y']:.2f} / {first['psnr_y_interp']:.2f}" in row
+    for bad in (f"{data}:2", f"{data}:x:2", f"{data}:2:0"):
+        assert stvsr_table.main(["--settings", bad, "--models", "lanczos+dis", "--json", str(out)]) == 2
+
+
 def test_vfi_speed_builds_widths_and_rejects_unknown_ids():
     """bench.vfi_speed: name@W builds that network at width W (random weights); bad ids give the reason."""
     import numpy as np

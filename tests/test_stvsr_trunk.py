@@ -1,5 +1,6 @@
-"""``bfstvsr`` / ``bfstvsr_concat``: the residual head on BasicVSR + RIFE — its residual start (untrained = the
-``basicvsr+rife`` frame, exactly), BasicVSR's features handed on unchanged, tiles against one pass, and training."""
+"""``bfstvsr`` / ``bfstvsr_concat`` / ``videoinr`` / ``motif``: the residual heads on BasicVSR + RIFE — their
+residual start (untrained = the ``basicvsr+rife`` frame, exactly), BasicVSR's features handed on unchanged, tiles
+against one pass, training, each encoding's known answers, the shipped files and the speed bench."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,9 @@ import torch
 from models import registry
 from models.interfaces import PairRequest
 from models.stvsr.trunk import TrunkConcatSTVSR, TrunkSTVSR
+from models.stvsr.trunk_inr import TrunkMoTIF, TrunkVideoINR
 
-HEADS = [TrunkSTVSR, TrunkConcatSTVSR]
+HEADS = [TrunkSTVSR, TrunkConcatSTVSR, TrunkVideoINR, TrunkMoTIF]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -142,9 +144,10 @@ def test_untrained_pipeline_is_basicvsr_plus_rife_exactly():
             assert x.shape == (90, 110, 3) and np.array_equal(x, y)
 
 
-def test_pipeline_tiles_equal_one_pass_when_the_halo_covers_the_frame():
+@pytest.mark.parametrize("cls", HEADS)
+def test_pipeline_tiles_equal_one_pass_when_the_halo_covers_the_frame(cls):
     torch.manual_seed(0)
-    head = TrunkSTVSR()
+    head = cls()
     _perturb(head)
     clip = _clip(2, 30, 38)
     one = _pipeline(head)
@@ -158,16 +161,104 @@ def test_pipeline_tiles_equal_one_pass_when_the_halo_covers_the_frame():
         assert not np.array_equal(x, z)  # the perturbed head changes the frame
 
 
-def test_registry_reads_the_head_size_from_its_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize("model_id, cls", [("bfstvsr", TrunkSTVSR), ("bfstvsr_concat", TrunkConcatSTVSR),
+                                           ("videoinr", TrunkVideoINR), ("motif", TrunkMoTIF)])
+def test_registry_reads_the_head_size_from_its_file(tmp_path, monkeypatch, model_id, cls):
     from models.weights import WeightSource, save_safetensors
 
     torch.manual_seed(0)
-    head = TrunkSTVSR(nf=16)
+    head = cls(nf=16, refiner=8)
     _perturb(head)
     save_safetensors(head.state_dict(), tmp_path / "h.safetensors", half=True)
-    monkeypatch.setattr(registry.spec("bfstvsr"), "weights", WeightSource(env_var="FRAMEFORGE_TEST_TRUNK"))
+    monkeypatch.setattr(registry.spec(model_id), "weights", WeightSource(env_var="FRAMEFORGE_TEST_TRUNK"))
     monkeypatch.setenv("FRAMEFORGE_TEST_TRUNK", str(tmp_path / "h.safetensors"))
-    model = registry.create("bfstvsr")
-    assert model.head.nf == 16
+    model = registry.create(model_id)
+    assert type(model.head) is cls and model.head.nf == 16 and model.head.config["refiner"] == 8
     for k, v in head.state_dict().items():
         torch.testing.assert_close(model.head.state_dict()[k], v.half().float())
+
+
+def test_videoinr_backward_flows_follow_linear_motion():
+    """Super SloMo's linear backward flows, known answer: under a constant motion a (V10 = -a) a pixel at time t came
+    from p - t·a in frame 0 and goes to p + (1 - t)·a in frame 1."""
+    from models.stvsr.trunk_inr import linear_backward_flows
+
+    a = torch.tensor([3.0, -1.0]).view(1, 2, 1, 1)
+    for t in (0.0, 0.3, 1.0):
+        f0, f1 = linear_backward_flows(a, -a, torch.tensor(t))
+        torch.testing.assert_close(f0, -t * a)
+        torch.testing.assert_close(f1, (1 - t) * a)
+
+
+def test_videoinr_untrained_warps_read_the_anchors_along_the_prior():
+    """At x1 with V01 = (2, 0) LR px and t = 0.5 the untrained head's backward flow to frame 0 is (-1, 0): its warped
+    F0 is the adapted feature one column to the left (the edge repeated); at t = 0 it is F0 itself."""
+    from models.stvsr.trunk_inr import linear_backward_flows
+
+    head = TrunkVideoINR()
+    f0, f1, _, _, bases = _inputs(b=1, n=1, hh=10, ww=12)
+    v01 = torch.zeros(1, 2, 10, 12)
+    v01[:, 0] = 2.0
+    cache = head.encode(f0, f1, v01, -v01, (10, 12))
+    adapted0 = cache.lr_feat[:1]
+    for t, shift in ((0.5, 1), (0.0, 0)):
+        p0, p1 = linear_backward_flows(cache.v01, cache.v10, torch.tensor(t))
+        w0, _ = head.warp_features(cache, p0, p1)
+        want = torch.cat([adapted0[..., :1].expand(-1, -1, -1, shift), adapted0[..., :12 - shift]], -1)
+        torch.testing.assert_close(w0, want, atol=1e-5, rtol=1e-5)
+
+
+def test_motif_reliability_maps_known_answer():
+    """A constant motion of one LR px to the right with F1 = F0 moved along it: the flows agree (psi_flow 0), the
+    flow is smooth (psi_var 0) and the feature matches (psi_photo 0) except in the last column, where the warp reads
+    beyond the frame; the zeroed self-motions carry zero maps."""
+    from models.stvsr.trunk_inr import motion_inputs
+
+    g = torch.Generator().manual_seed(0)
+    f0 = torch.randn(1, 8, 6, 9, generator=g)
+    f1 = torch.cat([f0[..., :1], f0[..., :-1]], -1)  # F1(x + 1) = F0(x)
+    v01 = torch.zeros(1, 2, 6, 9)
+    v01[:, 0] = 1.0
+    m = motion_inputs(torch.cat([f0, f1]), torch.cat([v01, -v01]))
+    assert m.shape == (2, 14, 6, 9)
+    frame0 = m[0]
+    assert torch.equal(frame0[:7, :, :], torch.zeros(7, 6, 9) + frame0[:7, :1, :1])  # the still motion: constants
+    assert torch.equal(frame0[:5], torch.zeros(5, 6, 9))
+    torch.testing.assert_close(frame0[7:9], v01[0] / 20)
+    assert frame0[9, :, :-1].abs().max() < 1e-6 and frame0[9, :, -1].abs().max() > 1e-3  # psi_photo
+    assert frame0[10].abs().max() < 1e-6 and frame0[11].abs().max() < 1e-6  # psi_flow, psi_var
+    torch.testing.assert_close(frame0[12:14, 0, 0], torch.tensor([0.0, 1 / 8]))
+
+
+def test_speed_bench_times_every_head_and_its_marginal_t(tmp_path):
+    """bench.stvsr_trunk_speed on a tiny pair: a row per model and N_t, the marginal-t ratio in (0, 1) for each head,
+    and a bad --models list refused with exit code 2."""
+    import json
+
+    from bench import stvsr_trunk_speed
+
+    out = tmp_path / "speed.json"
+    args = ["--lr", "12x16", "--scale", "2", "--n-t", "1,2", "--repeats", "1", "--threads", "1", "--json", str(out)]
+    assert stvsr_trunk_speed.main(args + ["--models", "basicvsr+rife,videoinr,motif"]) == 0
+    rows = json.loads(out.read_text())["results"]
+    assert [(r["model"], r["n_t"]) for r in rows] == [(m, n) for m in ("basicvsr+rife", "videoinr", "motif")
+                                                      for n in (1, 2)]
+    for r in rows:
+        assert r["hr"] == [24, 32] and r["wall_s"] > 0
+        if r["model"] != "basicvsr+rife" and r["n_t"] == 1:
+            assert 0 < r["marginal_t_over_full_forward"] < 1 and r["encode_s"] > 0 and r["decode_t_per_t_s"] > 0
+    assert stvsr_trunk_speed.main(args + ["--models", "videoinr"]) == 2
+
+
+@pytest.mark.parametrize("model_id, cls", [("bfstvsr", TrunkSTVSR), ("bfstvsr_concat", TrunkConcatSTVSR),
+                                           ("videoinr", TrunkVideoINR), ("motif", TrunkMoTIF)])
+def test_shipped_heads_load_strictly_with_their_cards(model_id, cls):
+    """The bundled fp16 heads load through the registry (strict) as their class, trained (last layer no longer zero),
+    and each card states its validation numbers."""
+    spec = registry.spec(model_id)
+    assert spec.available()
+    model = registry.create(model_id)
+    assert type(model.head) is cls
+    assert model.head.output_layer().weight.abs().max() > 0
+    card = spec.card_text()
+    assert "in-between frames" in card and "vs base" in card

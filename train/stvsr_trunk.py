@@ -1,9 +1,10 @@
-"""Train the residual BF-STVSR head (``bfstvsr``) or its concat ablation (``bfstvsr_concat``) on the frozen
-BasicVSR + RIFE pipeline.
+"""Train a residual space-time head on the frozen BasicVSR + RIFE pipeline: BF-STVSR's (``bfstvsr``), its concat
+ablation (``bfstvsr_concat``), VideoINR's (``videoinr``) or MoTIF's (``motif``) encoding, same data and recipe.
 
     python -m train.stvsr_trunk cache  [--samples 1200] [--val 24]                    # precompute, once
-    python -m train.stvsr_trunk train  --model bfstvsr|concat --out runs/NAME --steps N [--time-limit MIN] [--resume]
-    python -m train.stvsr_trunk export --model bfstvsr|concat --out runs/NAME [--to DIR] # weights/<id>.safetensors + .md
+    python -m train.stvsr_trunk train  --model bfstvsr|concat|videoinr|motif --out runs/NAME --steps N
+                                       [--time-limit MIN] [--resume]
+    python -m train.stvsr_trunk export --model ... --out runs/NAME [--to DIR]         # weights/<id>.safetensors + .md
 
 Samples (``runs/stvsr_trunk_cache``): windows of ``video_train`` (``train.data_stvsr``; the validation sequences
 held back), LR patch 40, space scale in {1.5, 2, 2.5, 3, 3.5, 4} (one bucket per scale, so a batch shares a size),
@@ -35,7 +36,7 @@ DATA_CACHE = Path("runs/stvsr_cache")
 CACHE = Path("runs/stvsr_trunk_cache")
 SCALES = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
 LR_PATCH = 40
-MODELS = {"bfstvsr": "bfstvsr", "concat": "bfstvsr_concat"}  # --model -> registry id
+MODELS = {"bfstvsr": "bfstvsr", "concat": "bfstvsr_concat", "videoinr": "videoinr", "motif": "motif"}  # -> registry id
 
 
 @torch.no_grad()
@@ -126,9 +127,9 @@ def validate(head, val: list[dict]) -> dict:
 
 
 def build_head(kind: str, **config):
-    from models.stvsr.trunk import TrunkConcatSTVSR, TrunkSTVSR
+    from models.stvsr.trunk_inr import TRUNK_HEADS
 
-    return (TrunkConcatSTVSR if kind == "concat" else TrunkSTVSR)(**config)
+    return TRUNK_HEADS[kind](**config)
 
 
 def train(args) -> dict:
@@ -221,27 +222,41 @@ def export(args) -> None:
     print(json.dumps(summary, indent=1))
 
 
+ENCODINGS = {
+    "bfstvsr": "the paper's B-spline (time) and Fourier (space) mappers with softmax splatting",
+    "concat": "plain (x, y, t) coordinate concatenation in place of BF-STVSR's two mappers (the paper's ablation), "
+              "softmax splatting",
+    "videoinr": "VideoINR's spatial INR over (feature, x, y, t) and temporal INR predicting two backward flows from "
+                "t (as a departure from Super SloMo's linear backward flows), backward warps, no splatting",
+    "motif": "MoTIF's motion context (flow, reliability maps psi_photo / psi_flow / psi_var, start and duration "
+             "through `flow_process`) read by an (x, y, t) SIREN, a concatenation SIREN in space, softmax splatting",
+}
+
+
 def model_card(model_id: str, s: dict) -> str:
     """The card's training part (the benchmark table is added from bench/results after measuring)."""
     from train.data_stvsr import VAL_SEQUENCES
 
+    from models.stvsr.trunk_inr import TRUNK_HEADS
+
+    cls = TRUNK_HEADS[s["model"]]
     v = s["val_fp16"]
     width = s["config"].get("refiner", 0)
     refine = (f" through a {width}-channel map and two 3x3 convs over it and the base frame (spatial context the "
               f"per-pixel decoder lacks)") if width else ""
-    encoding = ("the paper's B-spline (time) and Fourier (space) mappers" if s["model"] == "bfstvsr" else
-                "plain (x, y, t) coordinate concatenation in place of the two mappers (the paper's ablation)")
+    encoding = ENCODINGS[s["model"]]
     return f"""# {model_id}: residual space-time head on BasicVSR + RIFE, trained in FrameForge
 
-- **What**: `models/stvsr/trunk.py` ({'TrunkSTVSR' if s['model'] == 'bfstvsr' else 'TrunkConcatSTVSR'}), {encoding},
-  softmax splatting and a SIREN decoder whose output is added to the `basicvsr+rife` frame; config
+- **What**: `{cls.__module__.replace('.', '/')}.py` ({cls.__name__}), {encoding}, and a SIREN decoder whose
+  output is added to the `basicvsr+rife` frame; config
   `{json.dumps(s['config'])}`, {s['params']:,} trained parameters (BasicVSR 6.29 M and RIFE 5.66 M frozen).
-- **Departures from the paper**: the encoder is the frozen pretrained BasicVSR (its fused propagated feature at the
-  anchors, through a learned 1x1 adapter) instead of a trained Zooming-SlowMo encoder; the flow is SpyNet's linear
-  motion t·V plus the mapper's learned departure (an L1 penalty of weight {s['motion_weight']} on it) instead of a
-  whole flow forced to RAFT early; the decoder reads a 3x3-conv encoding of the base frame in place of ZSM's F01
-  and outputs a residual{refine} (last layer zero at the start: the untrained model is `basicvsr+rife` exactly); training
-  windows give BasicVSR the two anchors only (in the app it sees the whole anchor sequence); widths 32 instead of 64.
+- **Departures from the paper** (all listed in the module's docstring): the encoder is the frozen pretrained
+  BasicVSR (its fused propagated feature at the anchors, through a learned 1x1 adapter) instead of a trained
+  Zooming-SlowMo encoder; the flow is SpyNet's linear motion plus the learned departure (an L1 penalty of weight
+  {s['motion_weight']} on it) instead of a whole flow learned (with RAFT as teacher or, for MoTIF, run at
+  inference); the decoder reads a 3x3-conv encoding of the base frame in place of ZSM's F01
+  and outputs a residual{refine} (last layer zero at the start: the untrained model is `basicvsr+rife` exactly);
+  training windows give BasicVSR the two anchors only (in the app it sees the whole anchor sequence); widths 32 instead of 64.
 - **Data**: `video_train` only (DAVIS-2016 train sequences and the short clips, `train/data_stvsr.py`), LR patch 40,
   scales 1.5-4 in six buckets, gaps of 2-4 frames; validation on windows of the held-back training sequences
   {', '.join(VAL_SEQUENCES)}; no evaluation folder was used.
@@ -277,7 +292,8 @@ def main(argv=None) -> None:
     ap.add_argument("--no-bf16", dest="bf16", action="store_false")
     ap.add_argument("--resume", action="store_true", help="go on from OUT/last.pt")
     ap.add_argument("--to", default=None, help="export: write <id>.safetensors + .md here instead of weights/ "
-                                               "(load it with FRAMEFORGE_BFSTVSR_HEAD / ..._CONCAT_HEAD)")
+                                               "(load it with FRAMEFORGE_BFSTVSR_HEAD, ..._CONCAT_HEAD, "
+                                               "FRAMEFORGE_VIDEOINR_HEAD or FRAMEFORGE_MOTIF_HEAD)")
     args = ap.parse_args(argv)
     if args.action == "cache":
         torch.set_num_threads(args.threads)

@@ -20,6 +20,13 @@ CPU_COST: dict[str, tuple[float, float]] = {
     "bicubic+dis": (0.0, 0.155),
     "lanczos+rife": (0.0, 0.41),
     "basicvsr+rife": (110.0, 0.41),
+    # the residual heads: basicvsr+rife plus the head per output pixel (bfstvsr, bfstvsr_concat: the clean 2-thread
+    # x4 / x2 run, bench/results/stvsr_trunk_x4_t2_21f.json; videoinr, motif: their excess over basicvsr+rife in
+    # bench/results/stvsr_encodings.json, scaled by that run's basicvsr+rife time to the clean run's)
+    "bfstvsr": (110.0, 7.3),
+    "bfstvsr_concat": (110.0, 8.8),
+    "videoinr": (110.0, 3.8),
+    "motif": (110.0, 8.2),
     "rife": (0.0, 0.80),
     "dis_flow": (0.0, 0.21),
     "blend": (0.0, 0.01),

@@ -37,10 +37,10 @@ def _trunk(kind: str):
     def build(**config):
         """``basicvsr+rife`` (the registry's loaded stages) with a residual head of ``config``."""
         from models import registry
-        from models.stvsr.trunk import TrunkConcatSTVSR, TrunkSTVSR
+        from models.stvsr.trunk_inr import TRUNK_HEADS
         from models.stvsr.trunk_pipeline import TrunkSpaceTime
 
-        head = (TrunkConcatSTVSR if kind == "concat" else TrunkSTVSR)(**config)
+        head = TRUNK_HEADS[kind](**config)
         return TrunkSpaceTime(head, registry.get("basicvsr"), registry.get("rife"))
 
     return build
@@ -98,7 +98,7 @@ def stvsr_specs() -> list[ModelSpec]:
                   weights=WeightSource(bundled="bfstvsr.safetensors", env_var="FRAMEFORGE_BFSTVSR_HEAD"),
                   load=_load_head,
                   requires=("basicvsr", "rife"), license=TRUNK_LICENSE, card="bfstvsr.md",
-                  label="BF-STVSR on BasicVSR + RIFE (residual head, trained here)",
+                  label="BF-STVSR head on basicvsr+rife (paper comparison; no gain over its base yet)",
                   description="the paper's B-spline (time) and Fourier (space) mappers, softmax splatting and SIREN "
                               "decoder on BasicVSR's features, added to the basicvsr+rife frame; any scale, any t",
                   tags=("arbitrary_t", "arbitrary_scale", "pretrained")),
@@ -106,10 +106,26 @@ def stvsr_specs() -> list[ModelSpec]:
                   weights=WeightSource(bundled="bfstvsr_concat.safetensors",
                                        env_var="FRAMEFORGE_BFSTVSR_CONCAT_HEAD"), load=_load_head,
                   requires=("basicvsr", "rife"), license=TRUNK_LICENSE, card="bfstvsr_concat.md",
-                  label="BF-STVSR ablation on BasicVSR + RIFE: coordinate concatenation",
+                  label="BF-STVSR ablation head on basicvsr+rife: (x, y, t) concatenation (no gain yet)",
                   description="the same residual head with VideoINR/MoTIF-style (x, y, t) concatenation in place "
                               "of the two mappers (the paper's ablation)",
                   tags=("arbitrary_t", "arbitrary_scale", "ablation")),
+        ModelSpec(id="videoinr", task="stvsr", build=_trunk("videoinr"), config=_trunk_config,
+                  weights=WeightSource(bundled="videoinr.safetensors", env_var="FRAMEFORGE_VIDEOINR_HEAD"),
+                  load=_load_head,
+                  requires=("basicvsr", "rife"), license=TRUNK_LICENSE, card="videoinr.md",
+                  label="VideoINR head on basicvsr+rife (paper comparison; no gain over its base yet)",
+                  description="VideoINR's encoding on the same trunk as bfstvsr: a spatial INR over (feature, x, y, "
+                              "t), a temporal INR predicting two backward flows from t, backward warps, SIREN decoder",
+                  tags=("arbitrary_t", "arbitrary_scale", "pretrained")),
+        ModelSpec(id="motif", task="stvsr", build=_trunk("motif"), config=_trunk_config,
+                  weights=WeightSource(bundled="motif.safetensors", env_var="FRAMEFORGE_MOTIF_HEAD"),
+                  load=_load_head,
+                  requires=("basicvsr", "rife"), license=TRUNK_LICENSE, card="motif.md",
+                  label="MoTIF head on basicvsr+rife (paper comparison; no gain over its base yet)",
+                  description="MoTIF's encoding on the same trunk as bfstvsr: a motion context from flow "
+                              "reliability maps, (x, y, t) SIRENs and softmax splatting, SIREN decoder",
+                  tags=("arbitrary_t", "arbitrary_scale", "pretrained")),
         ModelSpec(id="bfstvsr_scratch", task="stvsr", build=_build("bfstvsr", "bfstvsr_scratch.safetensors"),
                   weights=WeightSource(bundled="bfstvsr_scratch.safetensors"), load=_load,
                   license="research only (DAVIS / SA-V training data terms)", card="bfstvsr_scratch.md",

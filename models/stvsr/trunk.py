@@ -69,8 +69,7 @@ class TrunkSTVSR(nn.Module):
         self.adapter = nn.Conv2d(trunk_features, nf, 1)
         self.build_mappers(nf, mapper_hidden, fourier_features, bspline_features)
         self.base_enc = nn.Conv2d(3, nf, 3, padding=1)
-        # decoder input: splat [spatial nf, feature nf] + extra 3 + E(B_t) nf + t 1
-        self.synth_net = Siren(3 * nf + 4, decoder_hidden, refiner or 3, outermost_linear=True)
+        self.synth_net = Siren(self.decoder_inputs(nf), decoder_hidden, refiner or 3, outermost_linear=True)
         # refiner > 0: the decoder outputs a ``refiner``-channel map and two 3x3 convs (with the base frame) make
         # the residual: spatial context the per-pixel SIREN lacks
         self.refine = nn.Sequential(nn.Conv2d(refiner + 3, refiner, 3, padding=1), nn.LeakyReLU(0.1),
@@ -101,10 +100,17 @@ class TrunkSTVSR(nn.Module):
     def motion_head(self) -> nn.Linear:
         return self.flow_imnet.final_linear
 
+    @staticmethod
+    def decoder_inputs(nf: int) -> int:
+        """splat [spatial nf, feature nf] + extra 3 + E(B_t) nf + t 1"""
+        return 3 * nf + 4
+
     def spatial_features(self, lr_feat, q_feat, geo):
         return self.imnet(lr_feat, geo, self.chunk)
 
-    def motion_state(self, q_feat, geo):
+    def motion_state(self, q_feat, geo, lr_feat=None, flows=None):
+        """t-independent motion state of the queries; ``lr_feat`` (2B, nf, h, w) and ``flows`` (2B, 2, h, w) (V01
+        then V10, LR px) are there for encodings that read LR maps (MoTIF's motion context)."""
         q = torch.cat([q_feat, geo.rel.reshape(1, -1, 2).expand(q_feat.shape[0], -1, -1).to(q_feat.dtype)], -1)
         return self.flow_imnet.coefficients(q, self.chunk)
 
@@ -113,9 +119,9 @@ class TrunkSTVSR(nn.Module):
         return self.flow_imnet.at(*state, t)
 
     # -- paths ------------------------------------------------------------------------------------------------
-    def encode(self, feat0: torch.Tensor, feat1: torch.Tensor, flow01: torch.Tensor, flow10: torch.Tensor,
-               out_size: tuple[int, int] | None = None, geo: QueryGeometry | None = None) -> TrunkCache:
-        """feat0/1 (B, Ct, h, w) trunk features, flow01/10 (B, 2, h, w) SpyNet flows (x, y) in LR pixels."""
+    def prepare(self, feat0: torch.Tensor, feat1: torch.Tensor, flow01: torch.Tensor, flow10: torch.Tensor,
+                out_size: tuple[int, int] | None, geo: QueryGeometry | None) -> tuple[QueryGeometry, torch.Tensor]:
+        """Checks the inputs; returns the query grid and the adapted LR features (2B, nf, h, w) (frame 0, frame 1)."""
         if feat0.shape != feat1.shape or flow01.shape != flow10.shape or flow01.shape[-2:] != feat0.shape[-2:]:
             raise ValueError(f"features {tuple(feat0.shape)}, {tuple(feat1.shape)} and flows "
                              f"{tuple(flow01.shape)}, {tuple(flow10.shape)} do not match")
@@ -123,22 +129,46 @@ class TrunkSTVSR(nn.Module):
             geo = query_geometry(tuple(feat0.shape[-2:]), (int(out_size[0]), int(out_size[1]))).to(feat0.device)
         feats = torch.cat([feat0, feat1], 0)
         feats = (feats - self.feat_mean.view(1, -1, 1, 1)) / self.feat_std.view(1, -1, 1, 1)
-        lr_feat = self.adapter(feats)  # (2B, nf, h, w)
-        near = lambda f: f[:, :, geo.iy][:, :, :, geo.ix]  # noqa: E731  (2B, C, HH, WW)
-        q_feat = near(lr_feat).flatten(2).transpose(1, 2)  # (2B, Q, nf)
-        lin_flow = near(torch.cat([flow01, flow10], 0)) * geo.scale
+        return geo, self.adapter(feats)
+
+    @staticmethod
+    def near(f: torch.Tensor, geo: QueryGeometry) -> torch.Tensor:
+        """LR maps (N, C, h, w) at each query's nearest LR cell -> (N, C, HH, WW)."""
+        return f[:, :, geo.iy][:, :, :, geo.ix]
+
+    def encode(self, feat0: torch.Tensor, feat1: torch.Tensor, flow01: torch.Tensor, flow10: torch.Tensor,
+               out_size: tuple[int, int] | None = None, geo: QueryGeometry | None = None) -> TrunkCache:
+        """feat0/1 (B, Ct, h, w) trunk features, flow01/10 (B, 2, h, w) SpyNet flows (x, y) in LR pixels."""
+        geo, lr_feat = self.prepare(feat0, feat1, flow01, flow10, out_size, geo)  # (2B, nf, h, w)
+        q_feat = self.near(lr_feat, geo).flatten(2).transpose(1, 2)  # (2B, Q, nf)
+        flows = torch.cat([flow01, flow10], 0)
+        lin_flow = self.near(flows, geo) * geo.scale
         return TrunkCache(self.spatial_features(lr_feat, q_feat, geo), q_feat, lin_flow,
-                          self.motion_state(q_feat, geo), geo)
+                          self.motion_state(q_feat, geo, lr_feat, flows), geo)
+
+    @staticmethod
+    def query_times(geo: QueryGeometry, base: torch.Tensor, t) -> tuple[int, int, int, torch.Tensor]:
+        """Checks the base frame (B, 3, HH, WW) against the query grid: (HH, WW, B, t as (B,))."""
+        hh, ww = geo.size
+        if tuple(base.shape[-2:]) != (hh, ww):
+            raise ValueError(f"base frame {tuple(base.shape[-2:])} does not match the query grid {(hh, ww)}")
+        b = base.shape[0]
+        return hh, ww, b, torch.as_tensor(t, dtype=base.dtype, device=base.device).reshape(-1).expand(b)
+
+    def residual_frame(self, dec_in: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        """The decoder over its per-query inputs (B, Q, ·), through the refiner when there is one, added to the base:
+        clamp(B_t + r, 0, 1)."""
+        b, _, hh, ww = base.shape
+        res = run_chunked(self.synth_net, dec_in, self.chunk).transpose(1, 2).reshape(b, -1, hh, ww)
+        if self.refine is not None:
+            res = self.refine(torch.cat([res, base], 1))
+        return (base + res).clamp(0, 1)
 
     def decode_t(self, cache: TrunkCache, base: torch.Tensor, t, return_motion: bool = False):
         """base (B, 3, HH, WW) in [0, 1] at time t (float or (B,)) -> (B, 3, HH, WW) [, the learned departure from
         linear motion m[0:2] (2B, 2, HH, WW), LR pixels]."""
         geo = cache.geo
-        hh, ww = geo.size
-        b = base.shape[0]
-        if tuple(base.shape[-2:]) != (hh, ww):
-            raise ValueError(f"base frame {tuple(base.shape[-2:])} does not match the query grid {(hh, ww)}")
-        t = torch.as_tensor(t, dtype=base.dtype, device=base.device).reshape(-1).expand(b)
+        hh, ww, b, t = self.query_times(geo, base, t)
         tprime = torch.cat([t, 1 - t])  # (2B,)
         m = self.motion_at(cache.motion, tprime).transpose(1, 2).reshape(2 * b, 3, hh, ww)
         flow = tprime.view(-1, 1, 1, 1) * cache.lin_flow + m[:, :2] * geo.scale
@@ -150,10 +180,7 @@ class TrunkSTVSR(nn.Module):
         enc = F.leaky_relu(self.base_enc(base), 0.1)
         tmap = t.view(b, 1, 1, 1).expand(b, 1, hh, ww)
         dec_in = torch.cat([out, extra, enc, tmap], 1).flatten(2).transpose(1, 2)  # (B, Q, 3nf + 4)
-        res = run_chunked(self.synth_net, dec_in, self.chunk).transpose(1, 2).reshape(b, -1, hh, ww)
-        if self.refine is not None:
-            res = self.refine(torch.cat([res, base], 1))
-        rgb = (base + res).clamp(0, 1)
+        rgb = self.residual_frame(dec_in, base)
         return (rgb, m[:, :2]) if return_motion else rgb
 
     def forward(self, feat0, feat1, flow01, flow10, bases: torch.Tensor, ts: torch.Tensor,
@@ -191,7 +218,7 @@ class TrunkConcatSTVSR(TrunkSTVSR):
     def spatial_features(self, lr_feat, q_feat, geo):
         return run_chunked(self.imnet, self._with_rel(q_feat, geo), self.chunk)
 
-    def motion_state(self, q_feat, geo):
+    def motion_state(self, q_feat, geo, lr_feat=None, flows=None):
         return (self._with_rel(q_feat, geo),)
 
     def motion_at(self, state, t):
