@@ -47,8 +47,8 @@ PROTOCOLS = {
     "stylegan2": ("svs stylegan2: teacher = bundled 32 px StyleGAN2 (g_ema); every styled conv keeps ceil((1-r)C) "
                   "channels by filter L1; SVS StyleGAN2 rule without to-RGB; fine-tune L1 output distillation x3 "
                   "(same z and noise as the teacher) + adv-weight x non-saturating adversarial vs the teacher's D "
-                  "(R1 0.1, lazy every 4), Adam 0.002 betas (0, 0.99), batch 32, G EMA (half-life 10k images, "
-                  "warm-up), same seed for plain and svs; metric = FD-MNISTNet of N samples (fixed z, stored noise) "
+                  "(R1 0.1, lazy every 4; from step adv-start, weight ramped over adv-ramp steps), Adam 0.002 "
+                  "betas (0, 0.99), batch 32, G EMA (half-life 10k images, warm-up), same seed for plain and svs; metric = FD-MNISTNet of N samples (fixed z, stored noise) "
                   "vs the 14,500 training digits"),
 }
 
@@ -118,6 +118,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--adv-weight", type=float, default=0.0,
                     help="stylegan2: weight of the adversarial term against the teacher's D (0: distillation only)")
+    ap.add_argument("--adv-start", type=int, default=0,
+                    help="stylegan2: the adversarial term (and D's updates) begin after this step")
+    ap.add_argument("--adv-ramp", type=int, default=0,
+                    help="stylegan2: steps over which the adversarial weight rises linearly to --adv-weight")
     ap.add_argument("--heldout", type=int, default=500, help="held-out digits for the eps-MSE column (ddpm)")
     ap.add_argument("--calibration", type=int, default=256, help="training digits for the Taylor importance")
     ap.add_argument("--threads", type=int, default=2)
@@ -166,7 +170,8 @@ def main(argv=None) -> int:
     t0 = time.time()
     floor_idx = torch.randperm(len(held), generator=torch.Generator().manual_seed(args.seed))[:args.samples]
     report = {"metric": metric, "lower_is_better": True, "model": args.model, "protocol": PROTOCOLS[args.model],
-              **({} if ddpm else {"adv_weight": args.adv_weight}),
+              **({} if ddpm else {"adv_weight": args.adv_weight, "adv_start": args.adv_start,
+                                  "adv_ramp": args.adv_ramp}),
               "steps": args.steps, "lr": lr, "batch": batch, "seed": args.seed,
               "teacher": {"source": args.teacher, "params": count_params(teacher), **evaluate(teacher)},
               "real_floor": round(frechet_distance(features(evaluate.net, held[floor_idx]), evaluate.ref), 3),
@@ -200,7 +205,7 @@ def main(argv=None) -> int:
 
                 ema, records = finetune_student(student, teacher, disc, train, args.steps, evaluate, eval_steps,
                                                 lr=lr, batch=batch, seed=args.seed, adv_weight=args.adv_weight,
-                                                log=log)
+                                                adv_start=args.adv_start, adv_ramp=args.adv_ramp, log=log)
             run = {"model": args.model, "ratio": ratio, "init": init, "curve": [[s, r["fd"]] for s, r in records],
                    "params": count_params(ema)}
             if ddpm:

@@ -28,6 +28,7 @@ RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results" / "svs_dd
 STUDENTS = Path(__file__).resolve().parent.parent / "weights" / "svs_ddpm"
 SG2_STUDENTS = STUDENTS.with_name("svs_stylegan2")
 SG2_RESULTS = RESULTS.with_name("svs_stylegan2.json")
+SG2_ADV_RESULTS = RESULTS.with_name("svs_stylegan2_adv.json")  # distillation + adversarial with R1, 50 %
 INTRO = (
     "**Prune, then refine with Singular Value Scaling** (AAAI 2025). Pruning keeps, in every ResNet block, the inner "
     "channels with the highest importance (*taylor*: |w·∂L/∂w| of the denoising loss over timesteps, as in "
@@ -189,7 +190,7 @@ def build() -> None:
              api_name="compress", concurrency_id="gpu")
     with gr.Accordion("Measured: fine-tuning with and without SVS (bench.svs)", open=True):
         shown = False
-        for path in (RESULTS, SG2_RESULTS):
+        for path in (RESULTS, SG2_RESULTS, SG2_ADV_RESULTS):
             results = lab.read_results(path)
             if results and path.with_suffix(".png").is_file():
                 gr.Image(str(path.with_suffix(".png")), label=results.get("metric", ""), type="filepath")

@@ -140,7 +140,18 @@ def test_lab_compresses_a_stylegan2_generator(tmp_path, monkeypatch):
     assert spec.rows and (tmp_path / "s.png").is_file()
 
 
-def test_student_finetuning_steps_lower_the_distillation_loss():
+def test_adversarial_weight_schedule():
+    from train.stylegan2_mnist import adv_schedule
+
+    assert adv_schedule(1, 0.1) == 0.1  # from the first step, at once
+    assert adv_schedule(5, 0.1, start=5, ramp=10) == 0.0  # not before (or at) the start
+    assert adv_schedule(10, 0.1, start=5, ramp=10) == pytest.approx(0.05)  # half-way up the ramp
+    assert adv_schedule(100, 0.1, start=5, ramp=10) == pytest.approx(0.1)
+    assert adv_schedule(100, 0.0, start=5, ramp=10) == 0.0
+
+
+@pytest.mark.parametrize("adv", [0.0, 0.05])
+def test_student_finetuning_steps_lower_the_distillation_loss(adv):
     import torch.nn.functional as F
 
     from train.stylegan2_mnist import Discriminator, finetune_student
@@ -158,6 +169,7 @@ def test_student_finetuning_steps_lower_the_distillation_loss():
     images = torch.rand(16, 1, 16, 16) * 2 - 1
     D = Discriminator(channels=(8, 8, 8), img_channels=1)  # 16 -> 8 -> 4
     ema, records = finetune_student(student, teacher, D, images, steps=6, evaluate=lambda g: {"kd": kd(g)},
-                                    eval_steps=[0, 6], lr=0.01, batch=8, adv_weight=0.0, log=lambda s: None)
+                                    eval_steps=[0, 6], lr=0.01, batch=8, adv_weight=adv, adv_start=2, adv_ramp=2,
+                                    log=lambda s: None)
     assert [s for s, _ in records] == [0, 6] and records[0][1]["kd"] == pytest.approx(before)
     assert kd(student) < before

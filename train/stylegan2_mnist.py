@@ -121,13 +121,24 @@ def sample(g: Generator, n: int = 32, seed: int = 0) -> torch.Tensor:
     return torch.cat([g(z[i:i + 128], randomize_noise=False) for i in range(0, n, 128)]).clamp(-1, 1)
 
 
+def adv_schedule(step: int, weight: float, start: int = 0, ramp: int = 0) -> float:
+    """The adversarial weight at ``step`` (1-based): 0 up to ``start``, then rising linearly to ``weight`` over
+    ``ramp`` steps (at once when ``ramp`` is 0)."""
+    if weight <= 0 or step <= start:
+        return 0.0
+    return weight * min(1.0, (step - start) / ramp) if ramp > 0 else weight
+
+
 def finetune_student(student: Generator, teacher: Generator, D: nn.Module, images: torch.Tensor, steps: int,
                      evaluate: Callable[[nn.Module], dict], eval_steps: list[int], lr: float = 0.002,
                      batch: int = 32, kd_weight: float = 3.0, adv_weight: float = 1.0, r1: float = 0.1,
+                     adv_start: int = 0, adv_ramp: int = 0,
                      seed: int = 0, log: Callable[[str], None] = print) -> tuple[Generator, list]:
     """KD (L1 to the teacher's image for the same z and noise) + adversarial fine-tuning of a pruned generator;
     ``evaluate(g_ema)`` at ``eval_steps`` (0 = before). The EMA decay is min(half-life 10k images, (1 + s) / (10 + s))
-    so that it follows a run of a few hundred steps. Returns (student EMA, records)."""
+    so that it follows a run of a few hundred steps. The adversarial term (and D's training) begins after step
+    ``adv_start`` and its weight rises linearly to ``adv_weight`` over ``adv_ramp`` steps (:func:`adv_schedule`).
+    Returns (student EMA, records)."""
     student.train()
     teacher.eval()
     for p in teacher.parameters():
@@ -148,13 +159,14 @@ def finetune_student(student: Generator, teacher: Generator, D: nn.Module, image
         noise = [torch.randn(batch, 1, 2 ** ((i + 5) // 2), 2 ** ((i + 5) // 2), generator=gen)
                  for i in range(student.num_layers)]
         fake = student(z, noise=noise)
-        if adv_weight > 0:
+        w_adv = adv_schedule(step, adv_weight, adv_start, adv_ramp)
+        if w_adv > 0:
             d_step(D, d_opt, real, fake, r1, do_r1=step % 4 == 0)
         with torch.no_grad():
             target = teacher(z, noise=noise)
         loss = kd_weight * F.l1_loss(fake, target)
-        if adv_weight > 0:
-            loss = loss + adv_weight * F.softplus(-D(fake)).mean()
+        if w_adv > 0:
+            loss = loss + w_adv * F.softplus(-D(fake)).mean()
         g_opt.zero_grad(set_to_none=True)
         loss.backward()
         g_opt.step()
