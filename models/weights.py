@@ -127,6 +127,8 @@ def resolve(source: WeightSource) -> Path:
             return Path(hf_hub_download(repo_id=repo, filename=source.hub_filename))
         except Exception as exc:  # offline, missing repo, auth...
             errors.append(f"Hub download of {repo}/{source.hub_filename} failed: {type(exc).__name__}: {exc}")
+    if source.env_var and not os.environ.get(source.env_var) and not source.repo():
+        errors.append(f"${source.env_var} is unset (set it to a local file, or ${source.env_var}_REPO to a Hub repo)")
     if not errors:
         errors.append("no weight source is configured")
     raise WeightsUnavailable("weights not found; looked at: " + "; ".join(errors))

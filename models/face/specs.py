@@ -29,6 +29,26 @@ def _student(**kw):
     return FaceNetRestorer(FaceStudent(**kw))
 
 
+def _dfdnet():
+    from .dfdnet import DFDNet, DFDNetRestorer
+
+    return DFDNetRestorer(DFDNet())
+
+
+def _load_dfdnet(restorer, state: dict) -> None:
+    """The official checkpoint (strict) and its 16 dictionaries from the folder ``FRAMEFORGE_DFDNET_DICT`` names."""
+    import os
+
+    from ..weights import WeightsUnavailable
+
+    folder = os.environ.get("FRAMEFORGE_DFDNET_DICT")
+    if not folder:
+        raise WeightsUnavailable("DFDNet needs its dictionaries: set FRAMEFORGE_DFDNET_DICT to the "
+                                 "DictionaryCenter512 folder (16 <part>_<size>_center.npy files)")
+    restorer.model.load_official(state)
+    restorer.model.load_dictionaries(folder)
+
+
 def face_specs() -> list[ModelSpec]:
     return [
         ModelSpec(id="face_bicubic", task="face", build=_bicubic, label="Bicubic",
@@ -47,4 +67,12 @@ def face_specs() -> list[ModelSpec]:
                   card="face_student_nokd.md", label="Face student (no distillation; on BasicVSR)",
                   description="Encoder-SFT-decoder over EfficientNet-Lite0 features predicting a residual over the "
                               "pretrained BasicVSR base; trained here without a teacher.", tags=("trained",)),
+        ModelSpec(id="dfdnet_official", task="face", build=_dfdnet,
+                  weights=WeightSource(env_var="FRAMEFORGE_DFDNET_CKPT", hub_filename="latest_net_G.pth"),
+                  load=_load_dfdnet, license="see csxmli2016/DFDNet (official checkpoint and dictionaries)",
+                  label="DFDNet (official checkpoint)",
+                  description="The official 240 M-parameter DFDNet (VGG19, component dictionaries, SFT decoder); set "
+                              "FRAMEFORGE_DFDNET_CKPT to latest_net_G.pth (or ..._REPO to a Hub repo) and "
+                              "FRAMEFORGE_DFDNET_DICT to its DictionaryCenter512 folder. Part boxes come from the "
+                              "aligned template, not from 68 landmarks.", tags=("official",)),
     ]
