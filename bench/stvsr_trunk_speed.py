@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import common
+from models.stvsr.trunk_inr import TRUNK_IDS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -37,7 +38,7 @@ def _timer(obj, name: str, spent: dict, key: str):
     setattr(obj, name, timed)
 
 
-HEADS = {"bfstvsr": "bfstvsr", "bfstvsr_concat": "concat", "videoinr": "videoinr", "motif": "motif"}  # id -> kind
+HEADS = {model_id: kind for kind, model_id in TRUNK_IDS.items()}  # registry id -> head kind
 
 
 def _status_kib(field: str) -> int | None:

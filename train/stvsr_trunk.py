@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from models.stvsr.trunk_inr import TRUNK_HEADS, TRUNK_IDS
 from train.checkpoint import resume_run, save_run
 from train.data_stvsr import WindowSampler, build_cache
 from train.stvsr import charbonnier, to_tensor, y_psnr
@@ -36,7 +37,7 @@ DATA_CACHE = Path("runs/stvsr_cache")
 CACHE = Path("runs/stvsr_trunk_cache")
 SCALES = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
 LR_PATCH = 40
-MODELS = {"bfstvsr": "bfstvsr", "concat": "bfstvsr_concat", "videoinr": "videoinr", "motif": "motif"}  # -> registry id
+MODELS = TRUNK_IDS  # --model (kind) -> registry id
 
 
 @torch.no_grad()
@@ -127,8 +128,6 @@ def validate(head, val: list[dict]) -> dict:
 
 
 def build_head(kind: str, **config):
-    from models.stvsr.trunk_inr import TRUNK_HEADS
-
     return TRUNK_HEADS[kind](**config)
 
 
@@ -236,8 +235,6 @@ ENCODINGS = {
 def model_card(model_id: str, s: dict) -> str:
     """The card's training part (the benchmark table is added from bench/results after measuring)."""
     from train.data_stvsr import VAL_SEQUENCES
-
-    from models.stvsr.trunk_inr import TRUNK_HEADS
 
     cls = TRUNK_HEADS[s["model"]]
     v = s["val_fp16"]

@@ -57,6 +57,18 @@ def _load_head(up, state: dict) -> None:
     up.head.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
 
 
+def _trunk_spec(kind: str, env_var: str, label: str, description: str, tag: str = "pretrained") -> ModelSpec:
+    """A residual head on ``basicvsr+rife``: bundled as ``weights/<id>.safetensors`` with ``<id>.md``, or the file
+    ``env_var`` names; its size read from the file."""
+    from models.stvsr.trunk_inr import TRUNK_IDS
+
+    model_id = TRUNK_IDS[kind]
+    return ModelSpec(id=model_id, task="stvsr", build=_trunk(kind), config=_trunk_config,
+                     weights=WeightSource(bundled=f"{model_id}.safetensors", env_var=env_var), load=_load_head,
+                     requires=("basicvsr", "rife"), license=TRUNK_LICENSE, card=f"{model_id}.md", label=label,
+                     description=description, tags=("arbitrary_t", "arbitrary_scale", tag))
+
+
 TRUNK_LICENSE = ("research only (head trained here on DAVIS / SA-V clips); BasicVSR Apache-2.0, RIFE MIT "
                  "(see their cards)")
 
@@ -94,38 +106,22 @@ def _bfstvsr_at_scale_one():
 
 def stvsr_specs() -> list[ModelSpec]:
     return [
-        ModelSpec(id="bfstvsr", task="stvsr", build=_trunk("bfstvsr"), config=_trunk_config,
-                  weights=WeightSource(bundled="bfstvsr.safetensors", env_var="FRAMEFORGE_BFSTVSR_HEAD"),
-                  load=_load_head,
-                  requires=("basicvsr", "rife"), license=TRUNK_LICENSE, card="bfstvsr.md",
-                  label="BF-STVSR head on basicvsr+rife (paper comparison; no gain over its base yet)",
-                  description="the paper's B-spline (time) and Fourier (space) mappers, softmax splatting and SIREN "
-                              "decoder on BasicVSR's features, added to the basicvsr+rife frame; any scale, any t",
-                  tags=("arbitrary_t", "arbitrary_scale", "pretrained")),
-        ModelSpec(id="bfstvsr_concat", task="stvsr", build=_trunk("concat"), config=_trunk_config,
-                  weights=WeightSource(bundled="bfstvsr_concat.safetensors",
-                                       env_var="FRAMEFORGE_BFSTVSR_CONCAT_HEAD"), load=_load_head,
-                  requires=("basicvsr", "rife"), license=TRUNK_LICENSE, card="bfstvsr_concat.md",
-                  label="BF-STVSR ablation head on basicvsr+rife: (x, y, t) concatenation (no gain yet)",
-                  description="the same residual head with VideoINR/MoTIF-style (x, y, t) concatenation in place "
-                              "of the two mappers (the paper's ablation)",
-                  tags=("arbitrary_t", "arbitrary_scale", "ablation")),
-        ModelSpec(id="videoinr", task="stvsr", build=_trunk("videoinr"), config=_trunk_config,
-                  weights=WeightSource(bundled="videoinr.safetensors", env_var="FRAMEFORGE_VIDEOINR_HEAD"),
-                  load=_load_head,
-                  requires=("basicvsr", "rife"), license=TRUNK_LICENSE, card="videoinr.md",
-                  label="VideoINR head on basicvsr+rife (paper comparison; no gain over its base yet)",
-                  description="VideoINR's encoding on the same trunk as bfstvsr: a spatial INR over (feature, x, y, "
-                              "t), a temporal INR predicting two backward flows from t, backward warps, SIREN decoder",
-                  tags=("arbitrary_t", "arbitrary_scale", "pretrained")),
-        ModelSpec(id="motif", task="stvsr", build=_trunk("motif"), config=_trunk_config,
-                  weights=WeightSource(bundled="motif.safetensors", env_var="FRAMEFORGE_MOTIF_HEAD"),
-                  load=_load_head,
-                  requires=("basicvsr", "rife"), license=TRUNK_LICENSE, card="motif.md",
-                  label="MoTIF head on basicvsr+rife (paper comparison; no gain over its base yet)",
-                  description="MoTIF's encoding on the same trunk as bfstvsr: a motion context from flow "
-                              "reliability maps, (x, y, t) SIRENs and softmax splatting, SIREN decoder",
-                  tags=("arbitrary_t", "arbitrary_scale", "pretrained")),
+        _trunk_spec("bfstvsr", "FRAMEFORGE_BFSTVSR_HEAD",
+                    "BF-STVSR head on basicvsr+rife (paper comparison; no gain over its base yet)",
+                    "the paper's B-spline (time) and Fourier (space) mappers, softmax splatting and SIREN decoder on "
+                    "BasicVSR's features, added to the basicvsr+rife frame; any scale, any t"),
+        _trunk_spec("concat", "FRAMEFORGE_BFSTVSR_CONCAT_HEAD",
+                    "BF-STVSR ablation head on basicvsr+rife: (x, y, t) concatenation (no gain yet)",
+                    "the same residual head with VideoINR/MoTIF-style (x, y, t) concatenation in place of the two "
+                    "mappers (the paper's ablation)", tag="ablation"),
+        _trunk_spec("videoinr", "FRAMEFORGE_VIDEOINR_HEAD",
+                    "VideoINR head on basicvsr+rife (paper comparison; no gain over its base yet)",
+                    "VideoINR's encoding on the same trunk as bfstvsr: a spatial INR over (feature, x, y, t), a "
+                    "temporal INR predicting two backward flows from t, backward warps, SIREN decoder"),
+        _trunk_spec("motif", "FRAMEFORGE_MOTIF_HEAD",
+                    "MoTIF head on basicvsr+rife (paper comparison; no gain over its base yet)",
+                    "MoTIF's encoding on the same trunk as bfstvsr: a motion context from flow reliability maps, "
+                    "(x, y, t) SIRENs and softmax splatting, SIREN decoder"),
         ModelSpec(id="bfstvsr_scratch", task="stvsr", build=_build("bfstvsr", "bfstvsr_scratch.safetensors"),
                   weights=WeightSource(bundled="bfstvsr_scratch.safetensors"), load=_load,
                   license="research only (DAVIS / SA-V training data terms)", card="bfstvsr_scratch.md",

@@ -173,5 +173,7 @@ class TrunkVideoINR(TrunkSTVSR):
         return (rgb, torch.cat([d[:, :2], d[:, 2:]], 0)) if return_motion else rgb
 
 
-#: ``--model`` / registry kind -> head class: every residual head on the trunk
+#: kind (``train.stvsr_trunk --model``) -> head class: every residual head on the trunk
 TRUNK_HEADS = {"bfstvsr": TrunkSTVSR, "concat": TrunkConcatSTVSR, "videoinr": TrunkVideoINR, "motif": TrunkMoTIF}
+#: kind -> registry id of the ``basicvsr+rife`` pipeline with that head
+TRUNK_IDS = {"bfstvsr": "bfstvsr", "concat": "bfstvsr_concat", "videoinr": "videoinr", "motif": "motif"}
