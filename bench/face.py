@@ -12,7 +12,6 @@ every face, less the outputs kept for scoring (the metrics run afterwards).
 from __future__ import annotations
 
 import multiprocessing as mp
-import resource
 import sys
 import traceback
 
@@ -77,46 +76,19 @@ def score(outs: list[np.ndarray], secs: list[float], pairs) -> dict:
             "n": len(pairs)}
 
 
-def _status_mb(key: str) -> float | None:
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024.0  # kB
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak() -> tuple[float, str]:
-    """Return freed heap to the OS and reset the peak RSS; (baseline MB, method)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM (Linux >= 4.0)
-        return _status_mb("VmRSS"), "VmHWM"
-    except (OSError, AttributeError, TypeError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "ru_maxrss"
-
-
-def _peak_mb(method: str) -> float:
-    if method == "VmHWM":
-        return _status_mb("VmHWM")
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def _measure(model_id: str, pairs, threads: int | None) -> dict | None:
     """Build and score one model; peak memory covers building it and restoring every face (not the scoring)."""
+    from models.memory import PeakMemory
+
     common.set_threads(threads)
     sum(int(a.sum()) + int(b.sum()) for _, a, b in pairs)  # page the shared data in before the baseline
-    base, method = _reset_peak()
-    model = common.load_model(model_id, "face")
-    if model is None:
-        return None
-    outs, secs = restore_all(model, pairs)
-    peak = _peak_mb(method) - base - sum(o.nbytes for o in outs) / 2**20  # less the outputs kept for scoring
-    return {**score(outs, secs, pairs), "peak_mb": max(0.0, peak), "peak_method": method}
+    with PeakMemory() as mem:
+        model = common.load_model(model_id, "face")
+        if model is None:
+            return None
+        outs, secs = restore_all(model, pairs)
+    peak = mem.growth_mb - sum(o.nbytes for o in outs) / 2**20  # less the outputs kept for scoring
+    return {**score(outs, secs, pairs), "peak_mb": max(0.0, peak), "peak_method": mem.method}
 
 
 def _child(model_id, pairs, threads, queue) -> None:

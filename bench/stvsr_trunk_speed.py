@@ -41,29 +41,12 @@ def _timer(obj, name: str, spent: dict, key: str):
 HEADS = {model_id: kind for kind, model_id in TRUNK_IDS.items()}  # registry id -> head kind
 
 
-def _status_kib(field: str) -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def measure(kind: str, lr_size, scale: float, n_t: int, repeats: int) -> dict:
     import torch
 
     from models import registry
     from models.baselines.two_stage import TwoStage
+    from models.memory import PeakMemory
     from models.stvsr.trunk_inr import TRUNK_HEADS
     from models.stvsr.trunk_pipeline import TrunkSpaceTime
 
@@ -90,12 +73,11 @@ def measure(kind: str, lr_size, scale: float, n_t: int, repeats: int) -> dict:
     runs = []
     for _ in range(repeats):
         spent.clear()
-        rss0 = _status_kib("VmRSS") if _reset_peak() else None
-        t0 = time.perf_counter()
-        model.upscale_pair(f0, f1, ts, hr)
-        wall = time.perf_counter() - t0
-        peak = _status_kib("VmHWM") if rss0 is not None else None
-        runs.append({"wall_s": wall, **spent, "peak_mib": None if peak is None else (peak - rss0) / 1024})
+        with PeakMemory() as mem:
+            t0 = time.perf_counter()
+            model.upscale_pair(f0, f1, ts, hr)
+            wall = time.perf_counter() - t0
+        runs.append({"wall_s": wall, **spent, "peak_mib": mem.growth_mb if mem.method == "VmHWM" else None})
     med = {k: statistics.median(r.get(k) or 0.0 for r in runs) for k in runs[0]}
     peak = None if runs[0]["peak_mib"] is None else max(r["peak_mib"] for r in runs)
     return {"model": kind, "n_t": n_t, "lr": list(lr_size), "hr": list(hr), "wall_s": med["wall_s"],

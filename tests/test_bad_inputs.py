@@ -250,6 +250,15 @@ def test_face_sr_bad_inputs(client, files, case, inputs, message):
         client.predict(image, *inputs[1:], api_name="/face_sr")
 
 
+@pytest.mark.parametrize("case,inputs,message", [c for c in FACE if c[1][1] == "face_bicubic"][:6],
+                         ids=[c[0] for c in FACE if c[1][1] == "face_bicubic"][:6])
+def test_face_compare_bad_inputs(client, files, case, inputs, message):
+    """The teacher / student comparison refuses what the Face SR endpoint refuses, with the same messages."""
+    image = inputs[0] and up(files[inputs[0]])
+    with pytest.raises(Exception, match=message):
+        client.predict(image, inputs[2], inputs[3], api_name="/face_compare")
+
+
 def test_svs_paths_cannot_be_probed(client, models_dir):
     """Any server path outside FRAMEFORGE_MODELS_DIRS gets the same message whether it exists or not."""
     messages = []
@@ -285,7 +294,8 @@ def test_compress_bad_inputs(client, models_dir):
 
 def test_only_the_tabs_endpoints_are_in_the_api(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert names == {"/video_sr", "/compare", "/interpolate_pair", "/interpolate_video", "/face_sr", "/svs_spectrum", "/compress"}
+    assert names == {"/video_sr", "/compare", "/interpolate_pair", "/interpolate_video", "/face_sr", "/face_compare",
+                     "/svs_spectrum", "/compress"}
 
 
 def test_accepted_inputs_that_used_to_go_wrong(client, files, out_dir):

@@ -120,7 +120,8 @@ def test_zerogpu_durations_follow_the_job(monkeypatch):
     for mod in (demos.video_sr, demos.interpolation, demos.face_sr):
         importlib.reload(mod)
     try:
-        assert set(recorded) == {"video_sr", "compare", "interpolate_pair", "interpolate_video", "face_sr"}
+        assert set(recorded) == {"video_sr", "compare", "interpolate_pair", "interpolate_video", "face_sr",
+                                 "compare_teacher_student"}
         short = ROOT / "examples" / "videos" / "bounce_sync_320x240.mp4"
         d = recorded["video_sr"]
         small = d(str(short), 1.0, 0, 1, "lanczos+dis")
@@ -135,6 +136,9 @@ def test_zerogpu_durations_follow_the_job(monkeypatch):
         assert 20 <= v(str(short), "factor", 2, 60, "dis_flow") <= v(str(short), "factor", 8, 60, "rife") <= 300
         f = recorded["face_sr"]
         assert 20 <= f(np.zeros((10, 10, 3)), "face_bicubic", 1, False) <= f(None, "face_bicubic", 4, False) <= 120
+        assert f(None, "face_bicubic", 2, False) < f(None, "face_bicubic", 2, False, True) <= 120  # BasicVSR background
+        fc = recorded["compare_teacher_student"]
+        assert 20 <= fc(None, 1, False) <= fc(None, 4, False) <= 120
     finally:
         monkeypatch.undo()
         for mod in (demos.video_sr, demos.interpolation, demos.face_sr):

@@ -266,7 +266,46 @@ def test_tab_builds(face_models):
     with gr.Blocks() as demo:
         face_sr.build()
     names = [d.api_name for d in demo.fns.values()]
-    assert "face_sr" in names
+    assert "face_sr" in names and "face_compare" in names
+
+
+def test_pretrained_background_upscaler_and_its_limit():
+    from models.pipelines.face_photo import MAX_PRETRAINED_BACKGROUND_PIXELS, pretrained_background
+
+    class Upscaler:
+        def __init__(self):
+            self.calls = []
+
+        def upscale(self, image, size):
+            self.calls.append((image.shape, size))
+            return np.zeros((*size, 3), np.uint8)
+
+    up = Upscaler()
+    run = pretrained_background(up)
+    assert run(np.zeros((20, 30, 3), np.uint8), (40, 60)).shape == (40, 60, 3)
+    assert up.calls == [((20, 30, 3), (40, 60))]
+    side = int(MAX_PRETRAINED_BACKGROUND_PIXELS ** 0.5) + 1
+    with pytest.raises(ValueError, match="up to 1 MP"):
+        run(np.zeros((side, side, 3), np.uint8), (2 * side, 2 * side))
+    # through the pipeline (an aligned crop): the restored 512 face is brought to 2x the input by the upscaler
+    crop = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    photo = restore_photo(crop, ConstantRestorer(), upscale=2, aligned=True, background_upscaler=run)
+    assert photo.image.shape == (128, 128, 3) and up.calls[-1] == ((512, 512, 3), (128, 128))
+
+
+def test_compare_teacher_and_student_reports_time_and_memory(astronaut):
+    pytest.importorskip("gradio")
+    from demos import face_sr
+
+    small = cv2.resize(astronaut, (160, 160), interpolation=cv2.INTER_AREA)
+    pair, table = face_sr.compare_teacher_student(small, 1, False, progress=lambda *a, **k: None)
+    teacher, student = (np.asarray(Image.open(p)) for p in pair)
+    assert teacher.shape == student.shape == (512, 512, 3)
+    lines = table.splitlines()
+    assert lines[0] == "| model | time (s) | peak memory | faces |"
+    for line, mid in zip(lines[2:4], face_sr.COMPARE):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[0] == registry.spec(mid).label and float(cells[1]) > 0 and cells[3] == "1"
 
 
 def test_pretrained_face_restorer_beats_bicubic_on_real_faces(shared_data):

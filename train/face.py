@@ -28,6 +28,7 @@ DATA = REPO.parent / "shared" / "data" / "faces_train"
 CACHE = REPO / "runs" / "face_cache"
 SCALES = (4, 8)
 VAL_COUNT = 5
+MODELS = ("face_student_nokd", "face_student", "face_teacher")
 UTK_COUNT = 600
 
 
@@ -79,9 +80,12 @@ def load_cache(split: str) -> list[dict]:
     return [dict(np.load(p)) for p in sorted(CACHE.glob(f"{split}_*.npz"))]
 
 
-def batch(rows: list[dict], size: int, rng: np.random.Generator, crop: int = 256):
-    """(base, gt) float (B, 3, crop, crop): random faces and scales, 256 crops of the 512 faces, random flips."""
-    bases, gts = [], []
+def batch(rows: list[dict], size: int, rng: np.random.Generator, crop: int = 256, with_boxes: bool = False):
+    """(base, gt) float (B, 3, crop, crop): random faces and scales, 256 crops of the 512 faces, random flips; with
+    ``with_boxes`` also the template part boxes (B, 4, 4) in each crop's pixels (the teacher's input)."""
+    from models.face.teacher import template_boxes
+
+    bases, gts, boxes = [], [], []
     for _ in range(size):
         r = rows[rng.integers(len(rows))]
         s = SCALES[rng.integers(len(SCALES))]
@@ -89,12 +93,14 @@ def batch(rows: list[dict], size: int, rng: np.random.Generator, crop: int = 256
         n = gt.shape[0]
         y, x = (int(rng.integers(0, n - crop + 1)), int(rng.integers(0, n - crop + 1))) if n > crop else (0, 0)
         gt, b = gt[y:y + crop, x:x + crop], b[y:y + crop, x:x + crop]
-        if rng.random() < 0.5:
-            gt, b = gt[:, ::-1], b[:, ::-1]
+        if rng.random() < 0.5:  # the flipped crop is the crop of the flipped face at x' = n - crop - x; the
+            gt, b = gt[:, ::-1], b[:, ::-1]  # template is mirror-symmetric, so its boxes are the same
+            x = n - min(crop, n) - x
+        boxes.append(template_boxes(n, (y, x)))
         gts.append(gt)
         bases.append(b)
     to = lambda a: torch.from_numpy(np.ascontiguousarray(np.stack(a))).permute(0, 3, 1, 2).float() / 255  # noqa
-    return to(bases), to(gts)
+    return (to(bases), to(gts), torch.stack(boxes)) if with_boxes else (to(bases), to(gts))
 
 
 def perceptual(net, out: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
@@ -109,13 +115,37 @@ def perceptual(net, out: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
                for s in STRIDES) / len(STRIDES)
 
 
-def loss_terms(net, base, gt, bf16: bool, w_mse: float = 100.0, w_perceptual: float = 20.0
-               ) -> dict[str, torch.Tensor]:
+class Distillation(torch.nn.Module):
+    """The frozen teacher and 1x1 adapters from the student's SFT maps to the teacher's (coarse to fine):
+    L_kd = mean over taps of ||A(s) - t||^2 / mean(t^2)."""
+
+    def __init__(self, teacher, student_widths, teacher_widths):
+        super().__init__()
+        teacher.eval()
+        for q in teacher.parameters():
+            q.requires_grad_(False)
+        self.teacher = [teacher]  # frozen: not in this module's parameters or state_dict
+        self.adapters = torch.nn.ModuleList(torch.nn.Conv2d(cs, ct, 1) for cs, ct in
+                                            zip(student_widths[::-1], teacher_widths[::-1]))
+
+    def forward(self, taps, base, boxes):
+        with torch.no_grad():
+            _, t_taps = self.teacher[0](base, with_taps=True, boxes=boxes)
+        return sum(F.mse_loss(a(s).float(), t.float()) / (t.float().pow(2).mean() + 1e-6)
+                   for a, s, t in zip(self.adapters, taps, t_taps)) / len(taps)
+
+
+def loss_terms(net, base, gt, bf16: bool, w_mse: float = 100.0, w_perceptual: float = 20.0, boxes=None,
+               kd: Distillation | None = None, w_kd: float = 1.0) -> dict[str, torch.Tensor]:
+    """100 MSE + 20 perceptual (+ w_kd * feature L2 against the teacher's SFT maps when ``kd`` is given)."""
+    zero = torch.zeros(())
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        out = net(base)
-        per = perceptual(net, out, gt)
+        out, taps = net(base, with_taps=True, boxes=boxes)
+        per = perceptual(net, out, gt) if w_perceptual else zero
+        feat = kd(taps, base, boxes) if kd is not None else zero
     mse = F.mse_loss(out.float(), gt)
-    return {"mse": mse, "perceptual": per.float(), "loss": w_mse * mse + w_perceptual * per.float()}
+    return {"mse": mse, "base_mse": F.mse_loss(base, gt).detach(), "perceptual": per.float(), "kd": feat.float(),
+            "loss": w_mse * mse + w_perceptual * per.float() + w_kd * feat.float()}
 
 
 @torch.no_grad()
@@ -152,6 +182,23 @@ class _CachedBase:
         return self.image
 
 
+def load_teacher(source: str = ""):
+    """The frozen teacher network from a run folder (``best.pt``), a .safetensors file or the registry."""
+    from models import registry
+    from models.weights import load_state_dict
+
+    if not source:
+        return registry.get("face_teacher").net
+    net = registry.create("face_teacher", pretrained=False).net
+    path = Path(source)
+    if path.is_dir():
+        state = torch.load(path / "best.pt", map_location="cpu", weights_only=True)["model"]
+    else:
+        state = load_state_dict(path)
+    net.load_state_dict({k: v.float() for k, v in state.items()})
+    return net.eval()
+
+
 def _log(path: Path, row: dict) -> None:
     with open(path, "a") as fh:
         fh.write(json.dumps(row) + "\n")
@@ -170,18 +217,30 @@ def train(args) -> Path:
     rows, val = load_cache("train"), load_cache("val")
     if args.hq_only:  # the 512 px faces only: the scale the benchmark and the app restore at
         rows = [r for r in rows if r["gt"].shape[0] >= 512]
-    net = registry.create("face_student_nokd", pretrained=False).net
+    if args.no_utk:  # the aligned CelebA-HQ / FFHQ faces (512 and 256 px), not the soft UTKFace chips
+        rows = [r for r in rows if "utkface" not in str(r["name"])]
+    net = registry.create(args.model, pretrained=False).net
     net.attach_features(registry.get("efficientnet_lite0"))
+    kd = None
+    if args.model == "face_student":
+        teacher = load_teacher(args.teacher)
+        kd = Distillation(teacher, net.decoder.widths, teacher.decoder.widths)
     if args.bf16:
         net = net.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.9, 0.999))
+    params = list(net.parameters()) + (list(kd.parameters()) if kd is not None else [])
+    opt = torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.999))
     step, best, wall = 0, -math.inf, 0.0
     if args.resume and (out / "last.pt").is_file():
         ck = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
         net.load_state_dict(ck["model"])
+        if kd is not None:
+            kd.load_state_dict(ck["kd"])
         opt.load_state_dict(ck["opt"])
         step, best, wall = int(ck["step"]), float(ck["best"]), float(ck["wall"])
     else:
+        if args.model == "face_teacher":  # the dictionaries: K-means over the HQ training faces (not UTKFace)
+            net.build_dictionaries([r["gt"] for r in rows if "utkface" not in str(r["name"])],
+                                   log=lambda m: print(m, flush=True))
         (out / "log.jsonl").unlink(missing_ok=True)
         v = validate(net, val)
         _log(out / "log.jsonl", {"step": 0, **v})
@@ -193,22 +252,23 @@ def train(args) -> Path:
     net.train()
     bar = tqdm(total=args.steps, initial=step, desc="face", mininterval=30)
     t0, session = time.time() - wall, time.time()
-    run = {"loss": 0.0, "mse": 0.0, "perceptual": 0.0, "n": 0}
+    keys = ("loss", "mse", "base_mse", "perceptual", "kd")
+    run = dict.fromkeys(keys, 0.0) | {"n": 0}
     while step < args.steps:
-        base, gt = batch(rows, args.batch, rng)
-        terms = loss_terms(net, base, gt, args.bf16, args.w_mse, args.w_perceptual)
+        base, gt, boxes = batch(rows, args.batch, rng, with_boxes=True)
+        terms = loss_terms(net, base, gt, args.bf16, args.w_mse, args.w_perceptual, boxes, kd, args.w_kd)
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
         opt.step()
         step += 1
         bar.update(1)
-        for k in ("loss", "mse", "perceptual"):
+        for k in keys:
             run[k] += terms[k].item()
         run["n"] += 1
         if step % args.log_every == 0:
-            _log(out / "log.jsonl", {"step": step, **{k: run[k] / run["n"] for k in ("loss", "mse", "perceptual")},
+            _log(out / "log.jsonl", {"step": step, **{k: run[k] / run["n"] for k in keys},
                                      "wall_s": round(time.time() - t0, 1)})
-            run = {"loss": 0.0, "mse": 0.0, "perceptual": 0.0, "n": 0}
+            run = dict.fromkeys(keys, 0.0) | {"n": 0}
         stop = args.time_limit and (time.time() - session) / 60 >= args.time_limit
         if step % args.val_every == 0 or step == args.steps or stop:
             v = validate(net, val)
@@ -218,7 +278,7 @@ def train(args) -> Path:
                 best = v["psnr"]
                 torch.save({"model": net.state_dict(), "step": step, "psnr": best}, out / "best.pt")
             torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
-                        "wall": time.time() - t0}, out / "last.pt")
+                        "kd": kd.state_dict() if kd is not None else {}, "wall": time.time() - t0}, out / "last.pt")
         if stop:
             break
     bar.close()
@@ -231,7 +291,7 @@ def export(args) -> Path:
 
     out = Path(args.out)
     best = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
-    net = registry.create("face_student_nokd", pretrained=False).net
+    net = registry.create(args.model, pretrained=False).net
     net.load_state_dict({k: v.half().float() for k, v in best["model"].items()})
     v = validate(net, load_cache("val"))
     dst = WEIGHTS_DIR / f"{args.export}.safetensors"
@@ -255,9 +315,16 @@ def parse(argv=None):
     ap.add_argument("--time-limit", type=float, default=0)
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--val-every", type=int, default=250)
+    ap.add_argument("--model", default="face_student_nokd", choices=MODELS,
+                    help="face_teacher (dictionaries built first), face_student (distilled from --teacher) or "
+                         "face_student_nokd")
+    ap.add_argument("--teacher", default="", help="the teacher's run folder (its best.pt) or a .safetensors file; "
+                                                  "empty: the bundled face_teacher weights")
+    ap.add_argument("--w-kd", type=float, default=1.0, help="weight of the feature L2 against the teacher")
     ap.add_argument("--out", default="runs/face_student_nokd")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--hq-only", action="store_true", help="train on the 512 px HQ faces only")
+    ap.add_argument("--no-utk", action="store_true", help="leave out the UTKFace chips (200 px, soft)")
     ap.add_argument("--cache-only", action="store_true", help="build runs/face_cache and stop")
     ap.add_argument("--export", metavar="ID")
     return ap.parse_args(argv)

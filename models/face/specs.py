@@ -29,6 +29,13 @@ def _student(**kw):
     return FaceNetRestorer(FaceStudent(**kw))
 
 
+def _teacher():
+    from .student import FaceNetRestorer
+    from .teacher import FaceTeacher
+
+    return FaceNetRestorer(FaceTeacher())
+
+
 def _dfdnet():
     from .dfdnet import DFDNet, DFDNetRestorer
 
@@ -49,6 +56,17 @@ def _load_dfdnet(restorer, state: dict) -> None:
     restorer.model.load_dictionaries(folder)
 
 
+_LICENSE = ("FrameForge weights on BasicVSR (Apache-2.0) and EfficientNet-Lite0 (Apache-2.0); trained on CelebA-HQ / "
+            "FFHQ / UTKFace (research, non-commercial): see the card")
+
+
+def _trained(model_id: str, build, label: str, description: str) -> ModelSpec:
+    """A face network trained in FrameForge: bundled fp16 weights and card named after its id, on BasicVSR."""
+    return ModelSpec(id=model_id, task="face", build=build, requires=("basicvsr", "efficientnet_lite0"),
+                     weights=WeightSource(bundled=f"{model_id}.safetensors"), license=_LICENSE,
+                     card=f"{model_id}.md", label=label, description=description, tags=("trained",))
+
+
 def face_specs() -> list[ModelSpec]:
     return [
         ModelSpec(id="face_bicubic", task="face", build=_bicubic, label="Bicubic",
@@ -60,13 +78,16 @@ def face_specs() -> list[ModelSpec]:
                   label="BasicVSR x4 (pretrained, general)",
                   description="The pretrained BasicVSR on the aligned crop (one frame), then Lanczos to 512: a general "
                               "upscaler, not trained on faces.", tags=("pretrained",)),
-        ModelSpec(id="face_student_nokd", task="face", build=_student, requires=("basicvsr", "efficientnet_lite0"),
-                  weights=WeightSource(bundled="face_student_nokd.safetensors"),
-                  license="FrameForge weights on BasicVSR (Apache-2.0); trained on CelebA-HQ / FFHQ / UTKFace "
-                          "(research, non-commercial): see the card",
-                  card="face_student_nokd.md", label="Face student (no distillation; on BasicVSR)",
-                  description="Encoder-SFT-decoder over EfficientNet-Lite0 features predicting a residual over the "
-                              "pretrained BasicVSR base; trained here without a teacher.", tags=("trained",)),
+        _trained("face_student", _student, "Face student (distilled; on BasicVSR)",
+                 "Encoder-SFT-decoder over EfficientNet-Lite0 features predicting a residual over the pretrained "
+                 "BasicVSR base, distilled from face_teacher's SFT features: no landmarks, no dictionaries."),
+        _trained("face_student_nokd", _student, "Face student (no distillation; on BasicVSR)",
+                 "The face_student network trained with the same data and budget without a teacher (the paper's "
+                 "ablation)."),
+        _trained("face_teacher", _teacher, "Face teacher (component dictionaries; on BasicVSR)",
+                 "DFDNet-style teacher: K-means dictionaries of eye / nose / mouth features (EfficientNet-Lite0) "
+                 "matched with AdaIN and confidence scores, injected with learned attention into an SFT decoder that "
+                 "predicts a residual over BasicVSR."),
         ModelSpec(id="dfdnet_official", task="face", build=_dfdnet,
                   weights=WeightSource(env_var="FRAMEFORGE_DFDNET_CKPT", hub_filename="latest_net_G.pth"),
                   load=_load_dfdnet, license="see csxmli2016/DFDNet (official checkpoint and dictionaries)",

@@ -67,6 +67,7 @@ class SFTUNet(nn.Module):
 
     def __init__(self, cond_channels=tuple(FEATURE_CHANNELS[s] for s in STRIDES), widths=WIDTHS):
         super().__init__()
+        self.widths = tuple(widths)
         w2, w4, w8 = widths
         self.enc2 = nn.Sequential(_conv(12, w2), _conv(w2, w2))
         self.enc4 = nn.Sequential(_conv(w2, w4, 2), _conv(w4, w4))
@@ -95,9 +96,9 @@ class FaceStudent(nn.Module):
     """I = B + decoder(EfficientNet-Lite0 features of B); the feature network is frozen and not part of the
     state_dict (it is the registered ``efficientnet_lite0``)."""
 
-    def __init__(self):
+    def __init__(self, widths: tuple[int, int, int] = WIDTHS):
         super().__init__()
-        self.decoder = SFTUNet()
+        self.decoder = SFTUNet(widths=tuple(widths))
         self._features = None
 
     def attach_features(self, effnet: nn.Module) -> "FaceStudent":
@@ -116,9 +117,14 @@ class FaceStudent(nn.Module):
             f = self._features[0].features(base)
         return [f[s] for s in STRIDES]
 
-    def forward(self, base: torch.Tensor, with_taps: bool = False):
-        """base (B, 3, H, W) in [0, 1], H and W multiples of 32 -> restored (B, 3, H, W), not clamped."""
-        residual, taps = self.decoder(base, self.features(base))
+    def conditions(self, base: torch.Tensor, boxes: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """The SFT conditions at strides 2, 4, 8: the student uses the features as they are (no parts)."""
+        return self.features(base)
+
+    def forward(self, base: torch.Tensor, with_taps: bool = False, boxes: torch.Tensor | None = None):
+        """base (B, 3, H, W) in [0, 1], H and W multiples of 32 -> restored (B, 3, H, W), not clamped. ``boxes``
+        (B, 4, 4) are the part boxes in pixels, read by the teacher only."""
+        residual, taps = self.decoder(base, self.conditions(base, boxes))
         out = base + residual.to(base.dtype)
         return (out, taps) if with_taps else out
 
@@ -143,6 +149,7 @@ class FaceNetRestorer:
         from models.imageio import check_frame
 
         from .baselines import BasicVSRFaceRestorer
+        from .teacher import template_boxes
 
         check_frame(face, "face crop")
         if self.base is None:
@@ -155,6 +162,7 @@ class FaceNetRestorer:
         x = torch.from_numpy(base).permute(2, 0, 1)[None].float().div(255).to(device)
         pad = (-out_size) % 32
         x = F.pad(x, (0, pad, 0, pad), mode="replicate")
+        boxes = template_boxes(out_size)[None]  # the aligned crop's part boxes (read by the teacher)
         with autocast(device):
-            y = self.net(x)[..., :out_size, :out_size]
+            y = self.net(x, boxes=boxes)[..., :out_size, :out_size]
         return y.float().clamp(0, 1).mul(255).round().byte()[0].permute(1, 2, 0).cpu().numpy()

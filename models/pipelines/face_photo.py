@@ -98,6 +98,30 @@ def _native_size(landmarks: np.ndarray, face_size: int) -> int:
     return int(np.clip(round(face_size / scale), MIN_SIDE, face_size))
 
 
+MAX_PRETRAINED_BACKGROUND_PIXELS = 1_000_000
+
+
+def pretrained_background(upscaler=None) -> BackgroundUpscaler:
+    """The background upscaled by the pretrained BasicVSR x4 (the face models' base), then resized to the target:
+    sharper than Lanczos, and slow on a CPU (about 4 s per 128x128 input pixels there), so inputs above
+    ``MAX_PRETRAINED_BACKGROUND_PIXELS`` are refused with the reason."""
+
+    def run(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        nonlocal upscaler
+        h, w = image.shape[:2]
+        if h * w > MAX_PRETRAINED_BACKGROUND_PIXELS:
+            raise ValueError(f"the pretrained background upscaler takes photos up to "
+                             f"{MAX_PRETRAINED_BACKGROUND_PIXELS / 1e6:g} MP (this one has {h * w / 1e6:.1f} MP); "
+                             "untick it to upscale the background with Lanczos")
+        if upscaler is None:
+            from models import registry
+
+            upscaler = registry.get("basicvsr")
+        return np.asarray(upscaler.upscale(image, tuple(size)))
+
+    return run
+
+
 def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool = False,
                   face_size: int = 512, only_largest: bool = False, progress: Progress | None = None,
                   background_upscaler: BackgroundUpscaler = lanczos_upscale) -> PhotoResult:
@@ -151,3 +175,39 @@ def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool
     photo = paste_faces(img, pasted, u, background_upscaler)
     report(1.0, desc="Done")
     return PhotoResult(image=photo, faces=results, aligned=False)
+
+
+@dataclass
+class RestorerRun:
+    model_id: str
+    result: PhotoResult
+    seconds: float  # wall time of restore_photo with this restorer
+    peak_mb: float  # peak memory above the start (models.memory.PeakMemory)
+    memory_method: str  # "cuda", "VmHWM" or "ru_maxrss"
+
+
+def compare_restorers(image: np.ndarray, restorers: dict, upscale: float = 2, aligned: bool = False,
+                      face_size: int = 512, progress: Progress | None = None) -> list[RestorerRun]:
+    """The same photo through each restorer ({model id: restorer}, in order), with each run's time and peak memory
+    (the teacher / student comparison of the Face SR tab). Each restorer is warmed up on a small crop first, so
+    loading and first-call costs are not counted."""
+    import time
+
+    from models.device import inference_device
+    from models.memory import PeakMemory
+
+    if len(restorers) < 2:
+        raise ValueError("compare needs at least two restorers")
+    report = progress or (lambda *a, **k: None)
+    warm = np.full((32, 32, 3), 128, np.uint8)
+    runs = []
+    for i, (model_id, restorer) in enumerate(restorers.items()):
+        report(i / len(restorers), desc=f"Running {model_id}")
+        _restore(restorer, warm, 64)
+        with PeakMemory(inference_device()) as mem:
+            t0 = time.perf_counter()
+            result = restore_photo(image, restorer, upscale=upscale, aligned=aligned, face_size=face_size)
+            seconds = time.perf_counter() - t0
+        runs.append(RestorerRun(model_id, result, seconds, mem.growth_mb, mem.method))
+    report(1.0, desc="Done")
+    return runs

@@ -1,0 +1,207 @@
+"""The dictionary teacher (models/face/teacher.py) and distillation into the student (train/face.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from models import registry
+from models.face.dfdnet import TEMPLATE_BOXES_512, adain
+from models.face.student import FaceStudent
+from models.face.teacher import FaceTeacher, dictionary_size, kmeans, template_boxes
+
+
+class _Features(torch.nn.Module):
+    """A stand-in for EfficientNet-Lite0 with its channels and strides (16 / 24 / 40 at 2 / 4 / 8): fixed random
+    convolutions, so the tests need no weights."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.c = torch.nn.ModuleDict({str(s): torch.nn.Conv2d(3, c, s, s) for s, c in ((2, 16), (4, 24), (8, 40))})
+
+    def features(self, x, strides=(2, 4, 8)):
+        return {s: self.c[str(s)](x) for s in strides}
+
+
+def _teacher(**kw) -> FaceTeacher:
+    return FaceTeacher(**kw).attach_features(_Features())
+
+
+def test_kmeans_recovers_separated_clusters():
+    g = torch.Generator().manual_seed(0)
+    truth = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    x = torch.cat([c + 0.1 * torch.randn(50, 2, generator=g) for c in truth])
+    centres = kmeans(x, 3)
+    order = torch.cdist(truth, centres).argmin(1)
+    assert sorted(order.tolist()) == [0, 1, 2]
+    assert torch.allclose(centres[order], truth, atol=0.05)
+    with pytest.raises(ValueError, match="N >= k"):
+        kmeans(x[:2], 3)
+
+
+def test_template_boxes_scale_shift_and_mirror():
+    assert torch.equal(template_boxes(512), torch.tensor(TEMPLATE_BOXES_512, dtype=torch.float32))
+    assert torch.allclose(template_boxes(256), template_boxes(512) / 2)
+    assert torch.allclose(template_boxes(512, (10, 20)), template_boxes(512) - torch.tensor([20.0, 10, 20, 10]))
+    # the template is mirror-symmetric (the training flips rely on it): x -> 512 - x swaps the eyes, keeps the rest
+    b = template_boxes(512)
+    m = torch.stack([512 - b[:, 2], b[:, 1], 512 - b[:, 0], b[:, 3]], 1)
+    assert torch.allclose(m[[1, 0, 2, 3]], b, atol=2.0)  # within 2 px: one feature pixel at stride 2
+
+
+def test_untrained_teacher_with_dictionaries_returns_its_base():
+    torch.manual_seed(0)
+    net = _teacher()
+    faces = [(np.random.default_rng(i).random((128, 128, 3)) * 255).astype(np.uint8) for i in range(20)]
+    net.build_dictionaries(faces, log=lambda m: None)
+    assert net.has_dictionaries
+    assert net.dictionary("mouth", 4).shape == (16, 24, dictionary_size("mouth", 4), dictionary_size("mouth", 4))
+    base = torch.rand(2, 3, 128, 128)
+    with torch.no_grad():
+        assert torch.equal(net(base), base)  # attention and conv_out start at zero: I = B
+
+
+def test_injection_known_answer():
+    """With A = 1 the part becomes R + S, S = the AdaIN'd entry that matches the region best, resized to the box;
+    everything outside the part boxes is untouched."""
+    torch.manual_seed(0)
+    net = _teacher(entries=3)
+    s, part = 4, "nose"
+    n = dictionary_size(part, s)
+    for p in ("left_eye", "right_eye", "nose", "mouth"):
+        d = net.dictionary(p, s)
+        d.copy_(torch.randn_like(d))
+        att = getattr(net, f"att_{p}_{s}")[-1]
+        torch.nn.init.ones_(att.bias)
+    feat = torch.randn(1, 24, 128, 128)  # a 512 crop at stride 4
+    boxes = template_boxes(512)[None]
+    x1, y1, x2, y2 = (boxes[0, 2] / s).round().int().tolist()
+    target = net.dictionary(part, s)[2].clone()  # plant entry 2 (at another scale and offset) in the nose
+    feat[:, :, y1:y2, x1:x2] = F.interpolate(3 * target[None] + 1, (y2 - y1, x2 - x1), mode="bilinear",
+                                             align_corners=False)
+    with torch.no_grad():
+        out = net.inject(feat, boxes, s)
+    region = feat[:, :, y1:y2, x1:x2]
+    small = F.interpolate(region, (n, n), mode="bilinear", align_corners=False)
+    swap = F.interpolate(adain(net.dictionary(part, s)[2:3], small), region.shape[-2:], mode="bilinear",
+                         align_corners=False)
+    assert torch.allclose(out[:, :, y1:y2, x1:x2], region + swap, atol=1e-4)
+    inside = torch.zeros(128, 128, dtype=torch.bool)
+    for box in boxes[0]:
+        a, b, c, e = (box / s).round().int().tolist()
+        inside[b:e, a:c] = True
+    assert torch.equal(out[..., ~inside], feat[..., ~inside])
+
+
+def test_parts_outside_a_crop_are_skipped():
+    net = _teacher()
+    for p in ("left_eye", "right_eye", "nose", "mouth"):
+        torch.nn.init.ones_(getattr(net, f"att_{p}_2")[-1].bias)
+        net.dictionary(p, 2).normal_()
+    feat = torch.randn(1, 16, 64, 64)
+    boxes = template_boxes(512, (300, 300))[None]  # a crop of the lower right corner: no whole part inside
+    with torch.no_grad():
+        assert torch.equal(net.inject(feat, boxes, 2), feat)
+
+
+def test_one_distillation_step_lowers_the_loss():
+    from train.face import Distillation, loss_terms
+
+    torch.manual_seed(0)
+    teacher = _teacher()
+    torch.nn.init.normal_(teacher.decoder.conv_out.weight, std=1e-2)  # a teacher whose SFT maps are not trivial
+    student = FaceStudent().attach_features(_Features())
+    kd = Distillation(teacher, student.decoder.widths, teacher.decoder.widths)
+    base = torch.rand(2, 3, 64, 64)
+    gt = (base + 0.05).clamp(0, 1)
+    boxes = template_boxes(64)[None].expand(2, 4, 4)
+    opt = torch.optim.Adam(list(student.parameters()) + list(kd.parameters()), lr=1e-4)
+    before = loss_terms(student, base, gt, False, w_perceptual=0.0, boxes=boxes, kd=kd)
+    assert before["kd"] > 0
+    opt.zero_grad()
+    before["loss"].backward()
+    assert all(p.grad is None for p in teacher.parameters())  # the teacher stays frozen
+    opt.step()
+    after = loss_terms(student, base, gt, False, w_perceptual=0.0, boxes=boxes, kd=kd)
+    assert after["kd"] < before["kd"] and after["loss"] < before["loss"]
+
+
+def test_teacher_is_larger_than_the_student():
+    t, s = registry.create("face_teacher", pretrained=False).net, registry.create("face_student", pretrained=False).net
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(t) > 3 * count(s)
+    assert set(s.state_dict()) < set(t.state_dict())  # the teacher adds dictionaries and attention only
+    assert any(k.startswith("dict_") for k in t.state_dict())  # the dictionaries travel in the weights file
+
+
+def test_face_speed_bench_times_teacher_and_student(tmp_path):
+    import json
+
+    from bench import face_speed
+
+    dst = tmp_path / "speed.json"
+    assert face_speed.main(["--batches", "1,2", "--repeats", "1", "--network-only", "--json", str(dst)]) == 0
+    report = json.loads(dst.read_text())
+    rows = {r["model"]: r for r in report["results"]}
+    assert set(rows) == {"face_teacher", "face_student"}
+    for r in rows.values():
+        assert r["net_ms_per_face_b1"] > 0 and r["net_ms_per_face_b2"] > 0 and r["net_peak_mb_b2"] >= 0
+    assert report["teacher_over_student"]["net_ms_per_face_b1"] == pytest.approx(
+        rows["face_teacher"]["net_ms_per_face_b1"] / rows["face_student"]["net_ms_per_face_b1"])
+    assert face_speed.main(["--models", "face_bicubic", "--network-only"]) == 2
+    assert face_speed.main(["--models", "nope", "--network-only"]) == 2
+    assert face_speed.main(["--batches", "0"]) == 2
+
+
+@pytest.mark.parametrize("model_id", ["face_teacher", "face_student", "face_student_nokd"])
+def test_shipped_face_models_load_strictly_with_their_cards(model_id):
+    """The bundled fp16 networks load through the registry (strict), trained (last conv no longer zero), the teacher
+    with its dictionaries; each card states its validation and evaluation numbers."""
+    spec = registry.spec(model_id)
+    assert spec.available()
+    net = registry.create(model_id).net
+    assert net.decoder.conv_out.weight.abs().max() > 0
+    assert isinstance(net, FaceTeacher) == (model_id == "face_teacher")
+    if model_id == "face_teacher":
+        assert net.has_dictionaries
+    card = spec.card_text()
+    assert "vs base" in card and "| model | x4 PSNR / SSIM | x8 PSNR / SSIM |" in card
+
+
+def test_distilled_student_beats_bicubic_on_real_faces(shared_data):
+    """face_student against bicubic at x4 on two training faces (the pretrained base carries most of it)."""
+    from PIL import Image
+
+    from bench.face import degrade
+    from bench.metrics import psnr
+
+    torch.set_num_threads(1)
+    paths = sorted((shared_data / "faces_train" / "celebahq_256").glob("*"))[2:4]
+    model, bicubic = registry.get("face_student"), registry.get("face_bicubic")
+    for p in paths:
+        gt, lr = degrade(np.asarray(Image.open(p).convert("RGB")), 4)
+        assert psnr(model.restore(lr, 512), gt) > psnr(bicubic.restore(lr, 512), gt) + 1.0
+
+
+def test_whole_photo_with_several_faces_and_a_truck_without_one(shared_data):
+    """The selfie with five people: at least three faces found, each restored by face_student sharper than its input
+    enlarged by bicubic, and pasted back; the dump truck photo has no face and is refused."""
+    import cv2
+    from PIL import Image
+
+    from models.pipelines.face_photo import NoFaceFound, restore_photo
+
+    torch.set_num_threads(1)
+    photo = np.asarray(Image.open(shared_data / "examples" / "faces" / "photo_selfie-many-people.jpg").convert("RGB"))
+    result = restore_photo(photo, registry.get("face_student"), upscale=1)
+    assert len(result.faces) >= 3 and result.image.shape == photo.shape
+    sharpness = lambda im: cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var()  # noqa: E731
+    for f in result.faces:
+        enlarged = np.asarray(Image.fromarray(f.crop_input).resize(f.crop_after.shape[:2], Image.BICUBIC))
+        assert sharpness(f.crop_after) > 1.2 * sharpness(enlarged)
+    assert not np.array_equal(result.image, photo)
+    truck = np.asarray(Image.open(shared_data / "examples" / "frame_pairs" / "Dumptruck" / "frame10.png").convert("RGB"))
+    with pytest.raises(NoFaceFound):
+        restore_photo(truck, registry.get("face_bicubic"))
