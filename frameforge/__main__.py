@@ -2,7 +2,7 @@
 
     python -m frameforge video-sr IN... -o OUT [--scale 2] [--time-factor 2 | --fps 60] [--model ID]
     python -m frameforge interpolate IN... -o OUT [--factor 2 | --fps 60] [--model ID]
-    python -m frameforge face-sr IN... -o OUT [--upscale 2] [--aligned] [--model ID]
+    python -m frameforge face-sr IN... -o OUT [--upscale 2] [--aligned] [--model ID] [--background lanczos|basicvsr]
     python -m frameforge svs-spectrum SOURCE -o OUT [--layers a,b]
     python -m frameforge compress SOURCE -o OUT [--ratio 0.5] [--method taylor|l1] [--no-svs]
     python -m frameforge models [TASK]
@@ -131,14 +131,16 @@ def run_interpolate(args) -> list[str]:
 def run_face_sr(args) -> list[str]:
     from PIL import Image
 
+    from models.face.paste import lanczos_upscale
     from models.imageio import read_image
-    from models.pipelines.face_photo import restore_photo
+    from models.pipelines.face_photo import pretrained_background, restore_photo
 
     model_id, restorer = _model("face-sr", args.model)
+    background = pretrained_background() if args.background == "basicvsr" else lanczos_upscale
 
     def work(src: Path) -> str:
         result = restore_photo(read_image(str(src), src.name, min_side=16), restorer, upscale=args.upscale,
-                               aligned=args.aligned)
+                               aligned=args.aligned, background_upscaler=background)
         dst = Path(args.output) / f"{src.stem}_faces_x{args.upscale:g}.png"
         Image.fromarray(result.image).save(dst)
         return f"{dst}  ({len(result.faces)} face(s))"
@@ -217,6 +219,8 @@ def parser() -> argparse.ArgumentParser:
     files(p, "image")
     p.add_argument("--upscale", type=float, default=2.0, help="1-4 (default 2)")
     p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
+    p.add_argument("--background", choices=("lanczos", "basicvsr"), default="lanczos",
+                   help="upscale the background with Lanczos (default) or the pretrained BasicVSR (photos up to 1 MP)")
     p.set_defaults(run=run_face_sr)
     p = sub.add_parser("svs-spectrum", help="singular-value spectra of a generator before/after SVS")
     p.add_argument("source", help="'bundled', a diffusers folder under FRAMEFORGE_MODELS_DIRS, or a Hub id")

@@ -159,7 +159,7 @@ class FaceNetRestorer:
         self.net.to(device)
         if self.net._features:
             self.net._features[0].to(device)
-        x = torch.from_numpy(base).permute(2, 0, 1)[None].float().div(255).to(device)
+        x = torch.from_numpy(np.array(base)).permute(2, 0, 1)[None].float().div(255).to(device)  # a writable copy
         pad = (-out_size) % 32
         x = F.pad(x, (0, pad, 0, pad), mode="replicate")
         boxes = template_boxes(out_size)[None]  # the aligned crop's part boxes (read by the teacher)
