@@ -205,3 +205,10 @@ def test_whole_photo_with_several_faces_and_a_truck_without_one(shared_data):
     truck = np.asarray(Image.open(shared_data / "examples" / "frame_pairs" / "Dumptruck" / "frame10.png").convert("RGB"))
     with pytest.raises(NoFaceFound):
         restore_photo(truck, registry.get("face_bicubic"))
+
+
+def test_native_utkface_option_needs_a_crop_that_fits():
+    from train.face import parse, train
+
+    with pytest.raises(SystemExit, match="--crop 192"):
+        train(parse(["--utk-native", "10", "--out", "/nonexistent/never-made"]))

@@ -53,8 +53,6 @@ def _faces() -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, np.ndarray]]
 
 def build_cache(log=print) -> Path:
     """GT, LR and base (face_basicvsr) of every face and scale, computed once (``runs/face_cache/*.npz``)."""
-    from PIL import Image
-
     from models import registry
 
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -65,15 +63,47 @@ def build_cache(log=print) -> Path:
             dst = CACHE / f"{split}_{i:04d}.npz"
             if dst.is_file():
                 continue
-            size = gt.shape[0]
-            rows = {"gt": gt}
-            for s in SCALES:
-                lr = np.asarray(Image.fromarray(gt).resize((size // s, size // s), Image.BICUBIC))
-                rows[f"lr{s}"], rows[f"base{s}"] = lr, base.restore(lr, size)
-            np.savez(dst, name=name, **rows)
+            _cache_rows(dst, name, gt, base)
             if i % 50 == 0:
                 log(f"cached {split} {i + 1}/{len(faces)}")
     return CACHE
+
+
+def _cache_rows(dst: Path, name: str, gt: np.ndarray, base) -> None:
+    from PIL import Image
+
+    size = gt.shape[0]
+    rows = {"gt": gt}
+    for s in SCALES:
+        lr = np.asarray(Image.fromarray(gt).resize((size // s, size // s), Image.BICUBIC))
+        rows[f"lr{s}"], rows[f"base{s}"] = lr, base.restore(lr, size)
+    np.savez(dst, name=name, **rows)
+
+
+def build_utk_native(count: int, log=print) -> list[dict]:
+    """``count`` UTKFace chips at their own resolution (the central 192 px of the 200 px chip, never resampled:
+    the 256 px versions above are soft upscales), with their bases (``runs/face_cache/utk192_*.npz``); the chips
+    already among the 256 px ones are left out."""
+    from PIL import Image
+
+    from models import registry
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    paths = sorted(p for p in (DATA / "utkface_sharp").glob("*.jpg"))
+    taken = set(paths[::max(1, 1500 // UTK_COUNT)][:UTK_COUNT])
+    paths = [p for p in paths if p not in taken][:count]
+    base = None
+    for i, p in enumerate(paths):
+        dst = CACHE / f"utk192_{i:04d}.npz"
+        if dst.is_file():
+            continue
+        base = base or registry.get("face_basicvsr")
+        im = np.asarray(Image.open(p).convert("RGB"))
+        y, x = (im.shape[0] - 192) // 2, (im.shape[1] - 192) // 2
+        _cache_rows(dst, str(p.relative_to(DATA)), np.ascontiguousarray(im[y:y + 192, x:x + 192]), base)
+        if i % 100 == 0:
+            log(f"cached native UTKFace {i + 1}/{len(paths)}")
+    return load_cache("utk192")[:count]
 
 
 def load_cache(split: str) -> list[dict]:
@@ -209,6 +239,8 @@ def train(args) -> Path:
 
     from models import registry
 
+    if args.utk_native and args.crop > 192:
+        raise SystemExit("--utk-native adds 192 px faces: use --crop 192 or less")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     out = Path(args.out)
@@ -219,6 +251,8 @@ def train(args) -> Path:
         rows = [r for r in rows if r["gt"].shape[0] >= 512]
     if args.no_utk:  # the aligned CelebA-HQ / FFHQ faces (512 and 256 px), not the soft UTKFace chips
         rows = [r for r in rows if "utkface" not in str(r["name"])]
+    if args.utk_native:
+        rows += build_utk_native(args.utk_native, log=lambda m: print(m, flush=True))
     net = registry.create(args.model, pretrained=False).net
     net.attach_features(registry.get("efficientnet_lite0"))
     kd = None
@@ -255,7 +289,7 @@ def train(args) -> Path:
     keys = ("loss", "mse", "base_mse", "perceptual", "kd")
     run = dict.fromkeys(keys, 0.0) | {"n": 0}
     while step < args.steps:
-        base, gt, boxes = batch(rows, args.batch, rng, with_boxes=True)
+        base, gt, boxes = batch(rows, args.batch, rng, crop=args.crop, with_boxes=True)
         terms = loss_terms(net, base, gt, args.bf16, args.w_mse, args.w_perceptual, boxes, kd, args.w_kd)
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
@@ -325,6 +359,9 @@ def parse(argv=None):
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--hq-only", action="store_true", help="train on the 512 px HQ faces only")
     ap.add_argument("--no-utk", action="store_true", help="leave out the UTKFace chips (200 px, soft)")
+    ap.add_argument("--utk-native", type=int, default=0, metavar="N",
+                    help="add N more UTKFace chips at their own resolution (192 px centres; needs --crop 192 or less)")
+    ap.add_argument("--crop", type=int, default=256, help="training crop side (default 256)")
     ap.add_argument("--cache-only", action="store_true", help="build runs/face_cache and stop")
     ap.add_argument("--export", metavar="ID")
     return ap.parse_args(argv)
