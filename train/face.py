@@ -1,15 +1,23 @@
-"""Train the face student (``models/face/student.py``) on ``../shared/data/faces_train``.
+"""Train the face models (``models/face/teacher.py``, ``models/face/student.py``) on ``../shared/data/faces_train``.
 
-    python -m train.face --steps 2000 --batch 8 --bf16 --out runs/face_student_nokd --export face_student_nokd
+    python -m train.face --model face_teacher --no-utk --bf16 --out runs/face_teacher --export face_teacher
+    python -m train.face --model face_student --teacher runs/face_teacher --no-utk --bf16 --out runs/face_student \
+        --export face_student
+    python -m train.face --model face_student_nokd --no-utk --bf16 --out runs/face_student_nokd --export face_student_nokd
 
 Data: every face of ``faces_train`` (CelebA-HQ, CelebAMask-HQ, FFHQ and UTKFace chips). The 512 px and larger HQ
-faces are used at 512 (random 256 crops), the others resized to 256 (UTKFace: 600 of its 1,500 chips). For each face
-and scale (x4 and x8, as the benchmark degrades: PIL bicubic down) the pretrained base ``face_basicvsr`` is computed
-once and cached (``runs/face_cache``). Five 512 px HQ faces are held out for validation (never the ``*_eval``
-folders). Loss as in the paper without distillation: 100 MSE + 20 perceptual (L1 of EfficientNet-Lite0 features at
-strides 2-16, each map divided by its mean absolute value on the target). Adam 2e-4, betas (0.9, 0.999); bf16 autocast
-+ channels_last with ``--bf16``. The decoder's last conv starts at zero: step 0 is the base. Validation PSNR at 512
-(whole faces, x4 and x8) against the base and bicubic, every ``--val-every`` steps; ``best.pt`` keeps the best.
+faces are used at 512 (random crops), the others resized to 256 (UTKFace: 600 of its 1,500 chips; ``--no-utk`` leaves
+them out, ``--utk-native N`` adds N others at their own 192 px). For each face and scale (x4 and x8, as the benchmark
+degrades: PIL bicubic down) the pretrained base ``face_basicvsr`` is computed once and cached (``runs/face_cache``).
+Five 512 px HQ faces are held out for validation (never the ``*_eval`` folders).
+
+The teacher first builds its component dictionaries (K-means over the HQ training faces' part features). Loss:
+100 MSE + 20 perceptual (L1 of EfficientNet-Lite0 features at strides 2-16, each map divided by its mean absolute
+value on the target; ``--w-perceptual``), plus for ``face_student`` ``--w-kd`` x the L2 between its SFT maps (1x1
+adapters) and the frozen teacher's (:class:`Distillation`). Adam, betas (0.9, 0.999); bf16 autocast + channels_last
+with ``--bf16``. Every decoder's last conv starts at zero: step 0 is the base. Validation PSNR at 512 (whole faces,
+x4 and x8) against the base and bicubic, every ``--val-every`` steps; ``best.pt`` keeps the best; ``--resume``
+continues from ``last.pt``; the log records the base's MSE on every batch beside the model's.
 """
 from __future__ import annotations
 
