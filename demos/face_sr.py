@@ -10,9 +10,8 @@ import numpy as np
 from models import registry
 from models.device import accelerated, gpu, gpu_seconds
 from models.imageio import read_image
-from models.face.paste import lanczos_upscale
-from models.pipelines.face_photo import (MAX_UPSCALE, MIN_UPSCALE, compare_restorers,
-                                         pretrained_background, restore_photo)
+from models.pipelines.face_photo import (MAX_UPSCALE, MIN_UPSCALE, background_upscaler, compare_restorers,
+                                         restore_photo)
 
 from .common import endpoint, image_file, load_model, model_picker, progress_checker
 from .components import ImageUpload, Slider
@@ -52,7 +51,7 @@ def face_sr(image, model_id, upscale, aligned, background=False, progress=gr.Pro
     model_id, restorer = load_model("face", model_id)
     result = restore_photo(img, restorer, upscale=upscale if upscale is not None else 2, aligned=bool(aligned),
                            progress=progress_checker(progress),
-                           background_upscaler=pretrained_background() if background else lanczos_upscale)
+                           background_upscaler=background_upscaler("basicvsr" if background else "lanczos"))
     gallery, pairs = [], []
     for i, f in enumerate(result.faces):
         before = image_file(nearest(f.crop_input, f.crop_after.shape[:2]), image, f"face{i + 1}_input", "photo")

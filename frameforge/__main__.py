@@ -131,12 +131,11 @@ def run_interpolate(args) -> list[str]:
 def run_face_sr(args) -> list[str]:
     from PIL import Image
 
-    from models.face.paste import lanczos_upscale
     from models.imageio import read_image
-    from models.pipelines.face_photo import pretrained_background, restore_photo
+    from models.pipelines.face_photo import background_upscaler, restore_photo
 
     model_id, restorer = _model("face-sr", args.model)
-    background = pretrained_background() if args.background == "basicvsr" else lanczos_upscale
+    background = background_upscaler(args.background)
 
     def work(src: Path) -> str:
         result = restore_photo(read_image(str(src), src.name, min_side=16), restorer, upscale=args.upscale,
@@ -219,7 +218,7 @@ def parser() -> argparse.ArgumentParser:
     files(p, "image")
     p.add_argument("--upscale", type=float, default=2.0, help="1-4 (default 2)")
     p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
-    p.add_argument("--background", choices=("lanczos", "basicvsr"), default="lanczos",
+    p.add_argument("--background", choices=("lanczos", "basicvsr"), default="lanczos",  # face_photo.BACKGROUNDS
                    help="upscale the background with Lanczos (default) or the pretrained BasicVSR (photos up to 1 MP)")
     p.set_defaults(run=run_face_sr)
     p = sub.add_parser("svs-spectrum", help="singular-value spectra of a generator before/after SVS")

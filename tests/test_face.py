@@ -270,7 +270,12 @@ def test_tab_builds(face_models):
 
 
 def test_pretrained_background_upscaler_and_its_limit():
-    from models.pipelines.face_photo import MAX_PRETRAINED_BACKGROUND_PIXELS, pretrained_background
+    from models.pipelines.face_photo import (MAX_PRETRAINED_BACKGROUND_PIXELS, background_upscaler,
+                                             pretrained_background)
+
+    assert background_upscaler("lanczos") is lanczos_upscale
+    with pytest.raises(ValueError, match="background must be one of lanczos, basicvsr"):
+        background_upscaler("bicubic")
 
     class Upscaler:
         def __init__(self):

@@ -40,6 +40,22 @@ MODELS = ("face_student_nokd", "face_student", "face_teacher")
 UTK_COUNT = 600
 
 
+def _is_utk(name) -> bool:
+    """A UTKFace chip (by its path under ``faces_train``)."""
+    return "utkface" in str(name)
+
+
+def _image_paths() -> list[Path]:
+    return sorted(p for p in DATA.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+
+
+def _utk_split(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """(the UTK_COUNT UTKFace chips used at 256 px, evenly spaced; the other chips)."""
+    utk = [p for p in paths if _is_utk(p)]
+    used = utk[::max(1, 1500 // UTK_COUNT)][:UTK_COUNT]
+    return used, [p for p in utk if p not in set(used)]
+
+
 def _faces() -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, np.ndarray]]]:
     """(train, validation) faces as uint8 RGB at their training size (512 or 256)."""
     from PIL import Image
@@ -47,9 +63,8 @@ def _faces() -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, np.ndarray]]
     if not DATA.is_dir():
         raise SystemExit(f"training faces not found at {DATA}")
     big, small = [], []
-    paths = sorted(p for p in DATA.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
-    utk = [p for p in paths if "utkface" in str(p)][::max(1, 1500 // UTK_COUNT)][:UTK_COUNT]
-    for p in [p for p in paths if "utkface" not in str(p)] + utk:
+    paths = _image_paths()
+    for p in [p for p in paths if not _is_utk(p)] + _utk_split(paths)[0]:
         im = Image.open(p).convert("RGB")
         name = str(p.relative_to(DATA))
         if min(im.size) >= 512:
@@ -97,9 +112,7 @@ def build_utk_native(count: int, log=print) -> list[dict]:
     from models import registry
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    paths = sorted(p for p in (DATA / "utkface_sharp").glob("*.jpg"))
-    taken = set(paths[::max(1, 1500 // UTK_COUNT)][:UTK_COUNT])
-    paths = [p for p in paths if p not in taken][:count]
+    paths = _utk_split(_image_paths())[1][:count]
     base = None
     for i, p in enumerate(paths):
         dst = CACHE / f"utk192_{i:04d}.npz"
@@ -258,7 +271,7 @@ def train(args) -> Path:
     if args.hq_only:  # the 512 px faces only: the scale the benchmark and the app restore at
         rows = [r for r in rows if r["gt"].shape[0] >= 512]
     if args.no_utk:  # the aligned CelebA-HQ / FFHQ faces (512 and 256 px), not the soft UTKFace chips
-        rows = [r for r in rows if "utkface" not in str(r["name"])]
+        rows = [r for r in rows if not _is_utk(r["name"])]
     if args.utk_native:
         rows += build_utk_native(args.utk_native, log=lambda m: print(m, flush=True))
     net = registry.create(args.model, pretrained=False).net
@@ -281,7 +294,7 @@ def train(args) -> Path:
         step, best, wall = int(ck["step"]), float(ck["best"]), float(ck["wall"])
     else:
         if args.model == "face_teacher":  # the dictionaries: K-means over the HQ training faces (not UTKFace)
-            net.build_dictionaries([r["gt"] for r in rows if "utkface" not in str(r["name"])],
+            net.build_dictionaries([r["gt"] for r in rows if not _is_utk(r["name"])],
                                    log=lambda m: print(m, flush=True))
         (out / "log.jsonl").unlink(missing_ok=True)
         v = validate(net, val)

@@ -72,12 +72,13 @@ def kmeans(x: torch.Tensor, k: int, iters: int = 50, seed: int = 0) -> torch.Ten
     return c
 
 
-def _box_on(box: torch.Tensor, stride: int, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
-    """A pixel box on a feature map of ``size`` (h, w) at ``stride``, or None when it is not wholly inside."""
-    x1, y1, x2, y2 = (box / stride).round().int().tolist()
-    if x1 < 0 or y1 < 0 or x2 > size[1] or y2 > size[0] or x2 - x1 < 2 or y2 - y1 < 2:
-        return None
-    return x1, y1, x2, y2
+def _part_windows(boxes: torch.Tensor, stride: int, size: tuple[int, int]):
+    """(part, (x1, y1, x2, y2)) on a feature map of ``size`` (h, w) at ``stride`` for each part box (pixels, (4, 4))
+    that lies wholly inside it and is at least 2 feature pixels a side; the others are skipped."""
+    for part, box in zip(PARTS, boxes):
+        x1, y1, x2, y2 = (box / stride).round().int().tolist()
+        if x1 >= 0 and y1 >= 0 and x2 <= size[1] and y2 <= size[0] and x2 - x1 >= 2 and y2 - y1 >= 2:
+            yield part, (x1, y1, x2, y2)
 
 
 class FaceTeacher(FaceStudent):
@@ -107,11 +108,7 @@ class FaceTeacher(FaceStudent):
         """feat (B, C, h, w), boxes (B, 4, 4) in pixels -> feat with each part R replaced by R + A(S - R) ⊙ S."""
         out = feat.clone()
         for b in range(feat.shape[0]):
-            for part, box in zip(PARTS, boxes[b]):
-                at = _box_on(box, stride, feat.shape[-2:])
-                if at is None:
-                    continue
-                x1, y1, x2, y2 = at
+            for part, (x1, y1, x2, y2) in _part_windows(boxes[b], stride, feat.shape[-2:]):
                 region = feat[b:b + 1, :, y1:y2, x1:x2]
                 entries = self.dictionary(part, stride).to(region.dtype)
                 small = F.interpolate(region, entries.shape[-2:], mode="bilinear", align_corners=False)
@@ -140,11 +137,7 @@ class FaceTeacher(FaceStudent):
             boxes = template_boxes(face.shape[0])  # the template is mirror-symmetric: a flipped face is a face
             for feats in (self.features(x), self.features(x.flip(-1))):
                 for f, s in zip(feats, STRIDES):
-                    for part, box in zip(PARTS, boxes):
-                        at = _box_on(box, s, f.shape[-2:])
-                        if at is None:
-                            continue
-                        x1, y1, x2, y2 = at
+                    for part, (x1, y1, x2, y2) in _part_windows(boxes, s, f.shape[-2:]):
                         n = dictionary_size(part, s)
                         samples[(part, s)].append(F.interpolate(f[:, :, y1:y2, x1:x2], (n, n), mode="bilinear",
                                                                 align_corners=False)[0])

@@ -122,6 +122,16 @@ def pretrained_background(upscaler=None) -> BackgroundUpscaler:
     return run
 
 
+BACKGROUNDS = ("lanczos", "basicvsr")
+
+
+def background_upscaler(kind: str) -> BackgroundUpscaler:
+    """The background upscaler a user picks by name: "lanczos" or "basicvsr" (:func:`pretrained_background`)."""
+    if kind not in BACKGROUNDS:
+        raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}, got {kind!r}")
+    return pretrained_background() if kind == "basicvsr" else lanczos_upscale
+
+
 def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool = False,
                   face_size: int = 512, only_largest: bool = False, progress: Progress | None = None,
                   background_upscaler: BackgroundUpscaler = lanczos_upscale) -> PhotoResult:
