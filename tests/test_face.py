@@ -354,3 +354,20 @@ def test_face_student_starts_at_its_base_and_learns():
         opt.step()
         losses.append(terms["loss"].item())
     assert losses[-1] < losses[0], losses
+
+
+def test_compare_restorers_reports_progress_inside_each_run(astronaut):
+    """The comparison passes its progress callback into every restore (where the app checks for Stop and the time
+    budget), as rising fractions of the whole comparison."""
+    from models.pipelines.face_photo import compare_restorers
+
+    seen = []
+    runs = compare_restorers(astronaut, {"a": BicubicFaceRestorer(), "b": LanczosFaceRestorer()}, upscale=1,
+                             progress=lambda f, desc=None: seen.append((f, desc)))
+    assert [r.model_id for r in runs] == ["a", "b"] and all(len(r.result.faces) == 1 for r in runs)
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any(d and d.startswith("a: Restoring face") for _, d in seen)
+    assert any(d and d.startswith("b: Restoring face") for _, d in seen)
+    with pytest.raises(ValueError, match="at least two"):
+        compare_restorers(astronaut, {"a": BicubicFaceRestorer()})

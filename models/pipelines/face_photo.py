@@ -200,7 +200,8 @@ def compare_restorers(image: np.ndarray, restorers: dict, upscale: float = 2, al
                       face_size: int = 512, progress: Progress | None = None) -> list[RestorerRun]:
     """The same photo through each restorer ({model id: restorer}, in order), with each run's time and peak memory
     (the teacher / student comparison of the Face SR tab). Each restorer is warmed up on a small crop first, so
-    loading and first-call costs are not counted."""
+    loading and first-call costs are not counted. ``progress`` sees every step of every run (the app stops a job
+    there), as fractions of the whole comparison."""
     import time
 
     from models.device import inference_device
@@ -211,12 +212,18 @@ def compare_restorers(image: np.ndarray, restorers: dict, upscale: float = 2, al
     report = progress or (lambda *a, **k: None)
     warm = np.full((32, 32, 3), 128, np.uint8)
     runs = []
+    n = len(restorers)
     for i, (model_id, restorer) in enumerate(restorers.items()):
-        report(i / len(restorers), desc=f"Running {model_id}")
+        report(i / n, desc=f"Running {model_id}")
         _restore(restorer, warm, 64)
+
+        def step(fraction: float, desc: str | None = None, i=i, model_id=model_id) -> None:
+            report((i + fraction) / n, desc=f"{model_id}: {desc}" if desc else model_id)
+
         with PeakMemory(inference_device()) as mem:
             t0 = time.perf_counter()
-            result = restore_photo(image, restorer, upscale=upscale, aligned=aligned, face_size=face_size)
+            result = restore_photo(image, restorer, upscale=upscale, aligned=aligned, face_size=face_size,
+                                   progress=step)
             seconds = time.perf_counter() - t0
         runs.append(RestorerRun(model_id, result, seconds, mem.growth_mb, mem.method))
     report(1.0, desc="Done")
