@@ -3,7 +3,9 @@
 Protocol (``../shared/docs/protocol.md``): each aligned HQ face is resized to 512x512 (PIL bicubic) as ground truth,
 bicubic-downscaled (PIL, antialiased) by the scale (x4 -> 128, x8 -> 64), restored with
 ``model.restore(lr, 512)`` and scored at 512: PSNR on RGB [0, 255], whole image, and SSIM = skimage
-``structural_similarity`` (7x7 uniform window, RGB ``channel_axis=2``, data_range 255), means over faces.
+``structural_similarity`` (7x7 uniform window, RGB ``channel_axis=2``, data_range 255), means over faces;
+``fd_effnet`` (FD-EffNetLite0 of the restored set against the truths) and ``identity`` / ``identity_dist`` (dlib
+descriptors, when installed) as defined in :mod:`bench.face_metrics`.
 ``ms_per_face`` = median over faces of one restore call after 1 untimed warm-up. ``peak_mb`` = peak RSS growth in a
 forked process per model: freed heap is trimmed and the peak reset (``/proc/self/clear_refs`` 5, then ``VmHWM``;
 ``ru_maxrss`` where that is unavailable) with the data resident; the growth covers building the model and restoring
@@ -25,10 +27,14 @@ GT_SIZE = 512
 SCALES = (4, 8)
 PROTOCOL = ("face: aligned HQ -> 512 (PIL bicubic) -> PIL bicubic downscale by the scale -> model.restore(lr, 512); "
             "PSNR RGB 0-255 whole image, mean over faces; SSIM skimage 7x7 uniform window, RGB channel_axis=2, "
-            "data_range=255, mean; ms_per_face = median of one call's wall time after 1 warm-up; peak_mb = peak RSS "
+            "data_range=255, mean; fd_effnet = Frechet distance of EfficientNet-Lite0 stride-16 features (every position "
+            "of every face a sample), restored set vs truths; identity = mean cosine similarity (identity_dist: mean "
+            "Euclidean distance) of dlib 128-d face descriptors of each restored face and its truth, both on the "
+            "truth's 5 dlib landmarks (null when dlib is not installed); ms_per_face = median of one call's wall time after 1 warm-up; peak_mb = peak RSS "
             "growth (VmHWM after a reset) in a forked process per model over build + restores, outputs excluded")
 
 COLUMNS = [("model", "model", "s"), ("psnr", "PSNR", ".2f"), ("ssim", "SSIM", ".4f"),
+           ("fd_effnet", "FD-EffNetLite0", ".2f"), ("identity", "identity (cos)", ".4f"),
            ("ms_per_face", "ms/face", ".1f"), ("peak_mb", "peak MB", ".1f"), ("n", "n", "d")]
 
 
@@ -69,14 +75,17 @@ def restore_all(model, pairs) -> tuple[list[np.ndarray], list[float]]:
     return outs, secs
 
 
-def score(outs: list[np.ndarray], secs: list[float], pairs) -> dict:
-    ps = [psnr(o, gt) for o, (_, gt, _) in zip(outs, pairs)]
-    ss = [ssim(o, gt) for o, (_, gt, _) in zip(outs, pairs)]
-    return {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "ms_per_face": 1000.0 * common.median(secs),
-            "n": len(pairs)}
+def score(outs: list[np.ndarray], secs: list[float], pairs, identity: bool = True) -> dict:
+    from .face_metrics import quality_metrics
+
+    gts = [gt for _, gt, _ in pairs]
+    ps = [psnr(o, gt) for o, gt in zip(outs, gts)]
+    ss = [ssim(o, gt) for o, gt in zip(outs, gts)]
+    return {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), **quality_metrics(outs, gts, identity),
+            "ms_per_face": 1000.0 * common.median(secs), "n": len(pairs)}
 
 
-def _measure(model_id: str, pairs, threads: int | None) -> dict | None:
+def _measure(model_id: str, pairs, threads: int | None, identity: bool = True) -> dict | None:
     """Build and score one model; peak memory covers building it and restoring every face (not the scoring)."""
     from models.memory import PeakMemory
 
@@ -88,21 +97,21 @@ def _measure(model_id: str, pairs, threads: int | None) -> dict | None:
             return None
         outs, secs = restore_all(model, pairs)
     peak = mem.growth_mb - sum(o.nbytes for o in outs) / 2**20  # less the outputs kept for scoring
-    return {**score(outs, secs, pairs), "peak_mb": max(0.0, peak), "peak_method": mem.method}
+    return {**score(outs, secs, pairs, identity), "peak_mb": max(0.0, peak), "peak_method": mem.method}
 
 
-def _child(model_id, pairs, threads, queue) -> None:
+def _child(model_id, pairs, threads, identity, queue) -> None:
     try:
-        queue.put(("ok", _measure(model_id, pairs, threads)))
+        queue.put(("ok", _measure(model_id, pairs, threads, identity)))
     except BaseException as exc:  # report, never hang the parent
         queue.put(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
 
 
-def measure_isolated(model_id: str, pairs, threads: int | None) -> dict | None:
+def measure_isolated(model_id: str, pairs, threads: int | None, identity: bool = True) -> dict | None:
     """:func:`_measure` in a fresh forked process, so its peak RSS is the model's own."""
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(model_id, pairs, threads, queue))
+    proc = ctx.Process(target=_child, args=(model_id, pairs, threads, identity, queue))
     proc.start()
     status, payload = queue.get()
     proc.join()
@@ -112,17 +121,18 @@ def measure_isolated(model_id: str, pairs, threads: int | None) -> dict | None:
 
 
 def run(data: str, scale: int, models: list[str], threads: int | None = 1, limit: int | None = None,
-        isolate: bool = True) -> dict:
+        isolate: bool = True, identity: bool = True) -> dict:
     common.set_threads(threads)
     pairs = load_pairs(data, scale, limit)
     results = []
     for mid in models:
-        r = measure_isolated(mid, pairs, threads) if isolate else _measure(mid, pairs, threads)
+        r = (measure_isolated if isolate else _measure)(mid, pairs, threads, identity)
         if r is None:
             continue
         r = {"model": mid, **r}
-        print(f"{mid} x{scale}: PSNR {r['psnr']:.2f}  SSIM {r['ssim']:.4f}  {r['ms_per_face']:.1f} ms/face  "
-              f"peak +{r['peak_mb']:.1f} MB", flush=True)
+        ident = "-" if r["identity"] is None else f"{r['identity']:.4f}"
+        print(f"{mid} x{scale}: PSNR {r['psnr']:.2f}  SSIM {r['ssim']:.4f}  FD-EffNetLite0 {r['fd_effnet']:.2f}  "
+              f"identity {ident}  {r['ms_per_face']:.1f} ms/face  peak +{r['peak_mb']:.1f} MB", flush=True)
         results.append(r)
     return {"protocol": PROTOCOL, "machine": common.machine(), "threads": threads, "scale": scale,
             "data": {"path": str(data), "faces": len(pairs), "lr_size": GT_SIZE // scale, "gt_size": GT_SIZE},
@@ -135,10 +145,11 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, help="use only the first N faces")
     ap.add_argument("--in-process", action="store_true",
                     help="run models in this process (peak_mb is then the process peak's growth, less meaningful)")
+    ap.add_argument("--no-identity", action="store_true", help="skip the dlib identity metric even when installed")
     args = ap.parse_args(argv)
     return common.run_and_publish(
         lambda: run(args.data, args.scale, common.resolve_models(args.models, "face"), args.threads or None,
-                    args.limit, isolate=not args.in_process),
+                    args.limit, isolate=not args.in_process, identity=not args.no_identity),
         PROTOCOL, COLUMNS, args.json)
 
 

@@ -89,7 +89,8 @@ class Evaluator:
         self.held, self.samples, self.draw, self.seed = held, samples, draw, seed
 
     def __call__(self, model) -> dict:
-        from models.svs.mnist_net import features, frechet_distance
+        from bench.metrics import frechet_distance
+        from models.svs.mnist_net import features
 
         imgs = torch.cat([self.draw(model, min(128, self.samples - i), self.seed + i)
                           for i in range(0, self.samples, 128)])
@@ -137,7 +138,8 @@ def main(argv=None) -> int:
 
     from models.svs import apply_svs
     from models.svs.generators import count_params
-    from models.svs.mnist_net import METRIC, features, frechet_distance
+    from bench.metrics import frechet_distance
+    from models.svs.mnist_net import METRIC, features
 
     try:
         train, held = load_digits()

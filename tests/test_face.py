@@ -219,6 +219,7 @@ def test_bench_face_on_two_faces(scale, face_models):
     assert abs(rows["face_bicubic"]["psnr"] - BICUBIC_2FACES[scale]) < 0.5
     assert rows["face_lanczos"]["psnr"] > rows["face_bicubic"]["psnr"]  # Lanczos is sharper on faces
     assert 0 < rows["face_bicubic"]["ssim"] < 1 and rows["face_bicubic"]["peak_mb"] >= 0
+    assert rows["face_bicubic"]["fd_effnet"] > 0
 
 
 def test_bench_face_cli_writes_json(face_models, tmp_path):
@@ -233,7 +234,7 @@ def test_bench_face_cli_writes_json(face_models, tmp_path):
                             "--in-process", "--json", str(out)]) == 0
     payload = json.loads(out.read_text())
     assert set(payload) >= {"protocol", "machine", "results"}
-    assert set(payload["results"][0]) >= {"model", "psnr", "ssim", "ms_per_face", "peak_mb"}
+    assert set(payload["results"][0]) >= {"model", "psnr", "ssim", "fd_effnet", "identity", "ms_per_face", "peak_mb"}
 
 
 # ------------------------------------------------------------------------------------------------------ tab --

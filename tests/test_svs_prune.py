@@ -14,7 +14,8 @@ import torch
 from models import registry
 from models.svs import apply_svs, spectrum
 from models.svs import pruning as P
-from models.svs.mnist_net import MnistNet, features, frechet_distance
+from bench.metrics import frechet_distance
+from models.svs.mnist_net import MnistNet, features
 
 torch.set_num_threads(1)
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "gen" / "mnist" / "t10k-images-idx3-ubyte.gz"

@@ -16,7 +16,8 @@ The teacher first builds its component dictionaries (K-means over the HQ trainin
 value on the target; ``--w-perceptual``), plus for ``face_student`` ``--w-kd`` x the L2 between its SFT maps (1x1
 adapters) and the frozen teacher's (:class:`Distillation`). Adam, betas (0.9, 0.999); bf16 autocast + channels_last
 with ``--bf16``. Every decoder's last conv starts at zero: step 0 is the base. Validation PSNR at 512 (whole faces,
-x4 and x8) against the base and bicubic, every ``--val-every`` steps; ``best.pt`` keeps the best; ``--resume``
+x4 and x8) against the base and bicubic, every ``--val-every`` steps (``--quality``: FD-EffNetLite0 and the dlib
+identity distance too); ``best.pt`` keeps the best (``--select psnr``, or ``fd`` for the lowest FD); ``--resume``
 continues from ``last.pt``; the log records the base's MSE on every batch beside the model's.
 """
 from __future__ import annotations
@@ -200,10 +201,12 @@ def loss_terms(net, base, gt, bf16: bool, w_mse: float = 100.0, w_perceptual: fl
 
 
 @torch.no_grad()
-def validate(net, rows: list[dict]) -> dict[str, float]:
-    """PSNR at 512 (whole faces) of the network, its base and bicubic, per scale."""
+def validate(net, rows: list[dict], quality: bool = False) -> dict[str, float]:
+    """PSNR at 512 (whole faces) of the network, its base and bicubic, per scale; with ``quality`` also
+    FD-EffNetLite0 and the dlib identity distance of the network and its base (``bench.face_metrics``)."""
     from PIL import Image
 
+    from bench.face_metrics import quality_metrics
     from bench.metrics import psnr
     from models.face.student import FaceNetRestorer
 
@@ -211,18 +214,32 @@ def validate(net, rows: list[dict]) -> dict[str, float]:
     net.eval()
     restorer = FaceNetRestorer(net)
     res = {}
+    gts = [r["gt"] for r in rows]
     for s in SCALES:
-        ours, base, bic = [], [], []
+        outs = []
         for r in rows:
             restorer.base = _CachedBase(r[f"base{s}"])
-            ours.append(psnr(restorer.restore(r[f"lr{s}"], 512), r["gt"]))
-            base.append(psnr(r[f"base{s}"], r["gt"]))
-            bic.append(psnr(np.asarray(Image.fromarray(r[f"lr{s}"]).resize((512, 512), Image.BICUBIC)), r["gt"]))
-        res.update({f"psnr_x{s}": float(np.mean(ours)), f"base_x{s}": float(np.mean(base)),
-                    f"bicubic_x{s}": float(np.mean(bic))})
+            outs.append(restorer.restore(r[f"lr{s}"], 512))
+        bases = [r[f"base{s}"] for r in rows]
+        bic = [np.asarray(Image.fromarray(r[f"lr{s}"]).resize((512, 512), Image.BICUBIC)) for r in rows]
+        res.update({f"{k}_x{s}": float(np.mean([psnr(o, g) for o, g in zip(v, gts)]))
+                    for k, v in (("psnr", outs), ("base", bases), ("bicubic", bic))})
+        if quality:
+            for k, v in (("", outs), ("base_", bases)):
+                q = quality_metrics(v, gts)
+                res[f"{k}fd_x{s}"] = q["fd_effnet"]
+                if q["identity_dist"] is not None:
+                    res[f"{k}id_dist_x{s}"] = q["identity_dist"]
     res["psnr"] = float(np.mean([res[f"psnr_x{s}"] for s in SCALES]))
+    if quality:
+        res["fd"] = float(np.mean([res[f"fd_x{s}"] for s in SCALES]))
     net.train(was)
     return res
+
+
+def selection_score(v: dict, select: str) -> float:
+    """Higher is better: the validation PSNR, or minus the mean FD-EffNetLite0 (``--select fd``)."""
+    return v["psnr"] if select == "psnr" else -v["fd"]
 
 
 class _CachedBase:
@@ -276,6 +293,7 @@ def train(args) -> Path:
         rows += build_utk_native(args.utk_native, log=lambda m: print(m, flush=True))
     net = registry.create(args.model, pretrained=False).net
     net.attach_features(registry.get("efficientnet_lite0"))
+    quality = args.quality or args.select == "fd"
     kd = None
     if args.model == "face_student":
         teacher = load_teacher(args.teacher)
@@ -297,10 +315,10 @@ def train(args) -> Path:
             net.build_dictionaries([r["gt"] for r in rows if not _is_utk(r["name"])],
                                    log=lambda m: print(m, flush=True))
         (out / "log.jsonl").unlink(missing_ok=True)
-        v = validate(net, val)
+        v = validate(net, val, quality)
         _log(out / "log.jsonl", {"step": 0, **v})
-        best = v["psnr"]
-        torch.save({"model": net.state_dict(), "step": 0, "psnr": best}, out / "best.pt")
+        best = selection_score(v, args.select)
+        torch.save({"model": net.state_dict(), "step": 0, "psnr": v["psnr"], "score": best}, out / "best.pt")
         print(f"{len(rows)} training faces, {len(val)} validation; step 0 (= the base): {v}", flush=True)
     (out / "args.json").write_text(json.dumps(vars(args), indent=1))
     rng = np.random.default_rng([args.seed, step])
@@ -326,12 +344,13 @@ def train(args) -> Path:
             run = dict.fromkeys(keys, 0.0) | {"n": 0}
         stop = args.time_limit and (time.time() - session) / 60 >= args.time_limit
         if step % args.val_every == 0 or step == args.steps or stop:
-            v = validate(net, val)
+            v = validate(net, val, quality)
             _log(out / "log.jsonl", {"step": step, **v, "wall_s": round(time.time() - t0, 1)})
             bar.write(f"step {step}: {v}")
-            if v["psnr"] > best:
-                best = v["psnr"]
-                torch.save({"model": net.state_dict(), "step": step, "psnr": best}, out / "best.pt")
+            if selection_score(v, args.select) > best:
+                best = selection_score(v, args.select)
+                torch.save({"model": net.state_dict(), "step": step, "psnr": v["psnr"], "score": best},
+                           out / "best.pt")
             torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
                         "kd": kd.state_dict() if kd is not None else {}, "wall": time.time() - t0}, out / "last.pt")
         if stop:
@@ -348,8 +367,8 @@ def export(args) -> Path:
     best = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
     net = registry.create(args.model, pretrained=False).net
     net.load_state_dict({k: v.half().float() for k, v in best["model"].items()})
-    v = validate(net, load_cache("val"))
-    dst = WEIGHTS_DIR / f"{args.export}.safetensors"
+    v = validate(net, load_cache("val"), quality=args.quality or args.select == "fd")
+    dst = Path(args.export) if args.export.endswith(".safetensors") else WEIGHTS_DIR / f"{args.export}.safetensors"
     save_safetensors(best["model"], dst, half=True, metadata={"step": str(best["step"]), "val_psnr": f"{v['psnr']:.3f}"})
     rows = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     (out / "export.json").write_text(json.dumps({"step": best["step"], "val_fp16": v}, indent=1))
@@ -384,7 +403,12 @@ def parse(argv=None):
                     help="add N more UTKFace chips at their own resolution (192 px centres; needs --crop 192 or less)")
     ap.add_argument("--crop", type=int, default=256, help="training crop side (default 256)")
     ap.add_argument("--cache-only", action="store_true", help="build runs/face_cache and stop")
-    ap.add_argument("--export", metavar="ID")
+    ap.add_argument("--quality", action="store_true",
+                    help="validate FD-EffNetLite0 and the dlib identity distance too (bench.face_metrics)")
+    ap.add_argument("--select", default="psnr", choices=("psnr", "fd"),
+                    help="what best.pt keeps: the highest validation PSNR or the lowest FD-EffNetLite0")
+    ap.add_argument("--export", metavar="ID|FILE", help="write best.pt as fp16 weights/<ID>.safetensors, or to FILE "
+                    "(*.safetensors; load it with FRAMEFORGE_<MODEL>_CKPT)")
     return ap.parse_args(argv)
 
 

@@ -61,9 +61,11 @@ _LICENSE = ("FrameForge weights on BasicVSR (Apache-2.0) and EfficientNet-Lite0 
 
 
 def _trained(model_id: str, build, label: str, description: str) -> ModelSpec:
-    """A face network trained in FrameForge: bundled fp16 weights and card named after its id, on BasicVSR."""
+    """A face network trained in FrameForge: bundled fp16 weights and card named after its id, on BasicVSR; a
+    file of your own training (``python -m train.face ... --export``) through ``FRAMEFORGE_<ID>_CKPT``."""
     return ModelSpec(id=model_id, task="face", build=build, requires=("basicvsr", "efficientnet_lite0"),
-                     weights=WeightSource(bundled=f"{model_id}.safetensors"), license=_LICENSE,
+                     weights=WeightSource(bundled=f"{model_id}.safetensors",
+                                          env_var=f"FRAMEFORGE_{model_id.upper()}_CKPT"), license=_LICENSE,
                      card=f"{model_id}.md", label=label, description=description, tags=("trained",))
 
 
@@ -84,6 +86,10 @@ def face_specs() -> list[ModelSpec]:
         _trained("face_student_nokd", _student, "Face student (no distillation; on BasicVSR)",
                  "The face_student network trained with the same data and budget without a teacher (the paper's "
                  "ablation)."),
+        _trained("face_student_perceptual", _student, "Face student (perceptual: sharper, lower PSNR; on BasicVSR)",
+                 "The face_student network trained with the paper's perceptual term (20 x EfficientNet-Lite0 feature "
+                 "L1) beside 100 MSE and kept by the lowest validation FD-EffNetLite0: more skin and hair texture than "
+                 "its base, 0.9 dB lower PSNR at x4."),
         _trained("face_teacher", _teacher, "Face teacher (component dictionaries; on BasicVSR)",
                  "DFDNet-style teacher: K-means dictionaries of eye / nose / mouth features (EfficientNet-Lite0) "
                  "matched with AdaIN and confidence scores, injected with learned attention into an SFT decoder that "

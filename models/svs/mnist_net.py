@@ -1,9 +1,5 @@
-"""A small MNIST classifier trained here (``python -m train.mnist_net``) and the Frechet distance on its features:
-the offline sample-quality metric of the compression lab ("FD-MNISTNet").
-
-FD between two feature sets with means mu_1, mu_2 and covariances S_1, S_2 (Heusel et al., 2017):
-
-    FD = ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2})
+"""A small MNIST classifier trained here (``python -m train.mnist_net``) whose features give the offline
+sample-quality metric of the compression lab ("FD-MNISTNet": :func:`bench.metrics.frechet_distance` on them).
 
 Inception (FID) weights are not available offline, so the features are the 128-d activations of this
 network (its penultimate layer), and every number says so ("FD-MNISTNet, N samples"); they are not comparable with published FIDs.
@@ -47,19 +43,3 @@ def features(net: MnistNet, images: torch.Tensor, batch: int = 500) -> np.ndarra
     net.eval()
     rows = [net.embed(images[i:i + batch].float()).double() for i in range(0, len(images), batch)]
     return torch.cat(rows).numpy()
-
-
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """FD between two feature sets (N, D) and (M, D), from their means and covariances."""
-    from scipy import linalg
-
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
-        raise ValueError(f"FD needs two (N, D) feature sets with N >= 2, got {a.shape} and {b.shape}")
-    mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = linalg.sqrtm(s1 @ s2)
-    if not np.isfinite(covmean).all():  # near-singular product: regularise as the reference FID code does
-        eps = np.eye(len(s1)) * 1e-6
-        covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
-    covmean = covmean.real
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))

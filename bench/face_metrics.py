@@ -1,0 +1,136 @@
+"""Perceptual and identity metrics of the face benchmark (``bench.face``), beside PSNR / SSIM.
+
+* **FD-EffNetLite0** (:func:`fd_effnet`): the Frechet distance (:func:`bench.metrics.frechet_distance`) between the
+  restored faces and their ground truths, on EfficientNet-Lite0's stride-16 features (112-d), every spatial
+  position of every face one sample: a 512 face gives 32 x 32 = 1,024 samples, so 11 faces give 11,264 and the
+  112 x 112 covariances are well determined. (The pooled 1,280-d embedding would give one sample per face: 11
+  samples cannot fix a 1,280-d covariance.) Lower is better; 0 for identical sets. The features are ImageNet
+  features, not Inception's: the number is never an FID and is not comparable with published ones.
+* **Identity** (:class:`DlibIdentity`, :func:`identity_scores`): dlib's ResNet face descriptor (128-d; the
+  ``face_recognition_models`` package, whose model files are CC0) of each restored face and of its ground truth,
+  both computed on the ground truth's 5 landmarks (dlib's HOG detector and 5-point shape predictor on the ground
+  truth), so only the appearance differs. Reported as the mean cosine similarity (``identity``, 1 is the same
+  descriptor) and the mean Euclidean descriptor distance (``identity_dist``; dlib calls two faces one person below
+  0.6). Optional: ``pip install dlib-bin face-recognition-models``; without them the fields are null and the reason
+  is recorded.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .metrics import frechet_distance
+
+FD_STRIDE = 16
+FD_NAME = "FD-EffNetLite0 (stride-16 features, every position a sample)"
+
+
+class MetricUnavailable(RuntimeError):
+    """A metric's optional dependency is missing; the message says what to install."""
+
+
+@torch.no_grad()
+def effnet_patch_features(images: Sequence[np.ndarray], net=None, stride: int = FD_STRIDE,
+                          batch: int = 4) -> np.ndarray:
+    """uint8 (H, W, 3) images of one size -> (N * H/stride * W/stride, C) float64 EfficientNet-Lite0 features."""
+    if net is None:
+        from models import registry
+
+        net = registry.get("efficientnet_lite0")
+    net.eval()
+    rows = []
+    for i in range(0, len(images), batch):
+        x = torch.from_numpy(np.stack(images[i:i + batch])).permute(0, 3, 1, 2).float().div_(255.0)
+        f = net.features(x, strides=(stride,))[stride]  # (B, C, H / stride, W / stride)
+        rows.append(f.permute(0, 2, 3, 1).reshape(-1, f.shape[1]).double())
+    return torch.cat(rows).numpy()
+
+
+def fd_effnet(outs: Sequence[np.ndarray], gts: Sequence[np.ndarray], net=None) -> float:
+    """FD-EffNetLite0 between the restored faces and their ground truths (lower is better)."""
+    if len(outs) != len(gts) or not outs:
+        raise ValueError(f"FD needs as many outputs as ground truths (>= 1), got {len(outs)} and {len(gts)}")
+    return frechet_distance(effnet_patch_features(outs, net), effnet_patch_features(gts, net))
+
+
+class DlibIdentity:
+    """dlib's 128-d face descriptor on 5 landmarks: ``landmarks(gt)`` once, then ``descriptor(img, landmarks)``."""
+
+    FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
+
+    def __init__(self, model_dir: str | Path | None = None):
+        try:
+            import dlib
+        except ImportError as exc:
+            raise MetricUnavailable("identity needs dlib: pip install dlib-bin face-recognition-models") from exc
+        if model_dir is None:  # the package's own __init__ needs pkg_resources: find its folder without importing it
+            spec = importlib.util.find_spec("face_recognition_models")
+            if spec is None or not spec.submodule_search_locations:
+                raise MetricUnavailable("identity needs the dlib model files: pip install face-recognition-models")
+            model_dir = Path(spec.submodule_search_locations[0]) / "models"
+        paths = [Path(model_dir) / f for f in self.FILES]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise MetricUnavailable(f"identity model files missing: {', '.join(missing)}")
+        self._dlib = dlib
+        self._detect = dlib.get_frontal_face_detector()
+        self._shape = dlib.shape_predictor(str(paths[0]))
+        self._encode = dlib.face_recognition_model_v1(str(paths[1]))
+        self.detected = 0  # ground truths where the detector found the face (else the central box was used)
+
+    def landmarks(self, img: np.ndarray):
+        """5-point landmarks of the largest detected face; on an aligned face the detector may miss, then the
+        central box (aligned faces fill it) is used."""
+        img = np.ascontiguousarray(img)
+        boxes = sorted(self._detect(img, 1), key=lambda r: r.area(), reverse=True)
+        if boxes:
+            self.detected += 1
+            box = boxes[0]
+        else:
+            h, w = img.shape[:2]
+            box = self._dlib.rectangle(int(0.2 * w), int(0.2 * h), int(0.8 * w), int(0.85 * h))
+        return self._shape(img, box)
+
+    def descriptor(self, img: np.ndarray, landmarks) -> np.ndarray:
+        return np.asarray(self._encode.compute_face_descriptor(np.ascontiguousarray(img), landmarks), np.float64)
+
+
+def identity_scores(outs: Sequence[np.ndarray], gts: Sequence[np.ndarray],
+                    embed: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> dict:
+    """Mean cosine similarity and mean Euclidean distance of (restored, truth) descriptor pairs;
+    ``embed(out, gt)`` returns the two descriptors."""
+    if len(outs) != len(gts) or not outs:
+        raise ValueError(f"identity needs as many outputs as ground truths (>= 1), got {len(outs)} and {len(gts)}")
+    cos, dist = [], []
+    for out, gt in zip(outs, gts):
+        a, b = embed(out, gt)
+        cos.append(float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12)))
+        dist.append(float(np.linalg.norm(a - b)))
+    return {"identity": float(np.mean(cos)), "identity_dist": float(np.mean(dist))}
+
+
+def dlib_pair_embedder(model: DlibIdentity) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``embed(out, gt)`` for :func:`identity_scores`: both descriptors on the ground truth's landmarks."""
+    def embed(out: np.ndarray, gt: np.ndarray):
+        marks = model.landmarks(gt)
+        return model.descriptor(out, marks), model.descriptor(gt, marks)
+
+    return embed
+
+
+def quality_metrics(outs: Sequence[np.ndarray], gts: Sequence[np.ndarray], identity: bool = True) -> dict:
+    """The fields ``bench.face`` adds to each model: ``fd_effnet`` and, when dlib is installed, ``identity`` /
+    ``identity_dist`` (else null with ``identity_note`` saying why)."""
+    out = {"fd_effnet": fd_effnet(outs, gts)}
+    if not identity:
+        return {**out, "identity": None, "identity_dist": None, "identity_note": "not requested (--no-identity)"}
+    try:
+        model = DlibIdentity()
+    except MetricUnavailable as exc:
+        return {**out, "identity": None, "identity_dist": None, "identity_note": str(exc)}
+    scores = identity_scores(outs, gts, dlib_pair_embedder(model))
+    return {**out, **scores, "identity_detected": model.detected}

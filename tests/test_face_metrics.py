@@ -1,0 +1,80 @@
+"""The face benchmark's FD-EffNetLite0 and identity metrics (bench/face_metrics.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench import face_metrics as fm
+
+FFHQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces_eval" / "ffhq"
+
+
+def _resample(img: np.ndarray, factor: int) -> np.ndarray:
+    """Bicubic down by ``factor`` and back up: the degradation the benchmark restores from."""
+    h, w = img.shape[:2]
+    small = Image.fromarray(img).resize((w // factor, h // factor), Image.Resampling.BICUBIC)
+    return np.asarray(small.resize((w, h), Image.Resampling.BICUBIC))
+
+
+@pytest.fixture(scope="module")
+def crops() -> list[np.ndarray]:
+    skdata = pytest.importorskip("skimage.data")
+    img = skdata.astronaut()  # 512 x 512
+    return [np.ascontiguousarray(img[y:y + 256, x:x + 256]) for y in (0, 256) for x in (0, 256)]
+
+
+def test_fd_effnet_is_zero_for_the_truth_and_grows_with_the_loss_of_detail(crops):
+    feats = fm.effnet_patch_features(crops)
+    assert feats.shape == (4 * 16 * 16, 112) and feats.dtype == np.float64  # stride 16, 112 channels
+    assert abs(fm.fd_effnet(crops, crops)) < 1e-6
+    x2 = fm.fd_effnet([_resample(c, 2) for c in crops], crops)
+    x8 = fm.fd_effnet([_resample(c, 8) for c in crops], crops)
+    assert 0 < x2 < x8
+    with pytest.raises(ValueError, match="as many outputs"):
+        fm.fd_effnet(crops[:2], crops)
+
+
+def test_identity_scores_known_answers():
+    vectors = {1: np.array([1.0, 0.0]), 2: np.array([0.0, 2.0]), 3: np.array([3.0, 0.0])}
+    embed = lambda out, gt: (vectors[int(out[0, 0, 0])], vectors[int(gt[0, 0, 0])])  # noqa: E731
+    img = lambda k: np.full((4, 4, 3), k, np.uint8)  # noqa: E731
+    same = fm.identity_scores([img(1)], [img(3)], embed)  # parallel: cosine 1, distance 2
+    assert same == pytest.approx({"identity": 1.0, "identity_dist": 2.0})
+    both = fm.identity_scores([img(1), img(2)], [img(2), img(2)], embed)  # orthogonal pair + identical pair
+    assert both == pytest.approx({"identity": 0.5, "identity_dist": (np.sqrt(5) + 0) / 2})
+    with pytest.raises(ValueError, match="as many outputs"):
+        fm.identity_scores([img(1)], [], embed)
+
+
+def test_quality_metrics_without_dlib_reports_why(crops, monkeypatch):
+    def unavailable(*a, **k):
+        raise fm.MetricUnavailable("identity needs dlib: pip install dlib-bin face-recognition-models")
+
+    monkeypatch.setattr(fm, "DlibIdentity", unavailable)
+    out = fm.quality_metrics(crops[:2], crops[:2])
+    assert out["identity"] is None and out["identity_dist"] is None and "dlib" in out["identity_note"]
+    assert abs(out["fd_effnet"]) < 1e-6
+    assert fm.quality_metrics(crops[:2], crops[:2], identity=False)["identity_note"].startswith("not requested")
+
+
+def test_dlib_identity_tells_a_degraded_face_from_another_person():
+    pytest.importorskip("dlib")
+    if not FFHQ.is_dir():
+        pytest.skip(f"faces_eval not found at {FFHQ}")
+    from bench.face import load_pairs
+
+    try:
+        model = fm.DlibIdentity()
+    except fm.MetricUnavailable as exc:
+        pytest.skip(str(exc))
+    gts = [gt for _, gt, _ in load_pairs(str(FFHQ), 8, limit=3)]
+    embed = fm.dlib_pair_embedder(model)
+    assert fm.identity_scores(gts, gts, embed) == pytest.approx({"identity": 1.0, "identity_dist": 0.0})
+    degraded = fm.identity_scores([_resample(g, 8) for g in gts], gts, embed)
+    others = fm.identity_scores(gts[1:] + gts[:1], gts, embed)  # each truth against another person
+    assert degraded["identity_dist"] < 0.6 < others["identity_dist"]  # dlib's same-person threshold
+    assert degraded["identity"] > others["identity"]
+    assert model.detected >= 1
