@@ -172,6 +172,27 @@ def test_shipped_face_models_load_strictly_with_their_cards(model_id):
     assert "vs base" in card and "| model | x4 PSNR / SSIM | x8 PSNR / SSIM |" in card
 
 
+def test_face_network_loads_a_users_file_from_its_environment_variable(tmp_path, monkeypatch):
+    """FRAMEFORGE_FACE_STUDENT_NOKD_CKPT names a file (e.g. from train.face --export FILE): it replaces the bundled
+    weights, strictly (a file with a missing key is refused)."""
+    from safetensors.torch import save_file
+
+    from models.weights import WEIGHTS_DIR, load_state_dict
+
+    state = load_state_dict(WEIGHTS_DIR / registry.spec("face_student_nokd").weights.bundled)
+    state = {k: v.float() for k, v in state.items()}
+    state["decoder.conv_out.bias"] = state["decoder.conv_out.bias"] + 0.25
+    path = tmp_path / "mine.safetensors"
+    save_file(state, str(path))
+    monkeypatch.setenv("FRAMEFORGE_FACE_STUDENT_NOKD_CKPT", str(path))
+    net = registry.create("face_student_nokd").net
+    assert torch.allclose(net.decoder.conv_out.bias, state["decoder.conv_out.bias"])
+    del state["decoder.conv_out.bias"]
+    save_file(state, str(path))
+    with pytest.raises(RuntimeError, match="conv_out.bias"):
+        registry.create("face_student_nokd")
+
+
 def test_perceptual_student_adds_texture_to_its_base():
     """face_student_perceptual on the repository's aligned astronaut crop (128 -> 512): more fine detail (Laplacian
     variance) than its base face_basicvsr, while staying a small correction of it (not a different picture)."""
