@@ -27,10 +27,11 @@ GT_SIZE = 512
 SCALES = (4, 8)
 PROTOCOL = ("face: aligned HQ -> 512 (PIL bicubic) -> PIL bicubic downscale by the scale -> model.restore(lr, 512); "
             "PSNR RGB 0-255 whole image, mean over faces; SSIM skimage 7x7 uniform window, RGB channel_axis=2, "
-            "data_range=255, mean; fd_effnet = Frechet distance of EfficientNet-Lite0 stride-16 features (every position "
-            "of every face a sample), restored set vs truths; identity = mean cosine similarity (identity_dist: mean "
-            "Euclidean distance) of dlib 128-d face descriptors of each restored face and its truth, both on the "
-            "truth's 5 dlib landmarks (null when dlib is not installed); ms_per_face = median of one call's wall time after 1 warm-up; peak_mb = peak RSS "
+            "data_range=255, mean; fd_effnet = Frechet distance of EfficientNet-Lite0 stride-16 features (every "
+            "position of every face a sample), restored set vs truths; identity = mean cosine similarity "
+            "(identity_dist: mean Euclidean distance) of dlib 128-d face descriptors of each restored face and its "
+            "truth, both on the truth's 5 dlib landmarks (null when dlib is not installed); ms_per_face = median of "
+            "one call's wall time after 1 warm-up; peak_mb = peak RSS "
             "growth (VmHWM after a reset) in a forked process per model over build + restores, outputs excluded")
 
 COLUMNS = [("model", "model", "s"), ("psnr", "PSNR", ".2f"), ("ssim", "SSIM", ".4f"),

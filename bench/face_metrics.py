@@ -26,7 +26,6 @@ import torch
 from .metrics import frechet_distance
 
 FD_STRIDE = 16
-FD_NAME = "FD-EffNetLite0 (stride-16 features, every position a sample)"
 
 
 class MetricUnavailable(RuntimeError):

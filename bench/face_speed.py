@@ -34,16 +34,17 @@ def _network(model_id: str):
 
     if registry.spec(model_id).task != "face":  # KeyError names the known ids
         raise ValueError(f"{model_id} is not a face model")
-    restorer = registry.create(model_id, pretrained=False)
+    try:
+        restorer, weights = registry.create(model_id), "shipped"
+    except WeightsUnavailable:
+        restorer, weights = registry.create(model_id, pretrained=False), "random"
     if not hasattr(restorer, "net"):
         raise ValueError(f"{model_id} has no network to time (face_teacher, face_student, face_student_nokd)")
-    try:
-        return registry.create(model_id), "shipped"
-    except WeightsUnavailable:
+    if weights == "random":
         for name, buf in restorer.net.named_buffers():
             if name.startswith("dict_"):
                 buf.normal_()
-        return restorer, "random"
+    return restorer, weights
 
 
 def measure(model_id: str, batches, repeats: int, whole: bool = True) -> dict:

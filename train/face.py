@@ -201,9 +201,10 @@ def loss_terms(net, base, gt, bf16: bool, w_mse: float = 100.0, w_perceptual: fl
 
 
 @torch.no_grad()
-def validate(net, rows: list[dict], quality: bool = False) -> dict[str, float]:
+def validate(net, rows: list[dict], quality: bool = False, base_quality: dict | None = None) -> dict[str, float]:
     """PSNR at 512 (whole faces) of the network, its base and bicubic, per scale; with ``quality`` also
-    FD-EffNetLite0 and the dlib identity distance of the network and its base (``bench.face_metrics``)."""
+    FD-EffNetLite0 and the dlib identity distance of the network and its base (``bench.face_metrics``). The base's
+    do not change during a run: pass one dict as ``base_quality`` to every call to compute them once."""
     from PIL import Image
 
     from bench.face_metrics import quality_metrics
@@ -225,8 +226,10 @@ def validate(net, rows: list[dict], quality: bool = False) -> dict[str, float]:
         res.update({f"{k}_x{s}": float(np.mean([psnr(o, g) for o, g in zip(v, gts)]))
                     for k, v in (("psnr", outs), ("base", bases), ("bicubic", bic))})
         if quality:
-            for k, v in (("", outs), ("base_", bases)):
-                q = quality_metrics(v, gts)
+            cache = {} if base_quality is None else base_quality
+            if s not in cache:
+                cache[s] = quality_metrics(bases, gts)
+            for k, q in (("", quality_metrics(outs, gts)), ("base_", cache[s])):
                 res[f"{k}fd_x{s}"] = q["fd_effnet"]
                 if q["identity_dist"] is not None:
                     res[f"{k}id_dist_x{s}"] = q["identity_dist"]
@@ -293,7 +296,7 @@ def train(args) -> Path:
         rows += build_utk_native(args.utk_native, log=lambda m: print(m, flush=True))
     net = registry.create(args.model, pretrained=False).net
     net.attach_features(registry.get("efficientnet_lite0"))
-    quality = args.quality or args.select == "fd"
+    base_quality: dict = {}  # the base's FD / identity on the validation faces, computed at the first validation
     kd = None
     if args.model == "face_student":
         teacher = load_teacher(args.teacher)
@@ -315,7 +318,7 @@ def train(args) -> Path:
             net.build_dictionaries([r["gt"] for r in rows if not _is_utk(r["name"])],
                                    log=lambda m: print(m, flush=True))
         (out / "log.jsonl").unlink(missing_ok=True)
-        v = validate(net, val, quality)
+        v = validate(net, val, args.quality, base_quality)
         _log(out / "log.jsonl", {"step": 0, **v})
         best = selection_score(v, args.select)
         torch.save({"model": net.state_dict(), "step": 0, "psnr": v["psnr"], "score": best}, out / "best.pt")
@@ -344,7 +347,7 @@ def train(args) -> Path:
             run = dict.fromkeys(keys, 0.0) | {"n": 0}
         stop = args.time_limit and (time.time() - session) / 60 >= args.time_limit
         if step % args.val_every == 0 or step == args.steps or stop:
-            v = validate(net, val, quality)
+            v = validate(net, val, args.quality, base_quality)
             _log(out / "log.jsonl", {"step": step, **v, "wall_s": round(time.time() - t0, 1)})
             bar.write(f"step {step}: {v}")
             if selection_score(v, args.select) > best:
@@ -367,9 +370,10 @@ def export(args) -> Path:
     best = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
     net = registry.create(args.model, pretrained=False).net
     net.load_state_dict({k: v.half().float() for k, v in best["model"].items()})
-    v = validate(net, load_cache("val"), quality=args.quality or args.select == "fd")
+    v = validate(net, load_cache("val"), quality=args.quality)
     dst = Path(args.export) if args.export.endswith(".safetensors") else WEIGHTS_DIR / f"{args.export}.safetensors"
-    save_safetensors(best["model"], dst, half=True, metadata={"step": str(best["step"]), "val_psnr": f"{v['psnr']:.3f}"})
+    save_safetensors(best["model"], dst, half=True,
+                     metadata={"step": str(best["step"]), "val_psnr": f"{v['psnr']:.3f}"})
     rows = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     (out / "export.json").write_text(json.dumps({"step": best["step"], "val_fp16": v}, indent=1))
     print(json.dumps({"export": str(dst), "step": best["step"], "val_fp16": v, "val_rows": len(rows)}, indent=1))
@@ -404,12 +408,15 @@ def parse(argv=None):
     ap.add_argument("--crop", type=int, default=256, help="training crop side (default 256)")
     ap.add_argument("--cache-only", action="store_true", help="build runs/face_cache and stop")
     ap.add_argument("--quality", action="store_true",
-                    help="validate FD-EffNetLite0 and the dlib identity distance too (bench.face_metrics)")
+                    help="validate FD-EffNetLite0 and the dlib identity distance too (bench.face_metrics; "
+                         "implied by --select fd)")
     ap.add_argument("--select", default="psnr", choices=("psnr", "fd"),
                     help="what best.pt keeps: the highest validation PSNR or the lowest FD-EffNetLite0")
     ap.add_argument("--export", metavar="ID|FILE", help="write best.pt as fp16 weights/<ID>.safetensors, or to FILE "
                     "(*.safetensors; load it with FRAMEFORGE_<MODEL>_CKPT)")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    args.quality = args.quality or args.select == "fd"  # selecting by FD needs it measured
+    return args
 
 
 def main(argv=None) -> None:
