@@ -317,7 +317,7 @@ def main(argv=None) -> None:
     import sys
 
     argv = sys.argv[1:] if argv is None else list(argv)
-    if any(a.endswith("_aligned") for a in argv):  # the flow-aligned models have their own loop
+    if any(a.endswith(("_aligned", "_aligned_cond")) for a in argv):  # the flow-aligned models have their own loop
         from train import vfi_aligned
 
         return vfi_aligned.main(argv)

@@ -1,4 +1,5 @@
-"""Train the flow-aligned kernel interpolators (``sf_adacof_aligned``, ``adacof_aligned``) on the training videos.
+"""Train the flow-aligned kernel interpolators (``sf_adacof_aligned``, ``adacof_aligned`` and their conditioned
+variants ``*_aligned_cond``, which also see IFNet's mask and t) on the training videos.
 
     python -m train.vfi --model sf_adacof_aligned --width 0.5 --steps 6000 --batch 8 --crop 128 --bf16 \\
         --out runs/vfi_sf_aligned --export sf_adacof_aligned
@@ -32,7 +33,8 @@ from models.vfi.common import charbonnier
 from train.data_vfi import REPO, VAL_SOURCES, TimedSampler, build_cache, load_sources, split, val_timed
 from train.vfi import DATA_TERMS, _log, kaiming_init, lr_at
 
-MODELS = {"sf_adacof_aligned": "sf_adacof", "adacof_aligned": "adacof"}
+MODELS = {"sf_adacof_aligned": "sf_adacof", "adacof_aligned": "adacof",
+          "sf_adacof_aligned_cond": "sf_adacof", "adacof_aligned_cond": "adacof"}
 
 
 def build(model: str, width: float):
@@ -73,7 +75,7 @@ def loss_terms(net, rife, batch, pairs, crop: int, bf16: bool, kd_weight: float)
     o = (f0.shape[-1] - crop) // 2
     gt = ft[:, :, o:o + crop, o:o + crop]
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        out = aligned_synthesis(net, a0, a1, m, aux=True)
+        out = aligned_synthesis(net, a0, a1, m, aux=True, t=t)
     charb = charbonnier(out["frame"].float() - gt)
     total = charb + 0.01 * out["g_Spatial"].float() + 0.005 * out["g_Occlusion"].float()
     terms = {"charb": charb}
@@ -81,7 +83,7 @@ def loss_terms(net, rife, batch, pairs, crop: int, bf16: bool, kd_weight: float)
         p0, p1, pt = pairs
         b0, b1, bm, teacher = align_batch(rife, p0, p1, pt, crop)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            student = aligned_synthesis(net, b0, b1, bm)
+            student = aligned_synthesis(net, b0, b1, bm, t=pt)
         kd = charbonnier(student.float() - teacher)
         total = total + kd_weight * kd
         terms["kd"] = kd
@@ -203,6 +205,7 @@ def train(args) -> Path:
 
 def export(args) -> Path:
     """weights/<id>.safetensors (fp16) from <out>/best.pt, with the model card."""
+    from models import registry
     from models.weights import WEIGHTS_DIR, save_safetensors
 
     torch.set_num_threads(args.threads)
@@ -211,6 +214,7 @@ def export(args) -> Path:
     _, val_src = split(load_sources())
     windows = val_timed(val_src)
     interp, net = build(args.model, args.width)
+    interp.rife = registry.create("rife", levels=LEVELS)  # the prior as in training's validation
     net.load_state_dict({k: v.half().float() for k, v in best["model"].items()})
     half = validate(interp, windows)
     dst = WEIGHTS_DIR / f"{args.export}.safetensors"
@@ -238,6 +242,9 @@ def model_card(args, out: Path, summary: dict, rows: list[dict]) -> str:
     ref_rows = "\n".join(f"| {m} | " + " | ".join(f"{refs[m][k]:.3f}" for k in ts) + f" | {refs[m]['psnr']:.3f} |"
                          for m in refs)
     paper = MODELS[run["model"]]
+    cond = (" each frame's RGB followed by IFNet's weight of it and its closeness in time (the conditioned "
+            "variant: the first conv has 2 more inputs per frame, zero at the start);" if run["model"].endswith("_cond")
+            else "")
     cmd = (f"python -m train.vfi --model {run['model']} --width {run['width']} --steps {run['steps']} "
            f"--batch {run['batch']} --crop {run['crop']}{' --bf16' if run['bf16'] else ''} "
            f"--kd-weight {run['kd_weight']} --out {run['out']} --export {args.export}")
@@ -248,13 +255,13 @@ def model_card(args, out: Path, summary: dict, rows: list[dict]) -> str:
   {summary['val_fp16']['psnr']:.3f} dB). It runs on frames backward-warped to t by the pretrained IFNet (`rife`,
   frozen) and refines IFNet's blend mask: see `models/vfi/aligned.py`.
 * **Departures from the paper**: RIFE-aligned inputs instead of the raw pair; the occlusion map
-  V' = sigmoid(logit(M_IFNet) + logit(V)); any t instead of the midpoint; initialised at the prior (the untrained
+  V' = sigmoid(logit(M_IFNet) + logit(V)); any t instead of the midpoint;{cond} initialised at the prior (the untrained
   model returns IFNet's frame); He-normal hidden convs; distillation towards IFNet on unlabeled pairs (weight
   {run['kd_weight']}); trained on our CPU for {summary['step']} of {run['steps']} steps (best validation step), not
   on Vimeo-90K.
 * Training: batch {run['batch']}, {run['crop']}x{run['crop']} crops (IFNet sees {2 * run['crop']}x{2 * run['crop']}),
   t = k/n, n in 2..{run['max_span']}, flips, temporal reversal; Adamax lr {run['lr']} halved at 40 % and 80 %;
-  bf16 autocast + channels_last: {bool(run['bf16'])}; {wall / 60:.0f} min on 2 CPU threads.
+  bf16 autocast + channels_last: {bool(run['bf16'])}; {wall / 60:.0f} min on {run['threads']} CPU thread(s).
 * Command: `{cmd}`
 
 ## Data and licence

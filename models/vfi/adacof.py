@@ -16,11 +16,12 @@ from .common import KernelEstimationBase, KernelInterpolationNet, basic, scaled
 
 
 class KernelEstimation(KernelEstimationBase):
-    def __init__(self, kernel_size: int = 5, width: float = 1.0):
+    def __init__(self, kernel_size: int = 5, width: float = 1.0, extra_inputs: int = 0):
         super().__init__()
         self.kernel_size = kernel_size
+        self.extra_inputs = extra_inputs  # channels appended to each frame's RGB (0 = the paper's network)
         c1, c2, c3, c4, c5 = (scaled(c, width) for c in (32, 64, 128, 256, 512))
-        self.moduleConv1 = basic(6, c1)
+        self.moduleConv1 = basic(2 * (3 + extra_inputs), c1)
         self.modulePool1 = nn.AvgPool2d(2, 2)
         self.moduleConv2 = basic(c1, c2)
         self.modulePool2 = nn.AvgPool2d(2, 2)
@@ -35,7 +36,7 @@ class KernelEstimation(KernelEstimationBase):
         self.add_heads(c2, scaled(64, width), kernel_size)
 
     def forward(self, rfield0: torch.Tensor, rfield1: torch.Tensor):
-        x = torch.cat([rfield0, rfield1], 1)                                    # (B, 6, H, W)
+        x = torch.cat([rfield0, rfield1], 1)                                    # (B, 6 [+ 2 extra], H, W)
         conv1 = self.moduleConv1(x)                                             # /1
         conv2 = self.moduleConv2(self.modulePool1(conv1))                       # /2
         conv3 = self.moduleConv3(self.modulePool2(conv2))                       # /4
@@ -45,6 +46,8 @@ class KernelEstimation(KernelEstimationBase):
         return self.heads(y)
 
 
-def build_adacof(width: float = 1.0, kernel_size: int = 5, dilation: int = 1, mode: str = "exact"):
-    """AdaCoF network; ``width`` 1.0 is the official one (checkpoint keys ``get_kernel.*``)."""
-    return KernelInterpolationNet(KernelEstimation(kernel_size, width), kernel_size, dilation, mode)
+def build_adacof(width: float = 1.0, kernel_size: int = 5, dilation: int = 1, mode: str = "exact",
+                 extra_inputs: int = 0):
+    """AdaCoF network; ``width`` 1.0 is the official one (checkpoint keys ``get_kernel.*``). ``extra_inputs``
+    widens the first conv for per-frame conditioning maps (:mod:`models.vfi.aligned`); 0 is the paper's network."""
+    return KernelInterpolationNet(KernelEstimation(kernel_size, width, extra_inputs), kernel_size, dilation, mode)

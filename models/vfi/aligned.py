@@ -18,6 +18,14 @@ M A_0 + (1 - M) A_1 up to that 0.1 % of the kernel.
 
 Departures from the paper (named in the model cards): the inputs are RIFE-aligned frames instead of the raw pair;
 the occlusion map is a refinement of IFNet's mask; any t instead of the midpoint.
+
+**Conditioned variant** (``*_aligned_cond``, :data:`COND_INPUTS` = 2): each frame's RGB is followed by two maps that
+say how much IFNet trusts that frame at this pixel and how close the frame is in time,
+
+    c_0 = (M - 1/2, (1 - t) - 1/2),   c_1 = ((1 - M) - 1/2, t - 1/2)      (so c_1 = -c_0)
+
+so that the network knows where IFNet is unsure and which t it is making. Only the first conv changes (its extra
+input columns start at zero: :func:`load_plain` puts a paper-variant checkpoint into it with the same output).
 """
 from __future__ import annotations
 
@@ -34,6 +42,7 @@ from models.ops.warp import backward_warp
 
 from .common import MULTIPLE, KernelInterpolationNet, _pad_to_multiple
 
+COND_INPUTS = 2  # extra input maps per frame of the conditioned variant: (IFNet's weight of the frame, closeness)
 HEADS_OFFSET = ("moduleAlpha1", "moduleBeta1", "moduleAlpha2", "moduleBeta2")
 HEADS_WEIGHT = ("moduleWeight1", "moduleWeight2")
 
@@ -42,10 +51,46 @@ def _last_conv(seq: torch.nn.Sequential) -> torch.nn.Conv2d:
     return [m for m in seq if isinstance(m, torch.nn.Conv2d)][-1]
 
 
+def _first_conv(net: KernelInterpolationNet) -> torch.nn.Conv2d:
+    return net.get_kernel.moduleConv1[0]
+
+
+def extra_inputs(net: KernelInterpolationNet) -> int:
+    """Conditioning maps per frame the network takes (0: the paper's network)."""
+    return getattr(net.get_kernel, "extra_inputs", 0)
+
+
+@torch.no_grad()
+def load_plain(net: KernelInterpolationNet, state: dict) -> None:
+    """Load a paper-variant state_dict into a conditioned network: the first conv's extra input columns are zero,
+    so the conditioned network computes exactly what the paper's network does (strict otherwise)."""
+    key = "get_kernel.moduleConv1.0.weight"
+    n = extra_inputs(net)
+    w = state[key]
+    if n and w.shape[1] != _first_conv(net).in_channels:
+        parts = w.split(3, dim=1)  # AdaCoF: (RGB_0, RGB_1); SF-AdaCoF: RGB (each branch)
+        zeros = w.new_zeros(w.shape[0], n, *w.shape[2:])
+        w = torch.cat([x for p in parts for x in (p, zeros)], 1)
+    net.load_state_dict({**state, key: w}, strict=True)
+
+
+def conditioning(mask: torch.Tensor, t, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(c_0, c_1), each (B, 2, H, W): (IFNet's weight of the frame, its closeness in time), both centred at 0."""
+    t = torch.as_tensor(t, dtype=like.dtype, device=like.device).reshape(-1, 1, 1, 1).expand(like.shape[0], 1,
+                                                                                             *like.shape[-2:])
+    c0 = torch.cat([mask.to(like.dtype) - 0.5, 0.5 - t], 1)
+    return c0, -c0
+
+
 @torch.no_grad()
 def start_at_prior(net: KernelInterpolationNet, delta_logit: float = 10.0) -> None:
-    """Make the kernel heads an identity: zero offsets, V = 1/2 (so V' = IFNet's mask), centre-tap kernels."""
+    """Make the kernel heads an identity: zero offsets, V = 1/2 (so V' = IFNet's mask), centre-tap kernels; the
+    conditioned variant's extra input columns start at zero."""
     kernel = net.get_kernel
+    n = extra_inputs(net)
+    w = _first_conv(net).weight
+    for k in range(w.shape[1] // (3 + n)):  # frames seen by the first conv: AdaCoF 2, SF-AdaCoF 1 (per branch)
+        w[:, k * (3 + n) + 3:(k + 1) * (3 + n)] = 0
     for name in HEADS_OFFSET + ("moduleOcclusion",):
         conv = _last_conv(getattr(kernel, name))
         conv.weight.zero_()
@@ -59,13 +104,20 @@ def start_at_prior(net: KernelInterpolationNet, delta_logit: float = 10.0) -> No
 
 
 def aligned_synthesis(net: KernelInterpolationNet, a0: torch.Tensor, a1: torch.Tensor, mask: torch.Tensor,
-                      aux: bool = False):
-    """I_t from aligned frames a0, a1 (B, 3, H, W) in [0, 1] and IFNet's mask M (B, 1, H, W) in [0, 1]."""
+                      aux: bool = False, t=None):
+    """I_t from aligned frames a0, a1 (B, 3, H, W) in [0, 1] and IFNet's mask M (B, 1, H, W) in [0, 1]; ``t`` (a
+    float or (B,) values) is needed by the conditioned variant only."""
     h, w = a0.shape[-2:]
     f0, f1 = _pad_to_multiple(a0, MULTIPLE), _pad_to_multiple(a1, MULTIPLE)
     m = _pad_to_multiple(mask, MULTIPLE)
     mean = net._mean.to(f0.dtype)
-    w1, al1, be1, w2, al2, be2, occ = net.get_kernel(f0 - mean, f1 - mean)
+    x0, x1 = f0 - mean, f1 - mean
+    if extra_inputs(net):
+        if t is None:
+            raise ValueError("the conditioned kernel network needs t")
+        c0, c1 = conditioning(m, t, f0)
+        x0, x1 = torch.cat([x0, c0], 1), torch.cat([x1, c1], 1)
+    w1, al1, be1, w2, al2, be2, occ = net.get_kernel(x0, x1)
     p = net.kernel_pad
     s0 = adacof(F.pad(f0, (p, p, p, p), mode="replicate"), w1, al1, be1, net.kernel_size, net.dilation, net.mode)
     s1 = adacof(F.pad(f1, (p, p, p, p), mode="replicate"), w2, al2, be2, net.kernel_size, net.dilation, net.mode)
@@ -128,11 +180,12 @@ class AlignedKernelInterpolator:
             def run(y, x0, th, tw):
                 sl = np.s_[:, :, y:y + th, x0:x0 + tw]
                 with torch.no_grad(), autocast(device):
-                    o = aligned_synthesis(self.net, a0[sl], a1[sl], m[sl])
+                    o = aligned_synthesis(self.net, a0[sl], a1[sl], m[sl], t=t)
                 return o.float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
 
             out.append((tiled(h, w, self.tile, self.overlap, run) * 255.0).round().clip(0, 255).astype(np.uint8))
         return out
 
     def __repr__(self) -> str:
-        return f"AlignedKernelInterpolator({type(self.net.get_kernel).__module__.split('.')[-1]})"
+        cond = f", {extra_inputs(self.net)} conditioning maps" if extra_inputs(self.net) else ""
+        return f"AlignedKernelInterpolator({type(self.net.get_kernel).__module__.split('.')[-1]}{cond})"

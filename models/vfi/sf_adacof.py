@@ -27,14 +27,15 @@ def flow_estimation(ch: int) -> nn.Sequential:
 
 
 class KernelEstimation(KernelEstimationBase):
-    def __init__(self, kernel_size: int = 5, width: float = 1.0):
+    def __init__(self, kernel_size: int = 5, width: float = 1.0, extra_inputs: int = 0):
         super().__init__()
         self.kernel_size = kernel_size
+        self.extra_inputs = extra_inputs  # channels appended to each frame's RGB (0 = the paper's network)
         chans = [scaled(c, width) for c in (16, 32, 64, 128, 256)]
         if chans[0] < 3:
             raise ValueError(f"SF-AdaCoF width {width} is too small (level-1 width {chans[0]} < 3)")
         self.levels = len(chans)
-        cin = 3
+        cin = 3 + extra_inputs
         for lvl, c in enumerate(chans, start=1):
             setattr(self, f"moduleConv{lvl}", basic(cin, c - 2))
             setattr(self, f"modulePool{lvl}", nn.Conv2d(c, c, kernel_size=2, stride=2))
@@ -56,7 +57,7 @@ class KernelEstimation(KernelEstimationBase):
         return torch.cat([f_p, m_p, m_n], 1), torch.cat([f_n, m_p, m_n], 1)     # (B, C, h, w)
 
     def forward(self, rfield0: torch.Tensor, rfield1: torch.Tensor):
-        x_p, x_n = rfield0, rfield1                                             # (B, 3, H, W) each
+        x_p, x_n = rfield0, rfield1                                             # (B, 3 + extra, H, W) each
         skips_p, skips_n = [], []
         for lvl in range(1, self.levels + 1):
             f_p, f_n = self._encode_level(lvl, x_p, x_n)
@@ -69,6 +70,8 @@ class KernelEstimation(KernelEstimationBase):
         return self.heads(torch.cat([y_p, y_n], 1))                             # merge: (B, 2*C2, H/2, W/2)
 
 
-def build_sf_adacof(width: float = 1.0, kernel_size: int = 5, dilation: int = 1, mode: str = "exact"):
-    """SF-AdaCoF network; ``width`` 1.0 is the official one (checkpoint keys ``get_kernel.*``)."""
-    return KernelInterpolationNet(KernelEstimation(kernel_size, width), kernel_size, dilation, mode)
+def build_sf_adacof(width: float = 1.0, kernel_size: int = 5, dilation: int = 1, mode: str = "exact",
+                    extra_inputs: int = 0):
+    """SF-AdaCoF network; ``width`` 1.0 is the official one (checkpoint keys ``get_kernel.*``). ``extra_inputs``
+    widens the first conv for per-frame conditioning maps (:mod:`models.vfi.aligned`); 0 is the paper's network."""
+    return KernelInterpolationNet(KernelEstimation(kernel_size, width, extra_inputs), kernel_size, dilation, mode)

@@ -94,26 +94,32 @@ def cascade_specs() -> list[ModelSpec]:
     ]
 
 
-def _aligned_builder(model: str, width: float):
+def _aligned_builder(model: str, width: float, extra_inputs: int):
     def build(width: float = width, **kw):
         from .aligned import AlignedKernelInterpolator
 
         build_net = build_adacof if model == "adacof" else build_sf_adacof
-        return AlignedKernelInterpolator(build_net(width=width, mode="fast", **kw))
+        return AlignedKernelInterpolator(build_net(width=width, mode="fast", extra_inputs=extra_inputs, **kw))
 
     return build
 
 
 def aligned_specs() -> list[ModelSpec]:
-    """The kernel networks on RIFE's motion (models/vfi/aligned.py): any t; offered once trained weights exist."""
+    """The kernel networks on RIFE's motion (models/vfi/aligned.py): any t; offered once trained weights exist.
+    ``*_aligned`` is the paper's network on the aligned frames; ``*_aligned_cond`` also sees IFNet's mask and t."""
+    from .aligned import COND_INPUTS
+
     rows = []
     for model, label in (("sf_adacof", "SF-AdaCoF"), ("adacof", "AdaCoF")):
-        rows.append(ModelSpec(
-            id=f"{model}_aligned", task="vfi", build=_aligned_builder(model, BUNDLED_WIDTH), load=_load,
-            config=lambda state, m=model: {"width": infer_width(m, state)},
-            weights=WeightSource(bundled=f"{model}_aligned.safetensors"), requires=("rife",),
-            license="FrameForge weights (Apache-2.0 code) on RIFE 4.25 (MIT); trained on research clips: see the card",
-            card=f"{model}_aligned.md", label=f"{label} on RIFE motion (any t)",
-            description=f"{label} kernels refining frames aligned to t by the pretrained IFNet; any t.",
-            tags=("kernel", "pretrained-prior", "arbitrary-t")))
+        for suffix, extra, more in (("", 0, ""), ("_cond", COND_INPUTS, ", told IFNet's mask and t")):
+            rows.append(ModelSpec(
+                id=f"{model}_aligned{suffix}", task="vfi", build=_aligned_builder(model, BUNDLED_WIDTH, extra),
+                load=_load, config=lambda state, m=model: {"width": infer_width(m, state)},
+                weights=WeightSource(bundled=f"{model}_aligned{suffix}.safetensors"), requires=("rife",),
+                license="FrameForge weights (Apache-2.0 code) on RIFE 4.25 (MIT); trained on research clips: see "
+                        "the card",
+                card=f"{model}_aligned{suffix}.md", label=f"{label} on RIFE motion{more} (any t)",
+                description=f"{label} kernels refining frames aligned to t by the pretrained IFNet{more}; any t. "
+                            "Within 0.1 dB of RIFE alone at 2-8x its time (see the card).",
+                tags=("kernel", "pretrained-prior", "arbitrary-t")))
     return rows
