@@ -1,7 +1,7 @@
 """Make docs/fast_motion.png: a fast-motion crop of a Middlebury pair (../shared/data/examples/frame_pairs), its two
 frames and the middle frame made by each model, side by side.
 
-    python docs/fast_motion.py [--pair Basketball] [--models dis_flow,sf_adacof,rife,sf_adacof_aligned]
+    python docs/fast_motion.py [--pair Basketball] [--models dis_flow,sf_adacof,rife,sf_adacof_aligned_cond]
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def main(argv=None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pair", default="Basketball", choices=sorted(CROPS))
-    ap.add_argument("--models", default="dis_flow,sf_adacof,rife,sf_adacof_aligned")
+    ap.add_argument("--models", default="dis_flow,sf_adacof,rife,sf_adacof_aligned_cond")
     ap.add_argument("--out", default=str(ROOT / "docs" / "fast_motion.png"))
     args = ap.parse_args(argv)
     a = np.asarray(Image.open(PAIRS / args.pair / "frame10.png").convert("RGB"))
