@@ -316,10 +316,10 @@ def parse(argv=None):
 def main(argv=None) -> None:
     import sys
 
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if any(a.endswith(("_aligned", "_aligned_cond")) for a in argv):  # the flow-aligned models have their own loop
-        from train import vfi_aligned
+    from train import vfi_aligned
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(a.split("=")[-1] in vfi_aligned.MODELS for a in argv):  # the flow-aligned models have their own loop
         return vfi_aligned.main(argv)
     args = parse(argv)
     if args.steps > 0:

@@ -38,10 +38,13 @@ MODELS = {"sf_adacof_aligned": "sf_adacof", "adacof_aligned": "adacof",
 
 
 def build(model: str, width: float):
-    """(registry interpolator, its kernel net) untrained: ``registry.create(model, pretrained=False, width=...)``."""
+    """(registry interpolator, its kernel net) untrained: ``registry.create(model, pretrained=False, width=...)``,
+    its IFNet prior fixed to the level list of 480p-1440p frames, as in use (the crops are small): the one prior of
+    training, validation and export."""
     from models import registry
 
     interp = registry.create(model, pretrained=False, width=width)
+    interp.rife = registry.create("rife", levels=LEVELS)
     return interp, interp.net
 
 
@@ -125,8 +128,6 @@ def reference_scores(windows, rife) -> dict[str, dict[str, float]]:
 def train(args) -> Path:
     from tqdm import tqdm
 
-    from models import registry
-
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     out = Path(args.out)
@@ -136,8 +137,7 @@ def train(args) -> Path:
     sampler = TimedSampler(train_src, crop=2 * args.crop, max_span=args.max_span, seed=args.seed)
     windows = val_timed(val_src)
     interp, net = build(args.model, args.width)
-    rife = registry.create("rife", levels=LEVELS)  # the level list of 480p-1440p frames, as in use (crops are small)
-    interp.rife = rife
+    rife = interp.rife
     prepare(net, args.init)
     if args.bf16:
         net = net.to(memory_format=torch.channels_last)
@@ -205,7 +205,6 @@ def train(args) -> Path:
 
 def export(args) -> Path:
     """weights/<id>.safetensors (fp16) from <out>/best.pt, with the model card."""
-    from models import registry
     from models.weights import WEIGHTS_DIR, save_safetensors
 
     torch.set_num_threads(args.threads)
@@ -214,7 +213,6 @@ def export(args) -> Path:
     _, val_src = split(load_sources())
     windows = val_timed(val_src)
     interp, net = build(args.model, args.width)
-    interp.rife = registry.create("rife", levels=LEVELS)  # the prior as in training's validation
     net.load_state_dict({k: v.half().float() for k, v in best["model"].items()})
     half = validate(interp, windows)
     dst = WEIGHTS_DIR / f"{args.export}.safetensors"
