@@ -113,6 +113,54 @@ def test_softmax_splat_normaliser_and_gradient():
     assert flow.grad.abs().sum() > 0 and x.grad.abs().sum() > 0
 
 
+def _splat_by_loops(x, flow):
+    """The definition, pixel by pixel: each source pixel adds its bilinear weights times its value to the (up to
+    four) in-bounds neighbours of where it lands."""
+    n, c, h, w = x.shape
+    out = torch.zeros_like(x)
+    for b in range(n):
+        for y in range(h):
+            for xx in range(w):
+                tx, ty = xx + float(flow[b, 0, y, xx]), y + float(flow[b, 1, y, xx])
+                x0, y0 = math.floor(tx), math.floor(ty)
+                for cx, cy in ((x0, y0), (x0 + 1, y0), (x0, y0 + 1), (x0 + 1, y0 + 1)):
+                    if 0 <= cx < w and 0 <= cy < h:
+                        out[b, :, cy, cx] += (1 - abs(tx - cx)) * (1 - abs(ty - cy)) * x[b, :, y, xx]
+    return out
+
+
+def test_splat_sum_equals_the_definition_and_its_gradient_is_exact():
+    """The sparse-product splat against a loop over pixels (random flows, collisions, samples leaving the image),
+    in float64; gradcheck for x, the flow and z; a channels-last input gives the same result."""
+    torch.manual_seed(7)
+    x = torch.randn(2, 3, 5, 6, dtype=torch.float64)
+    flow = torch.randn(2, 2, 5, 6, dtype=torch.float64) * 2
+    torch.testing.assert_close(splat_sum(x, flow), _splat_by_loops(x, flow), rtol=0, atol=1e-12)
+    torch.testing.assert_close(splat_sum(x.contiguous(memory_format=torch.channels_last), flow), splat_sum(x, flow),
+                               rtol=0, atol=1e-12)
+    xs, fs = x[:, :2, :4, :4].clone().requires_grad_(), (flow[:, :, :4, :4] * 0.6 + 0.3).requires_grad_()
+    assert torch.autograd.gradcheck(splat_sum, (xs, fs))
+    zs = torch.randn(2, 1, 4, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(softmax_splat, (xs, fs, zs))  # e^z rides in the splat weights
+
+
+def test_splat_reduced_precision_and_non_finite_flow():
+    """bf16 values come back in bf16, summed in float32 (close to the float32 result); a NaN or infinite flow drops
+    that sample instead of spreading NaN."""
+    torch.manual_seed(8)
+    x, flow = torch.rand(1, 4, 6, 7), torch.randn(1, 2, 6, 7)
+    low = splat_sum(x.bfloat16(), flow)
+    assert low.dtype == torch.bfloat16
+    torch.testing.assert_close(low.float(), splat_sum(x, flow), rtol=0.02, atol=0.02)
+    bad = flow.clone()
+    bad[0, 0, 2, 3], bad[0, 1, 4, 4] = float("nan"), float("inf")
+    keep = torch.ones(1, 1, 6, 7)
+    keep[0, 0, 2, 3] = keep[0, 0, 4, 4] = 0
+    out = splat_sum(x, bad)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, splat_sum(x * keep, torch.nan_to_num(bad, 0, 0, 0)))
+
+
 def test_cubic_bspline_known_values_and_partition_of_unity():
     v = cubic_bspline(torch.tensor([0.0, 1.0, -1.0, 2.0, -2.0, 0.5, 3.0]))
     assert torch.allclose(v[:5], torch.tensor([4 / 6, 1 / 6, 1 / 6, 0, 0]), atol=1e-5)
@@ -167,3 +215,20 @@ def test_splat_two_frames_merges_both_anchors():
     out, zsum, _, count = splat_two_frames(x, away, z, torch.ones_like(z))
     torch.testing.assert_close(out, torch.ones_like(out))
     assert count[0, 0, 0, 0] == 1 and count[0, 0, 1, 1] == 4
+
+
+def test_splat_speed_bench_checks_agreement_and_writes_both_passes(tmp_path):
+    """bench.splat_speed on a tiny tile: the two formulations agree (it asserts that before timing), a row per pass
+    with both times and their ratio; bad sizes are refused with exit code 2."""
+    import json
+
+    from bench import splat_speed
+
+    out = tmp_path / "splat.json"
+    assert splat_speed.main(["--size", "12", "--channels", "3", "--repeats", "1", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["results"]
+    assert [r["pass"] for r in rows] == ["forward", "forward + backward"]
+    for r in rows:
+        assert r["scatter_add_s"] > 0 and r["sparse_product_s"] > 0
+        assert r["speed_up"] == pytest.approx(r["scatter_add_s"] / r["sparse_product_s"])
+    assert splat_speed.main(["--size", "1", "--json", str(out)]) == 2

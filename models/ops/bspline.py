@@ -16,6 +16,6 @@ def cubic_bspline(x: torch.Tensor, clamp: bool = True) -> torch.Tensor:
     if clamp:
         x = x.clamp(-2.0 + 1e-6, 2.0 - 1e-6)
     a = x.abs()
-    inner = (4.0 - 6.0 * a ** 2 + 3.0 * a ** 3) / 6.0
-    outer = (2.0 - a).clamp(min=0.0) ** 3 / 6.0
-    return torch.where(a < 1.0, inner, torch.where(a < 2.0, outer, torch.zeros_like(x)))
+    inner = 2.0 / 3.0 - a * a * (1.0 - 0.5 * a)  # (4 - 6a² + 3a³) / 6
+    u = (2.0 - a).clamp(min=0.0)  # zero from |x| = 2 on
+    return torch.where(a < 1.0, inner, u * u * u / 6.0)

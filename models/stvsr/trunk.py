@@ -42,8 +42,7 @@ from models.stvsr.geometry import QueryGeometry, query_geometry
 class TrunkCache:
     """What ``encode`` keeps for one pair (tensors over 2B rows: frame 0 then frame 1)."""
 
-    spatial: torch.Tensor  # (2B, Q, nf)
-    q_feat: torch.Tensor  # (2B, Q, nf)
+    payload: torch.Tensor  # (2B, Q, 2nf) what is splatted: [spatial feature s, trunk feature f]
     lin_flow: torch.Tensor  # (2B, 2, HH, WW) V01 (rows 0..B-1), V10 (rows B..) in HR pixels, nearest-sampled
     motion: tuple  # t-independent state of the motion mapper
     geo: QueryGeometry
@@ -143,8 +142,8 @@ class TrunkSTVSR(nn.Module):
         q_feat = self.near(lr_feat, geo).flatten(2).transpose(1, 2)  # (2B, Q, nf)
         flows = torch.cat([flow01, flow10], 0)
         lin_flow = self.near(flows, geo) * geo.scale
-        return TrunkCache(self.spatial_features(lr_feat, q_feat, geo), q_feat, lin_flow,
-                          self.motion_state(q_feat, geo, lr_feat, flows), geo)
+        payload = torch.cat([self.spatial_features(lr_feat, q_feat, geo), q_feat], -1)
+        return TrunkCache(payload, lin_flow, self.motion_state(q_feat, geo, lr_feat, flows), geo)
 
     @staticmethod
     def query_times(geo: QueryGeometry, base: torch.Tensor, t) -> tuple[int, int, int, torch.Tensor]:
@@ -173,13 +172,14 @@ class TrunkSTVSR(nn.Module):
         m = self.motion_at(cache.motion, tprime).transpose(1, 2).reshape(2 * b, 3, hh, ww)
         flow = tprime.view(-1, 1, 1, 1) * cache.lin_flow + m[:, :2] * geo.scale
         z = F.relu(m[:, 2:]) * self.alpha
-        payload = torch.cat([cache.spatial, cache.q_feat], -1).transpose(1, 2).reshape(2 * b, -1, hh, ww)
+        payload = cache.payload.transpose(1, 2).reshape(2 * b, -1, hh, ww)  # a channels-last view
         out, zsum, z_max, count = splat_two_frames(payload, flow, z, count_of=torch.ones_like(z))
         count_ = torch.where(count == 0, torch.ones_like(count), count)
-        extra = torch.cat([z_max, count / 16.0, zsum / count_], 1)
         enc = F.leaky_relu(self.base_enc(base), 0.1)
-        tmap = t.view(b, 1, 1, 1).expand(b, 1, hh, ww)
-        dec_in = torch.cat([out, extra, enc, tmap], 1).flatten(2).transpose(1, 2)  # (B, Q, 3nf + 4)
+        rows = lambda a: a.permute(0, 2, 3, 1).reshape(b, hh * ww, -1)  # noqa: E731  (B, C, HH, WW) -> (B, Q, C)
+        tcol = t.view(b, 1, 1).expand(b, hh * ww, 1)
+        dec_in = torch.cat([rows(out), rows(z_max), rows(count / 16.0), rows(zsum / count_), rows(enc), tcol],
+                           -1)  # (B, Q, 3nf + 4)
         rgb = self.residual_frame(dec_in, base)
         return (rgb, m[:, :2]) if return_motion else rgb
 
