@@ -60,7 +60,7 @@ class FourierMapper(nn.Module):
         bb, c, h, w = lr_feat.shape
         hh, ww = geo.size
         coded = run_chunked(self.net, lr_feat.flatten(2).transpose(1, 2), chunk)  # (BB, h·w, 2F)
-        coded = coded.transpose(1, 2).reshape(bb, -1, h, w)[:, :, geo.iy][:, :, :, geo.ix]  # (BB, 2F, HH, WW)
+        coded = geo.nearest(coded.transpose(1, 2).reshape(bb, -1, h, w))  # (BB, 2F, HH, WW)
         amp, freq = torch.split(coded, self.fourier_features, 1)
         amp = self.coef(amp).flatten(2).transpose(1, 2)  # (BB, Q, F)
         freq = self.freq(freq).flatten(2).transpose(1, 2)
@@ -168,8 +168,7 @@ class BFSTVSR(nn.Module):
     def _encode_features(self, x: torch.Tensor, geo: QueryGeometry):
         feats = self.encoder(x)  # (B, 3, C, h, w)
         lr_feat = torch.cat([feats[:, 0], feats[:, 2]], 0)  # (2B, C, h, w): F0 then F1
-        gather = lambda f: f[:, :, geo.iy][:, :, :, geo.ix].flatten(2).transpose(1, 2)  # noqa: E731
-        return lr_feat, gather(lr_feat), gather(feats[:, 1])  # (2B, Q, C), (B, Q, C)
+        return lr_feat, geo.nearest_rows(lr_feat), geo.nearest_rows(feats[:, 1])  # (2B, Q, C), (B, Q, C)
 
     def _synthesise(self, spatial, q_feat, q_res, motion, t, geo: QueryGeometry, n: int, flow_gt=None):
         """spatial/q_feat (2B, Q, ·), q_res (B, Q, C), motion (2·B·n, Q, 3) ordered (frame, b, n), t (B·n,)

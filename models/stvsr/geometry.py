@@ -23,6 +23,16 @@ class QueryGeometry:
     def to(self, device) -> "QueryGeometry":
         return QueryGeometry(self.iy.to(device), self.ix.to(device), self.rel.to(device), self.scale, self.size)
 
+    def nearest(self, f: torch.Tensor) -> torch.Tensor:
+        """LR maps (N, C, h, w) at each query's LR cell -> (N, C, HH, WW)."""
+        return f.index_select(3, self.ix).index_select(2, self.iy)
+
+    def nearest_rows(self, f: torch.Tensor) -> torch.Tensor:
+        """LR maps (N, C, h, w) at each query's LR cell as per-query rows -> (N, HH·WW, C) (gathers whole C-vectors,
+        ~2.5x faster on the CPU than gathering planes and transposing)."""
+        rows = f.permute(0, 2, 3, 1).contiguous().index_select(2, self.ix).index_select(1, self.iy)
+        return rows.reshape(f.shape[0], -1, f.shape[1])
+
 
 def _axis(n_lr: int, n_hr: int, start: int, stop: int, lr_origin: int):
     i = torch.arange(start, stop, dtype=torch.float64)

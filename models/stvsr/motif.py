@@ -170,7 +170,7 @@ class MoTIF(BFSTVSR):
         return run_chunked(self.imnet, self._with_rel(q_feat, geo), self.chunk)
 
     def motion_state(self, q_feat: torch.Tensor, geo: MotionGeometry) -> tuple:
-        ctx = geo.context[:, :, geo.iy][:, :, :, geo.ix].flatten(2).transpose(1, 2)  # (2B, Q, nf) nearest T_a
+        ctx = geo.nearest_rows(geo.context)  # (2B, Q, nf) nearest T_a
         return (ctx, geo.rel.reshape(1, -1, 2).to(ctx.dtype))
 
     def motion_at(self, state: tuple, t: torch.Tensor, repeat: int = 1) -> torch.Tensor:

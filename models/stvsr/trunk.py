@@ -133,13 +133,13 @@ class TrunkSTVSR(nn.Module):
     @staticmethod
     def near(f: torch.Tensor, geo: QueryGeometry) -> torch.Tensor:
         """LR maps (N, C, h, w) at each query's nearest LR cell -> (N, C, HH, WW)."""
-        return f[:, :, geo.iy][:, :, :, geo.ix]
+        return geo.nearest(f)
 
     def encode(self, feat0: torch.Tensor, feat1: torch.Tensor, flow01: torch.Tensor, flow10: torch.Tensor,
                out_size: tuple[int, int] | None = None, geo: QueryGeometry | None = None) -> TrunkCache:
         """feat0/1 (B, Ct, h, w) trunk features, flow01/10 (B, 2, h, w) SpyNet flows (x, y) in LR pixels."""
         geo, lr_feat = self.prepare(feat0, feat1, flow01, flow10, out_size, geo)  # (2B, nf, h, w)
-        q_feat = self.near(lr_feat, geo).flatten(2).transpose(1, 2)  # (2B, Q, nf)
+        q_feat = geo.nearest_rows(lr_feat)  # (2B, Q, nf)
         flows = torch.cat([flow01, flow10], 0)
         lin_flow = self.near(flows, geo) * geo.scale
         payload = torch.cat([self.spatial_features(lr_feat, q_feat, geo), q_feat], -1)

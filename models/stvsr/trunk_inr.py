@@ -94,7 +94,7 @@ class TrunkMoTIF(TrunkConcatSTVSR):
 
     def motion_state(self, q_feat, geo, lr_feat=None, flows=None):
         ctx = self.flow_process(motion_inputs(lr_feat, flows))  # (2B, nf, h, w)
-        ctx_q = self.near(ctx, geo).flatten(2).transpose(1, 2)  # (2B, Q, nf)
+        ctx_q = geo.nearest_rows(ctx)  # (2B, Q, nf)
         return (self._with_rel(ctx_q, geo),)
 
 
@@ -136,7 +136,7 @@ class TrunkVideoINR(TrunkSTVSR):
     def encode(self, feat0, feat1, flow01, flow10, out_size=None, geo=None) -> INRCache:
         geo, lr_feat = self.prepare(feat0, feat1, flow01, flow10, out_size, geo)
         b = feat0.shape[0]
-        q = self.near(lr_feat, geo).flatten(2).transpose(1, 2)  # (2B, Q, nf)
+        q = geo.nearest_rows(lr_feat)  # (2B, Q, nf)
         # the LR cell index plus the offset to its centre (rel is in half LR pixels)
         pos = torch.stack([geo.ix.view(1, -1).float() + geo.rel[..., 1] / 2,
                            geo.iy.view(-1, 1).float() + geo.rel[..., 0] / 2], -1)
