@@ -60,8 +60,8 @@ def _splat_matrix(index: torch.Tensor, weight: torch.Tensor, hw: int) -> torch.T
     order = torch.argsort(index)
     crow = torch.zeros(hw + 1, dtype=torch.long, device=index.device)
     crow[1:] = torch.bincount(index, minlength=hw).cumsum(0)
-    src = torch.arange(hw, device=index.device).repeat(4)
-    return torch.sparse_csr_tensor(crow, src[order], weight[order], (hw, hw), check_invariants=False)
+    # entry j (corner-major) belongs to source pixel j mod HW
+    return torch.sparse_csr_tensor(crow, order % hw, weight[order], (hw, hw), check_invariants=False)
 
 
 def _gather_matrix(index: torch.Tensor, weight: torch.Tensor, hw: int) -> torch.Tensor:
@@ -119,23 +119,22 @@ def _sum(x: torch.Tensor, cor: Corners) -> torch.Tensor:
     return _image(_SplatRows.apply(_rows(x), cor.index, cor.weight), *x.shape[-2:])
 
 
-def _scatter_unweighted(vals: torch.Tensor, cor: Corners, reduce: str) -> torch.Tensor:
-    """vals (N, C, 4·HW) scattered to their corners' targets, zero-initialised -> (N, C, HW)."""
-    n, c = vals.shape[:2]
-    out = vals.new_zeros(n, c, vals.shape[-1] // 4)
-    return out.scatter_reduce_(2, cor.index.unsqueeze(1).expand(n, c, -1), vals, reduce=reduce, include_self=True)
+def _scatter_corners(x: torch.Tensor, factor: torch.Tensor, cor: Corners, reduce: str) -> torch.Tensor:
+    """x (N, C, H, W) times a per-corner ``factor`` (N, 4·HW), reduced (``"sum"`` or ``"amax"``) at each corner's
+    target into a zero-initialised buffer -> (N, C, H, W)."""
+    n, c, h, w = x.shape
+    vals = x.reshape(n, c, 1, h * w).expand(n, c, 4, h * w).reshape(n, c, -1) * factor.unsqueeze(1)
+    out = x.new_zeros(n, c, h * w)
+    out.scatter_reduce_(2, cor.index.unsqueeze(1).expand(n, c, -1), vals, reduce=reduce, include_self=True)
+    return out.view(n, c, h, w)
 
 
 def _max(x: torch.Tensor, cor: Corners) -> torch.Tensor:
-    n, c, h, w = x.shape
-    vals = x.reshape(n, c, 1, h * w).expand(n, c, 4, h * w).reshape(n, c, -1) * cor.weight.unsqueeze(1)
-    return _scatter_unweighted(vals, cor, "amax").view(n, c, h, w)
+    return _scatter_corners(x, cor.weight, cor, "amax")
 
 
 def _count(x: torch.Tensor, cor: Corners) -> torch.Tensor:
-    n, c, h, w = x.shape
-    vals = x.reshape(n, c, 1, h * w).expand(n, c, 4, h * w).reshape(n, c, -1) * cor.inside.unsqueeze(1)
-    return _scatter_unweighted(vals, cor, "sum").view(n, c, h, w)
+    return _scatter_corners(x, cor.inside, cor, "sum")
 
 
 def splat_sum(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:

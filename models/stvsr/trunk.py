@@ -130,18 +130,13 @@ class TrunkSTVSR(nn.Module):
         feats = (feats - self.feat_mean.view(1, -1, 1, 1)) / self.feat_std.view(1, -1, 1, 1)
         return geo, self.adapter(feats)
 
-    @staticmethod
-    def near(f: torch.Tensor, geo: QueryGeometry) -> torch.Tensor:
-        """LR maps (N, C, h, w) at each query's nearest LR cell -> (N, C, HH, WW)."""
-        return geo.nearest(f)
-
     def encode(self, feat0: torch.Tensor, feat1: torch.Tensor, flow01: torch.Tensor, flow10: torch.Tensor,
                out_size: tuple[int, int] | None = None, geo: QueryGeometry | None = None) -> TrunkCache:
         """feat0/1 (B, Ct, h, w) trunk features, flow01/10 (B, 2, h, w) SpyNet flows (x, y) in LR pixels."""
         geo, lr_feat = self.prepare(feat0, feat1, flow01, flow10, out_size, geo)  # (2B, nf, h, w)
         q_feat = geo.nearest_rows(lr_feat)  # (2B, Q, nf)
         flows = torch.cat([flow01, flow10], 0)
-        lin_flow = self.near(flows, geo) * geo.scale
+        lin_flow = geo.nearest(flows) * geo.scale
         payload = torch.cat([self.spatial_features(lr_feat, q_feat, geo), q_feat], -1)
         return TrunkCache(payload, lin_flow, self.motion_state(q_feat, geo, lr_feat, flows), geo)
 

@@ -140,7 +140,7 @@ class TrunkVideoINR(TrunkSTVSR):
         # the LR cell index plus the offset to its centre (rel is in half LR pixels)
         pos = torch.stack([geo.ix.view(1, -1).float() + geo.rel[..., 1] / 2,
                            geo.iy.view(-1, 1).float() + geo.rel[..., 0] / 2], -1)
-        return INRCache(lr_feat, torch.cat([q[:b], q[b:]], -1), self.near(flow01, geo), self.near(flow10, geo),
+        return INRCache(lr_feat, torch.cat([q[:b], q[b:]], -1), geo.nearest(flow01), geo.nearest(flow10),
                         pos.to(lr_feat.dtype), geo)
 
     @staticmethod
