@@ -76,7 +76,8 @@ def restore_all(model, pairs) -> tuple[list[np.ndarray], list[float]]:
     return outs, secs
 
 
-def score(outs: list[np.ndarray], secs: list[float], pairs, identity: bool = True) -> dict:
+def score(outs: list[np.ndarray], secs: list[float], pairs, identity=True) -> dict:
+    """PSNR, SSIM and :func:`bench.face_metrics.quality_metrics` (``identity`` as it takes it)."""
     from .face_metrics import quality_metrics
 
     gts = [gt for _, gt, _ in pairs]
@@ -86,7 +87,7 @@ def score(outs: list[np.ndarray], secs: list[float], pairs, identity: bool = Tru
             "ms_per_face": 1000.0 * common.median(secs), "n": len(pairs)}
 
 
-def _measure(model_id: str, pairs, threads: int | None, identity: bool = True) -> dict | None:
+def _measure(model_id: str, pairs, threads: int | None, identity=True) -> dict | None:
     """Build and score one model; peak memory covers building it and restoring every face (not the scoring)."""
     from models.memory import PeakMemory
 
@@ -108,7 +109,7 @@ def _child(model_id, pairs, threads, identity, queue) -> None:
         queue.put(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
 
 
-def measure_isolated(model_id: str, pairs, threads: int | None, identity: bool = True) -> dict | None:
+def measure_isolated(model_id: str, pairs, threads: int | None, identity=True) -> dict | None:
     """:func:`_measure` in a fresh forked process, so its peak RSS is the model's own."""
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
@@ -123,8 +124,15 @@ def measure_isolated(model_id: str, pairs, threads: int | None, identity: bool =
 
 def run(data: str, scale: int, models: list[str], threads: int | None = 1, limit: int | None = None,
         isolate: bool = True, identity: bool = True) -> dict:
+    from .face_metrics import identity_model
+
     common.set_threads(threads)
     pairs = load_pairs(data, scale, limit)
+    if identity:  # dlib and the truths' descriptors once, here; each model's forked process inherits them
+        identity = identity_model()  # or the reason it is unavailable
+        if not isinstance(identity, str):
+            for _, gt, _ in pairs:
+                identity.truth(gt)
     results = []
     for mid in models:
         r = (measure_isolated if isolate else _measure)(mid, pairs, threads, identity)

@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from pathlib import Path
 from typing import Callable, Sequence
@@ -57,7 +58,8 @@ def fd_effnet(outs: Sequence[np.ndarray], gts: Sequence[np.ndarray], net=None) -
 
 
 class DlibIdentity:
-    """dlib's 128-d face descriptor on 5 landmarks: ``landmarks(gt)`` once, then ``descriptor(img, landmarks)``."""
+    """dlib's 128-d face descriptor on 5 landmarks: ``landmarks(gt)`` once, then ``descriptor(img, landmarks)``.
+    :meth:`truth` caches a ground truth's landmarks and descriptor, so that one instance scores many models."""
 
     FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
 
@@ -80,6 +82,7 @@ class DlibIdentity:
         self._shape = dlib.shape_predictor(str(paths[0]))
         self._encode = dlib.face_recognition_model_v1(str(paths[1]))
         self.detected = 0  # ground truths where the detector found the face (else the central box was used)
+        self._truths: dict[tuple, tuple] = {}
 
     def landmarks(self, img: np.ndarray):
         """5-point landmarks of the largest detected face; on an aligned face the detector may miss, then the
@@ -96,6 +99,16 @@ class DlibIdentity:
 
     def descriptor(self, img: np.ndarray, landmarks) -> np.ndarray:
         return np.asarray(self._encode.compute_face_descriptor(np.ascontiguousarray(img), landmarks), np.float64)
+
+    def truth(self, gt: np.ndarray) -> tuple:
+        """(landmarks, descriptor, detected) of a ground truth, computed once per distinct image."""
+        gt = np.ascontiguousarray(gt)
+        key = (gt.shape, hashlib.blake2b(gt.tobytes(), digest_size=16).digest())
+        if key not in self._truths:
+            before = self.detected
+            marks = self.landmarks(gt)
+            self._truths[key] = (marks, self.descriptor(gt, marks), self.detected > before)
+        return self._truths[key]
 
 
 def identity_scores(outs: Sequence[np.ndarray], gts: Sequence[np.ndarray],
@@ -115,21 +128,31 @@ def identity_scores(outs: Sequence[np.ndarray], gts: Sequence[np.ndarray],
 def dlib_pair_embedder(model: DlibIdentity) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """``embed(out, gt)`` for :func:`identity_scores`: both descriptors on the ground truth's landmarks."""
     def embed(out: np.ndarray, gt: np.ndarray):
-        marks = model.landmarks(gt)
-        return model.descriptor(out, marks), model.descriptor(gt, marks)
+        marks, truth, _ = model.truth(gt)
+        return model.descriptor(out, marks), truth
 
     return embed
 
 
-def quality_metrics(outs: Sequence[np.ndarray], gts: Sequence[np.ndarray], identity: bool = True) -> dict:
-    """The fields ``bench.face`` adds to each model: ``fd_effnet`` and, when dlib is installed, ``identity`` /
-    ``identity_dist`` (else null with ``identity_note`` saying why)."""
-    out = {"fd_effnet": fd_effnet(outs, gts)}
-    if not identity:
-        return {**out, "identity": None, "identity_dist": None, "identity_note": "not requested (--no-identity)"}
+def identity_model() -> DlibIdentity | str:
+    """A :class:`DlibIdentity`, or the reason it is unavailable (for ``identity_note``)."""
     try:
-        model = DlibIdentity()
+        return DlibIdentity()
     except MetricUnavailable as exc:
-        return {**out, "identity": None, "identity_dist": None, "identity_note": str(exc)}
+        return str(exc)
+
+
+def quality_metrics(outs: Sequence[np.ndarray], gts: Sequence[np.ndarray],
+                    identity: bool | DlibIdentity | str = True) -> dict:
+    """The fields ``bench.face`` adds to each model: ``fd_effnet`` and, when dlib is installed, ``identity`` /
+    ``identity_dist`` (else null with ``identity_note`` saying why). ``identity``: False to skip it, True to load
+    dlib here, or what :func:`identity_model` returned (one instance reused across models keeps the truths'
+    descriptors)."""
+    out = {"fd_effnet": fd_effnet(outs, gts)}
+    if identity is False:
+        return {**out, "identity": None, "identity_dist": None, "identity_note": "not requested (--no-identity)"}
+    model = identity_model() if identity is True else identity
+    if isinstance(model, str):
+        return {**out, "identity": None, "identity_dist": None, "identity_note": model}
     scores = identity_scores(outs, gts, dlib_pair_embedder(model))
-    return {**out, **scores, "identity_detected": model.detected}
+    return {**out, **scores, "identity_detected": sum(model.truth(gt)[2] for gt in gts)}

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -20,6 +20,7 @@ CROP = (128, 160, 256, 224)  # x, y, width, height at 512: eyes, nose and mouth
 
 def main(argv=None) -> None:
     from models import registry
+    from tiles import tile_row  # docs/tiles.py (this script's folder is on sys.path)
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="face_bicubic,face_basicvsr,face_student,face_student_perceptual")
@@ -29,13 +30,7 @@ def main(argv=None) -> None:
     tiles = [("input (128 px, enlarged)", np.asarray(Image.fromarray(lr).resize((512, 512), Image.NEAREST)))]
     for mid in [m for m in args.models.split(",") if m and registry.spec(m).available()]:
         tiles.append((mid, registry.get(mid).restore(lr, 512)))
-    x, y, w, h = CROP
-    canvas = Image.new("RGB", (len(tiles) * (w + 8), h + 28), "white")
-    draw = ImageDraw.Draw(canvas)
-    for i, (name, img) in enumerate(tiles):
-        canvas.paste(Image.fromarray(np.asarray(img)[y:y + h, x:x + w]), (i * (w + 8), 24))
-        draw.text((i * (w + 8) + 4, 4), name, fill="black")
-    canvas.save(args.out)
+    tile_row(tiles, CROP).save(args.out)
     print(args.out)
 
 

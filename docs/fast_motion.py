@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -21,6 +21,7 @@ CROPS = {"Basketball": (40, 30, 240, 180), "Backyard": (160, 60, 240, 180)}
 
 def main(argv=None) -> None:
     from models import registry
+    from tiles import tile_row  # docs/tiles.py (this script's folder is on sys.path)
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pair", default="Basketball", choices=sorted(CROPS))
@@ -29,18 +30,10 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     a = np.asarray(Image.open(PAIRS / args.pair / "frame10.png").convert("RGB"))
     b = np.asarray(Image.open(PAIRS / args.pair / "frame11.png").convert("RGB"))
-    x, y, w, h = CROPS[args.pair]
     tiles = [("frame 0", a), ("frame 1", b)]
     for mid in [m for m in args.models.split(",") if m and registry.spec(m).available()]:
         tiles.append((mid, registry.get(mid).interpolate(a, b, [0.5])[0]))
-    scale = 2
-    canvas = Image.new("RGB", (len(tiles) * (w * scale + 8), h * scale + 28), "white")
-    draw = ImageDraw.Draw(canvas)
-    for i, (name, img) in enumerate(tiles):
-        crop = Image.fromarray(img[y:y + h, x:x + w]).resize((w * scale, h * scale), Image.NEAREST)
-        canvas.paste(crop, (i * (w * scale + 8), 24))
-        draw.text((i * (w * scale + 8) + 4, 4), name, fill="black")
-    canvas.save(args.out)
+    tile_row(tiles, CROPS[args.pair], scale=2).save(args.out)
     print(args.out)
 
 

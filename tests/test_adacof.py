@@ -7,7 +7,7 @@ import torch
 
 from models.ops.adacof import AdaCoFInputError, adacof
 from models.vfi.adacof import build_adacof
-from models.ops.tiles import tile_starts
+from models.ops.tiles import tile_layout
 from models.vfi.interpolator import InterpolationInputError, KernelInterpolator
 from models.vfi.sf_adacof import build_sf_adacof
 
@@ -237,11 +237,19 @@ def test_interpolator_shapes_tiling_and_errors():
     assert whole.arbitrary_t is False
 
 
-def test_tile_starts_cover_with_overlap():
-    assert tile_starts(300, 512, 64) == [0]
-    starts = tile_starts(1080, 512, 64)
-    assert starts[0] == 0 and starts[-1] + 512 == 1080
-    assert all(s1 - s0 <= 512 - 64 for s0, s1 in zip(starts, starts[1:]))
+def test_tile_layout_covers_with_the_fewest_shortest_tiles():
+    assert tile_layout(300, 512, 64) == (300, [0])
+    assert tile_layout(854, 1024, 64, 32) == (854, [0])  # a 480p frame: one tile, nothing computed twice
+    for size, tile, overlap, multiple in [(1080, 512, 64, 1), (1920, 512, 64, 1), (1080, 1024, 64, 32),
+                                          (1920, 1024, 64, 32), (3840, 1024, 64, 32), (61, 32, 8, 1), (1000, 200, 50, 7)]:
+        length, starts = tile_layout(size, tile, overlap, multiple)
+        n = len(starts)
+        assert length <= tile and starts[0] == 0 and starts[-1] + length == size
+        assert all(overlap <= s0 + length - s1 for s0, s1 in zip(starts, starts[1:]))  # neighbours share >= overlap
+        assert (n - 1) * (tile - overlap) < size - overlap  # one tile fewer could not cover at this overlap
+        assert length == tile or length % multiple == 0
+        assert length - multiple < -(-(size + (n - 1) * overlap) // n)  # no longer than that count needs
+    assert tile_layout(1080, 512, 64) == (403, [0, 338, 677])  # three tiles, as before, of 403 px instead of 512
 
 
 def test_specs_and_width_inference(tmp_path):

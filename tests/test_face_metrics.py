@@ -78,3 +78,7 @@ def test_dlib_identity_tells_a_degraded_face_from_another_person():
     assert degraded["identity_dist"] < 0.6 < others["identity_dist"]  # dlib's same-person threshold
     assert degraded["identity"] > others["identity"]
     assert model.detected >= 1
+    n = model.detected
+    assert model.truth(gts[0]) is model.truth(gts[0]) and model.detected == n  # cached: detected once per truth
+    again = fm.quality_metrics(gts, gts, model)  # one instance reused, as bench.face does across models
+    assert again["identity_dist"] == pytest.approx(0.0) and again["identity_detected"] == n

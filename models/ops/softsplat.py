@@ -105,7 +105,7 @@ class _SplatRows(torch.autograd.Function):
         return grad_x, None, grad_w
 
 
-def _rows(x: torch.Tensor) -> torch.Tensor:
+def pixel_rows(x: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) -> (N, HW, C) (a view when x is channels-last)."""
     return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1, x.shape[1])
 
@@ -116,7 +116,7 @@ def _image(rows: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 
 def _sum(x: torch.Tensor, cor: Corners) -> torch.Tensor:
-    return _image(_SplatRows.apply(_rows(x), cor.index, cor.weight), *x.shape[-2:])
+    return _image(_SplatRows.apply(pixel_rows(x), cor.index, cor.weight), *x.shape[-2:])
 
 
 def _scatter_corners(x: torch.Tensor, factor: torch.Tensor, cor: Corners, reduce: str) -> torch.Tensor:
@@ -169,7 +169,7 @@ def _softmax_rows(x: torch.Tensor, z: torch.Tensor, cor: Corners) -> tuple[torch
     n, hw = z.shape[0], z.shape[-2] * z.shape[-1]
     wz = cor.weight * z.exp().reshape(n, 1, hw).expand(n, 4, hw).reshape(n, 4 * hw)
     norm = wz.new_zeros(n, hw).scatter_add(1, cor.index, wz)
-    return _SplatRows.apply(_rows(x), cor.index, wz), norm.unsqueeze(-1)
+    return _SplatRows.apply(pixel_rows(x), cor.index, wz), norm.unsqueeze(-1)
 
 
 def splat_two_frames(x: torch.Tensor, flow: torch.Tensor, z: torch.Tensor, count_of: torch.Tensor):

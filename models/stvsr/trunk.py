@@ -33,7 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from models.ops.siren import Siren
-from models.ops.softsplat import splat_two_frames
+from models.ops.softsplat import pixel_rows, splat_two_frames
 from models.stvsr.bfstvsr import BSplineMapper, FourierMapper, run_chunked
 from models.stvsr.geometry import QueryGeometry, query_geometry
 
@@ -171,10 +171,9 @@ class TrunkSTVSR(nn.Module):
         out, zsum, z_max, count = splat_two_frames(payload, flow, z, count_of=torch.ones_like(z))
         count_ = torch.where(count == 0, torch.ones_like(count), count)
         enc = F.leaky_relu(self.base_enc(base), 0.1)
-        rows = lambda a: a.permute(0, 2, 3, 1).reshape(b, hh * ww, -1)  # noqa: E731  (B, C, HH, WW) -> (B, Q, C)
         tcol = t.view(b, 1, 1).expand(b, hh * ww, 1)
-        dec_in = torch.cat([rows(out), rows(z_max), rows(count / 16.0), rows(zsum / count_), rows(enc), tcol],
-                           -1)  # (B, Q, 3nf + 4)
+        dec_in = torch.cat([pixel_rows(a) for a in (out, z_max, count / 16.0, zsum / count_, enc)] + [tcol],
+                           -1)  # (B, Q, 3nf + 4): each (B, C, HH, WW) map as (B, Q, C) rows
         rgb = self.residual_frame(dec_in, base)
         return (rgb, m[:, :2]) if return_motion else rgb
 

@@ -138,7 +138,7 @@ class AlignedKernelInterpolator:
 
     arbitrary_t = True
 
-    def __init__(self, net: KernelInterpolationNet, rife=None, tile: int = 512, overlap: int = 64):
+    def __init__(self, net: KernelInterpolationNet, rife=None, tile: int = 1024, overlap: int = 64):
         self.net = net.eval()
         self.rife = rife
         self.tile, self.overlap = tile, overlap
@@ -184,7 +184,8 @@ class AlignedKernelInterpolator:
                     o = aligned_synthesis(self.net, *tile, t=t)
                 return o.float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
 
-            out.append((tiled(h, w, self.tile, self.overlap, run) * 255.0).round().clip(0, 255).astype(np.uint8))
+            out.append((tiled(h, w, self.tile, self.overlap, run, multiple=MULTIPLE) * 255.0).round().clip(0, 255)
+                       .astype(np.uint8))
         return out
 
     def __repr__(self) -> str:

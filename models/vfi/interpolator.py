@@ -1,8 +1,9 @@
 """``KernelInterpolator``: an AdaCoF-family network behind the :class:`models.interfaces.FrameInterpolator` call.
 
 Midpoint only (``arbitrary_t = False``): callers pass ``ts=[0.5]`` and build other times by recursion.
-Large frames are processed in overlapping tiles (default 512 px + 64 px overlap on each side) so memory stays
-bounded; each tile's output is blended with weights that ramp linearly across the overlap, so seams vanish.
+Large frames are processed in overlapping tiles (at most 1024 px, at least 64 px shared, as few and as short as
+that allows: a 480p frame is one tile, 1080p four) so memory stays bounded; each tile's output is blended with
+weights that ramp linearly across the overlap, so seams vanish.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import torch
 from models.device import autocast, inference_device
 from models.baselines.blend import check_pair
 from models.ops.tiles import tiled
+from models.vfi.common import MULTIPLE
 
 
 class InterpolationInputError(ValueError):
@@ -25,7 +27,7 @@ class KernelInterpolator:
 
     arbitrary_t = False
 
-    def __init__(self, net: torch.nn.Module, tile: int = 512, overlap: int = 64):
+    def __init__(self, net: torch.nn.Module, tile: int = 1024, overlap: int = 64):
         if overlap * 2 >= tile:
             raise ValueError(f"overlap {overlap} too large for tile {tile}")
         self.net = net.eval()
@@ -64,7 +66,7 @@ class KernelInterpolator:
                       / 255.0 for f in (a, b))
             return self._run(ta, tb)[0].permute(1, 2, 0).cpu().numpy()  # (th, tw, 3)
 
-        out = tiled(h, w, self.tile, self.overlap, run)
+        out = tiled(h, w, self.tile, self.overlap, run, multiple=MULTIPLE)  # the network pads to MULTIPLE
         return (out * 255.0).round().clip(0, 255).astype(np.uint8)
 
     def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
