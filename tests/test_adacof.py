@@ -118,6 +118,29 @@ def test_gradients_flow_in_fast_mode():
         assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("budget", [1, 1 << 30])
+def test_fast_mode_on_channels_last_maps_equals_the_nchw_path_with_its_gradients(budget):
+    """The networks' maps are channels-last: that path samples each pixel's taps side by side (one grid_sample over
+    (B, H, W*T)); values and gradients equal the NCHW path's, tap by tap and all taps at once."""
+    from models.vfi.common import TapSoftmax
+
+    ins = [x.float() for x in _inputs(b=2, h=9, w=11, scale=1.7, seed=3)]
+    runs = []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        xs = [x.clone().contiguous(memory_format=layout).requires_grad_() for x in ins]
+        weight = TapSoftmax()(xs[1])  # the weight head's last layer, in the same layout
+        out = adacof(xs[0], weight, xs[2], xs[3], 5, 1, "fast", budget=budget)
+        (out * torch.linspace(-1, 2, out.numel()).view_as(out)).sum().backward()
+        runs.append((out, weight, [x.grad for x in xs]))
+    (o0, w0, g0), (o1, w1, g1) = runs
+    assert w1.is_contiguous(memory_format=torch.channels_last) and not w1.is_contiguous()  # no NCHW copy made
+    for w in (w0, w1):
+        torch.testing.assert_close(w, torch.softmax(ins[1], 1))
+    torch.testing.assert_close(o1, o0, rtol=1e-5, atol=1e-6)
+    for a, b in zip(g1, g0):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
 def test_operator_rejects_mismatched_shapes():
     frame, weight, alpha, beta = _inputs(b=1, h=6, w=6)
     with pytest.raises(AdaCoFInputError):
