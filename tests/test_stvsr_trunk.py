@@ -262,3 +262,22 @@ def test_shipped_heads_load_strictly_with_their_cards(model_id, cls):
     assert model.head.output_layer().weight.abs().max() > 0
     card = spec.card_text()
     assert "in-between frames" in card and "vs base" in card
+
+
+def test_hard_crops_pick_where_the_base_errs_and_uniform_crops_stay_uniform():
+    """train.stvsr_trunk --hard-crops K: of K random crops, the one where the base frame is furthest from the truth."""
+    import numpy as np
+
+    from train.stvsr_trunk import pick_crop
+
+    gt = torch.zeros(6, 3, 96, 96, 3, dtype=torch.uint8)
+    base = gt.clone()
+    base[:, :, 64:, 64:] = 200  # the base fails only in the bottom-right corner
+    b = {"gt": gt, "base": base}
+    rng = np.random.default_rng(0)
+    hard = [pick_crop(b, [0, 1], 32, rng, candidates=16) for _ in range(20)]
+    assert all(ch == cw == 32 for _, _, ch, cw in hard)
+    assert all(y0 + 32 > 64 and x0 + 32 > 64 for y0, x0, _, _ in hard)  # every pick overlaps the failing corner
+    uniform = [pick_crop(b, [0, 1], 32, rng) for _ in range(200)]
+    assert 0.15 < np.mean([y0 + 32 > 64 and x0 + 32 > 64 for y0, x0, _, _ in uniform]) < 0.35  # (32/65)^2 = 0.24
+    assert pick_crop(b, [0], 200, rng, candidates=4) == (0, 0, 96, 96)  # a window smaller than the crop: all of it

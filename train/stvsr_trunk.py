@@ -127,6 +127,21 @@ def validate(head, val: list[dict]) -> dict:
     return res
 
 
+def pick_crop(b: dict, idx, crop: int, rng: np.random.Generator, candidates: int = 1) -> tuple[int, int, int, int]:
+    """(y0, x0, ch, cw) of the HR crop trained on: uniform over the window, or with ``candidates`` > 1 the one of
+    that many uniform draws where the base frames (rows ``idx``) are furthest from the truth (mean absolute error):
+    the residual is trained where the two-stage base fails."""
+    hh, ww = b["gt"].shape[-3:-1]
+    ch, cw = min(hh, crop), min(ww, crop)
+    draws = [(int(rng.integers(0, hh - ch + 1)), int(rng.integers(0, ww - cw + 1))) for _ in range(max(1, candidates))]
+    if len(draws) == 1:
+        return (*draws[0], ch, cw)
+    err = np.abs(b["base"][idx].numpy().astype(np.int16) - b["gt"][idx].numpy())  # (B, N, hh, ww, 3)
+    err = err.mean(axis=(0, 1, 4))  # (hh, ww)
+    y0, x0 = max(draws, key=lambda d: err[d[0]:d[0] + ch, d[1]:d[1] + cw].mean())
+    return y0, x0, ch, cw
+
+
 def build_head(kind: str, **config):
     return TRUNK_HEADS[kind](**config)
 
@@ -160,9 +175,7 @@ def train(args) -> dict:
     while step < args.steps:
         b = train_b[int(rng.integers(len(train_b)))]
         idx = rng.choice(b["ts"].shape[0], size=min(args.batch, b["ts"].shape[0]), replace=False)
-        hh, ww = b["gt"].shape[-3:-1]
-        ch, cw = min(hh, args.crop), min(ww, args.crop)
-        y0, x0 = int(rng.integers(0, hh - ch + 1)), int(rng.integers(0, ww - cw + 1))
+        y0, x0, ch, cw = pick_crop(b, idx, args.crop, rng, args.hard_crops)
         f0, f1, v01, v10, base, gt, ts, geo = batch_inputs(b, idx, (y0, y0 + ch, x0, x0 + cw))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
             pred, motion = head(f0, f1, v01, v10, base, ts, geo=geo, return_motion=True)
@@ -280,6 +293,8 @@ def main(argv=None) -> None:
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--refiner", type=int, default=0, help="conv refiner width after the decoder (0: none)")
     ap.add_argument("--crop", type=int, default=64, help="HR window (px a side) trained on per step")
+    ap.add_argument("--hard-crops", type=int, default=1, metavar="K",
+                    help="train on the crop, of K random ones, where the base errs most (1: uniform crops)")
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--motion-weight", type=float, default=0.01)
     ap.add_argument("--val-every", type=int, default=100)
