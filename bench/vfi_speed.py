@@ -132,8 +132,9 @@ def write_md(report: dict, path: Path) -> None:
 `python -m bench.vfi_speed --threads {report['threads']}` ({report['protocol']}).
 
 Machine: {common.describe_machine(report['machine'])}. `name@W` = that network at width W with random weights
-(W = 1.0 is the paper's size); `sf_adacof@0.5` is the bundled network's size. Kernel models run in tiles of at most 1024 px
-sharing at least 64 px, as few and as short as that allows (`models/ops/tiles.py`; one tile at 480p, four at 1080p).
+(W = 1.0 is the paper's size); `sf_adacof@0.5` is the bundled network's size. Kernel models run in tiles of at
+most 1024 px sharing at least 64 px, as few and as short as that allows (`models/ops/tiles.py`; one tile at 480p,
+four at 1080p).
 
 {common.table(report['results'], COLUMNS)}
 """)

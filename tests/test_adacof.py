@@ -263,8 +263,9 @@ def test_interpolator_shapes_tiling_and_errors():
 def test_tile_layout_covers_with_the_fewest_shortest_tiles():
     assert tile_layout(300, 512, 64) == (300, [0])
     assert tile_layout(854, 1024, 64, 32) == (854, [0])  # a 480p frame: one tile, nothing computed twice
-    for size, tile, overlap, multiple in [(1080, 512, 64, 1), (1920, 512, 64, 1), (1080, 1024, 64, 32),
-                                          (1920, 1024, 64, 32), (3840, 1024, 64, 32), (61, 32, 8, 1), (1000, 200, 50, 7)]:
+    cases = [(1080, 512, 64, 1), (1920, 512, 64, 1), (1080, 1024, 64, 32), (1920, 1024, 64, 32),
+             (3840, 1024, 64, 32), (61, 32, 8, 1), (1000, 200, 50, 7)]
+    for size, tile, overlap, multiple in cases:
         length, starts = tile_layout(size, tile, overlap, multiple)
         n = len(starts)
         assert length <= tile and starts[0] == 0 and starts[-1] + length == size

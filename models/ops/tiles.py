@@ -1,9 +1,10 @@
 """Overlapping tiles with linear blending: how every network of FrameForge keeps large frames in bounded memory.
 
 A frame of size (H, W) is covered by the fewest tiles of at most ``tile`` pixels a side that share at least
-``overlap`` pixels with their neighbours, each as short as that count allows (so little is computed twice). Each tile's output (optionally ``scale`` times larger, for upscalers) is weighted by a
-ramp that rises across the overlap with the previous tile and falls across the overlap with the next one, so the
-weights of overlapping tiles sum to a smooth partition and no seam shows:
+``overlap`` pixels with their neighbours, each as short as that count allows (so little is computed twice). Each
+tile's output (optionally ``scale`` times larger, for upscalers) is weighted by a ramp that rises across the overlap
+with the previous tile and falls across the overlap with the next one, so the weights of overlapping tiles sum to a
+smooth partition and no seam shows:
 
     out(p) = sum_k w_k(p) y_k(p) / sum_k w_k(p)
 """
