@@ -274,6 +274,9 @@ def test_tile_layout_covers_with_the_fewest_shortest_tiles():
         assert length == tile or length % multiple == 0
         assert length - multiple < -(-(size + (n - 1) * overlap) // n)  # no longer than that count needs
     assert tile_layout(1080, 512, 64) == (403, [0, 338, 677])  # three tiles, as before, of 403 px instead of 512
+    for bad in [(1080, 64, 64, 1), (1080, 512, -1, 1), (1080, 512, 64, 0)]:
+        with pytest.raises(ValueError, match="overlap"):
+            tile_layout(*bad)
 
 
 def test_specs_and_width_inference(tmp_path):

@@ -23,6 +23,9 @@ def tile_layout(size: int, tile: int, overlap: int, multiple: int = 1) -> tuple[
     n tiles of length L cover with overlap o when n L >= size + (n - 1) o, so n = ceil((size - o) / (tile - o)) and
     L = ceil((size + (n - 1) o) / n); floored starts then step by at most L - o.
     """
+    if not 0 <= overlap < tile or multiple < 1:
+        raise ValueError(f"tiles need 0 <= overlap < tile and multiple >= 1, got overlap {overlap}, tile {tile}, "
+                         f"multiple {multiple}")
     if size <= tile:
         return size, [0]
     n = -(-(size - overlap) // (tile - overlap))
