@@ -120,8 +120,8 @@ def test_gradients_flow_in_fast_mode():
 
 @pytest.mark.parametrize("budget", [1, 1 << 30])
 def test_fast_mode_on_channels_last_maps_equals_the_nchw_path_with_its_gradients(budget):
-    """The networks' maps are channels-last: that path samples each pixel's taps side by side (one grid_sample over
-    (B, H, W*T)); values and gradients equal the NCHW path's, tap by tap and all taps at once."""
+    """The networks' maps are channels-last: fast sampling reads them as (B, H, W, T) views without a copy; values
+    and gradients equal those of the same maps laid out NCHW, tap by tap and all taps at once."""
     from models.vfi.common import TapSoftmax
 
     ins = [x.float() for x in _inputs(b=2, h=9, w=11, scale=1.7, seed=3)]

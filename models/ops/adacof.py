@@ -92,14 +92,10 @@ def _adacof_exact(frame, weight, alpha, beta, kernel_size, dilation, budget):
     return out
 
 
-def _taps_last(x: torch.Tensor) -> bool:
-    """True for a channels-last (B, T, H, W) map: its taps are the innermost memory axis."""
-    return not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
-
-
-def _adacof_fast_taps_last(frame, weight, alpha, beta, kernel_size, dilation, budget):
-    """``fast`` for channels-last maps (the networks' layout): each pixel's taps are sampled as neighbouring grid
-    points, (B, H, W*T) in one ``grid_sample``, and summed along the innermost axis, so no map is copied."""
+def _adacof_fast(frame, weight, alpha, beta, kernel_size, dilation, budget):
+    """Each pixel's taps are sampled as neighbouring grid points, (B, H, W*T) in one ``grid_sample``, and summed
+    along the innermost axis: the maps are read as (B, H, W, F^2) views, which is free for the networks'
+    channels-last maps (no copy) and as fast as a tap-major layout for NCHW ones."""
     b, h, w, _ = _check(frame, weight, alpha, beta, kernel_size, dilation)
     c, hp, wp = frame.shape[1], frame.shape[2], frame.shape[3]
     wt, al, be = (m.permute(0, 2, 3, 1) for m in (weight, alpha, beta))  # (B, H, W, F^2) views
@@ -114,25 +110,6 @@ def _adacof_fast_taps_last(frame, weight, alpha, beta, kernel_size, dilation, bu
         sample = F.grid_sample(frame, grid.to(frame.dtype), mode="bilinear", padding_mode="border",
                                align_corners=True).view(b, c, h, w, t)
         term = (sample * wt[..., n0:n1].unsqueeze(1)).sum(-1)                   # (B, C, H, W)
-        out = term if out is None else out + term
-    return out
-
-
-def _adacof_fast(frame, weight, alpha, beta, kernel_size, dilation, budget):
-    if _taps_last(weight) and _taps_last(alpha) and _taps_last(beta):
-        return _adacof_fast_taps_last(frame, weight, alpha, beta, kernel_size, dilation, budget)
-    b, h, w, _ = _check(frame, weight, alpha, beta, kernel_size, dilation)
-    c, hp, wp = frame.shape[1], frame.shape[2], frame.shape[3]
-    out = None
-    for n0, n1 in _tap_chunks(kernel_size ** 2, b * c * h * w, budget):
-        t = n1 - n0
-        rows, cols = _tap_grid(kernel_size, dilation, n0, n1, h, w, frame.device, alpha.dtype)
-        y = (rows + alpha[:, n0:n1]) * (2.0 / max(hp - 1, 1)) - 1               # align_corners=True coordinates
-        x = (cols + beta[:, n0:n1]) * (2.0 / max(wp - 1, 1)) - 1
-        grid = torch.stack((x, y), dim=-1).view(b, t * h, w, 2)                 # (x, y) order
-        sample = F.grid_sample(frame, grid.to(frame.dtype), mode="bilinear", padding_mode="border",
-                               align_corners=True).view(b, c, t, h, w)
-        term = (sample * weight[:, n0:n1].unsqueeze(1)).sum(2)
         out = term if out is None else out + term
     return out
 
