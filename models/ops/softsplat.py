@@ -184,8 +184,7 @@ def splat_two_frames(x: torch.Tensor, flow: torch.Tensor, z: torch.Tensor, count
     out, zsum = (a.view(2, n, h * w, -1).sum(0) for a in _softmax_rows(x, z, cor))  # (N, HW, C), (N, HW, 1)
     zsum = torch.where(zsum == 0, torch.ones_like(zsum), zsum)
     out = out / zsum
-    with torch.no_grad():
-        detached = Corners(cor.index, cor.weight.detach(), cor.inside)
-        z_max = _max(z.exp(), detached).view(2, n, 1, h, w).amax(0)
-        count = _count(count_of, detached).view(2, n, -1, h, w).sum(0)
+    with torch.no_grad():  # the max and the count are detached, as splat_max and splat_count are
+        z_max = _max(z.exp(), cor).view(2, n, 1, h, w).amax(0)
+        count = _count(count_of, cor).view(2, n, -1, h, w).sum(0)
     return _image(out, h, w), _image(zsum, h, w), z_max, count
