@@ -115,6 +115,10 @@ def machine() -> dict:
         info["torch_threads"] = torch.get_num_threads()
         if torch.cuda.is_available():
             info["gpu"] = torch.cuda.get_device_name(0)
+        from models import settings
+        from models.device import cpu_bf16_supported
+
+        info["cpu_bf16"] = bool(settings.get().cpu_bf16 and cpu_bf16_supported())  # see models.device.autocast
     except ImportError:
         pass
     return info
@@ -122,8 +126,9 @@ def machine() -> dict:
 
 def describe_machine(info: dict) -> str:
     gpu = f", GPU {info['gpu']}" if "gpu" in info else ""
+    bf16 = ", CPU bf16 autocast where a model asks for it" if info.get("cpu_bf16") else ""
     return (f"{info.get('cpu')} ({info.get('cpu_count')} cores visible, torch threads {info.get('torch_threads')}, "
-            f"OpenCV threads {info.get('opencv_threads')}){gpu}")
+            f"OpenCV threads {info.get('opencv_threads')}{bf16}){gpu}")
 
 
 # -------------------------------------------------------------------------------------------------- timing --

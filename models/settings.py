@@ -106,6 +106,9 @@ VARIABLES = (
     Variable("FRAMEFORGE_MODELS_DIRS", "models_dirs", _folders, "(none)",
              f"folders ('{os.pathsep}'-separated) whose sub-folders the Compression tab may load as generators"),
     Variable("FRAMEFORGE_MCP", "mcp", _flag, "1", "serve the endpoints as MCP tools too"),
+    Variable("FRAMEFORGE_CPU_BF16", "cpu_bf16", _flag, "1",
+             "on a CPU with native bf16, run the networks measured to lose nothing by it (the aligned kernel "
+             "networks) under bf16 autocast; 0 = fp32 everywhere on the CPU"),
 )
 
 
@@ -123,6 +126,7 @@ class Settings:
     output_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "frameforge")
     models_dirs: tuple[Path, ...] = ()
     mcp: bool = True
+    cpu_bf16: bool = True
 
 
 def load(env: Mapping[str, str] | None = None) -> Settings:

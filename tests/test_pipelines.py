@@ -333,3 +333,16 @@ def test_compare_models_runs_each_on_the_first_seconds(tmp_path, small_video):
     with pytest.raises(ValueError, match="between 0 and 60"):
         compare_models([("a", None), ("b", None)], str(small_video), ["x.mp4", "y.mp4"], 2.0, seconds=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "b.mp4", "small.mp4"]
+
+
+def test_every_available_video_model_has_a_time_estimate():
+    """The Video SR and Interpolation tabs show an estimate (and size ZeroGPU calls) for every model they offer."""
+    from models.pipelines.estimate import estimate_interpolation, estimate_video_sr
+
+    for model_id in registry.ids("vfi", available_only=True):
+        est = estimate_interpolation(model_id, 31, (640, 360), 2.0)
+        assert est is not None and est["out_frames"] == 61 and est["cpu_seconds"] > 0, model_id
+    for model_id in registry.ids("stvsr", available_only=True):
+        est = estimate_video_sr(model_id, 31, (640, 360), 2.0, 0, 2.0)
+        assert est is not None and est["out_size"] == (1280, 720) and est["cpu_seconds"] > 0, model_id
+    assert estimate_interpolation("no_such_model", 31, (640, 360), 2.0) is None

@@ -134,3 +134,45 @@ def test_shipped_conditioned_kernels_improve_on_rife_where_the_motion_is_large(s
     rife = score("rife")
     for model_id in ("sf_adacof_aligned_cond", "adacof_aligned_cond"):
         assert score(model_id) > rife + 0.05, model_id  # measured: +0.10 / +0.16 dB on these 6 frames
+
+
+def test_cpu_bf16_runs_only_where_asked_supported_and_allowed(monkeypatch):
+    """models.device.autocast: fp32 on the CPU unless a network asks for bf16, the CPU has it natively and
+    FRAMEFORGE_CPU_BF16 is not 0."""
+    from models import settings
+    from models.device import autocast, cpu_bf16_supported
+
+    cpu = torch.device("cpu")
+    with autocast(cpu):
+        assert not torch.is_autocast_enabled("cpu")
+    with autocast(cpu, cpu_bf16=True):
+        assert torch.is_autocast_enabled("cpu") == cpu_bf16_supported()
+        if cpu_bf16_supported():
+            assert torch.nn.functional.linear(torch.ones(1, 4), torch.ones(2, 4)).dtype == torch.bfloat16
+    monkeypatch.setenv("FRAMEFORGE_CPU_BF16", "0")
+    settings.reload()
+    with autocast(cpu, cpu_bf16=True):
+        assert not torch.is_autocast_enabled("cpu")
+
+
+def test_shipped_kernels_under_cpu_bf16_match_fp32(monkeypatch):
+    """The aligned models run their kernel network under CPU bf16 autocast by default; the frame is the fp32 frame
+    up to a grey level on a few pixels (IFNet and the AdaCoF sampling stay fp32). FRAMEFORGE_CPU_BF16=0 gives fp32."""
+    from models import settings
+    from models.device import cpu_bf16_supported
+
+    if not cpu_bf16_supported():
+        pytest.skip("this CPU has no native bf16: the aligned models run in fp32 here")
+    tex = texture(96, 190, seed=11)
+    f0, f1 = tex[:, :176], tex[:, 14:190]
+    model = registry.create("sf_adacof_aligned_cond")  # the shipped weights
+    fast = model.interpolate(f0, f1, [0.4])[0].astype(int)
+    monkeypatch.setenv("FRAMEFORGE_CPU_BF16", "0")
+    settings.reload()
+    exact = model.interpolate(f0, f1, [0.4])[0].astype(int)
+    model.cpu_bf16 = False
+    monkeypatch.delenv("FRAMEFORGE_CPU_BF16")
+    settings.reload()
+    assert np.array_equal(model.interpolate(f0, f1, [0.4])[0], exact)  # the per-model switch gives fp32 too
+    diff = np.abs(fast - exact)
+    assert 0 < diff.max() <= 3 and (diff > 1).mean() < 1e-3 and diff.mean() < 0.1

@@ -96,7 +96,8 @@ def loss_terms(net, rife, batch, pairs, crop: int, bf16: bool, kd_weight: float)
 
 @torch.no_grad()
 def validate(interp, windows) -> dict[str, float]:
-    """PSNR (uint8 RGB, whole crop) per t and overall on fixed validation windows (fp32, as the app runs)."""
+    """PSNR (uint8 RGB, whole crop) per t and overall on fixed validation windows, run as the app runs them (IFNet
+    in fp32, the kernel network under bf16 autocast on a CPU with native bf16)."""
     from bench.metrics import psnr
 
     was = interp.net.training

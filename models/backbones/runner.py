@@ -7,7 +7,7 @@ from models.device import autocast
 
 
 class NetRunner:
-    """Holds ``self.net``; fp16 autocast on CUDA (models.device), fp32 on the CPU or bf16 with ``cpu_bf16``."""
+    """Holds ``self.net``; fp16 autocast on CUDA, fp32 on the CPU, or bf16 there with ``cpu_bf16`` (models.device)."""
 
     net: torch.nn.Module
     cpu_bf16: bool = False
@@ -21,6 +21,4 @@ class NetRunner:
         return self.net.load_state_dict({k: v.float() for k, v in state.items()}, strict=strict)
 
     def _precision(self, device: torch.device):
-        if device.type == "cpu" and self.cpu_bf16:
-            return torch.autocast("cpu", dtype=torch.bfloat16)
-        return autocast(device)
+        return autocast(device, self.cpu_bf16)

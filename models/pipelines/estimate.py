@@ -34,6 +34,12 @@ CPU_COST: dict[str, tuple[float, float]] = {
     "adacof": (0.0, 6.0),
     "sf_adacof_aligned": (0.0, 4.0),
     "adacof_aligned": (0.0, 4.0),
+    # the shipped aligned models with their kernel network under CPU bf16 autocast (1250 / 1194 ms per 960x540 frame,
+    # bench/results/vfi_aligned_cond_davis.json)
+    "sf_adacof_aligned_cond": (0.0, 2.4),
+    "adacof_aligned_cond": (0.0, 2.3),
+    # 10.5x lanczos+dis in the same run (bench/results/stvsr_sf_adacof_x4_t2.json), times lanczos+dis's cost
+    "lanczos+sf_adacof": (0.0, 1.6),
 }
 #: Assumed speed-up of a GPU over the reference CPU (not measured here).
 GPU_SPEEDUP = 25.0

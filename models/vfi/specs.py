@@ -114,7 +114,7 @@ def aligned_specs() -> list[ModelSpec]:
         for suffix, extra, more, measured in (
                 ("", 0, "", ""),
                 ("_cond", COND_INPUTS, ", told IFNet's mask and t",
-                 " Within 0.1 dB of RIFE alone at 2-5x its time (see the card).")):
+                 " Within 0.1 dB of RIFE alone at 2-4x its time (see the card).")):
             rows.append(ModelSpec(
                 id=f"{model}_aligned{suffix}", task="vfi", build=_aligned_builder(model, BUNDLED_WIDTH, extra),
                 load=_load, config=lambda state, m=model: {"width": infer_width(m, state)},
