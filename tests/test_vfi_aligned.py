@@ -153,6 +153,9 @@ def test_cpu_bf16_runs_only_where_asked_supported_and_allowed(monkeypatch):
     settings.reload()
     with autocast(cpu, cpu_bf16=True):
         assert not torch.is_autocast_enabled("cpu")
+    monkeypatch.setenv("FRAMEFORGE_CPU_BF16", "maybe")
+    with pytest.raises(settings.SettingsError, match="FRAMEFORGE_CPU_BF16 must be 1/0"):
+        settings.reload()
 
 
 def test_shipped_kernels_under_cpu_bf16_match_fp32(monkeypatch):
