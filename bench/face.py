@@ -16,12 +16,16 @@ from __future__ import annotations
 import multiprocessing as mp
 import sys
 import traceback
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from . import common
 from .metrics import psnr, ssim
+
+if TYPE_CHECKING:
+    from .face_metrics import DlibIdentity
 
 GT_SIZE = 512
 SCALES = (4, 8)
@@ -76,7 +80,7 @@ def restore_all(model, pairs) -> tuple[list[np.ndarray], list[float]]:
     return outs, secs
 
 
-def score(outs: list[np.ndarray], secs: list[float], pairs, identity=True) -> dict:
+def score(outs: list[np.ndarray], secs: list[float], pairs, identity: bool | DlibIdentity | str = True) -> dict:
     """PSNR, SSIM and :func:`bench.face_metrics.quality_metrics` (``identity`` as it takes it)."""
     from .face_metrics import quality_metrics
 
@@ -87,7 +91,7 @@ def score(outs: list[np.ndarray], secs: list[float], pairs, identity=True) -> di
             "ms_per_face": 1000.0 * common.median(secs), "n": len(pairs)}
 
 
-def _measure(model_id: str, pairs, threads: int | None, identity=True) -> dict | None:
+def _measure(model_id: str, pairs, threads: int | None, identity: bool | DlibIdentity | str = True) -> dict | None:
     """Build and score one model; peak memory covers building it and restoring every face (not the scoring)."""
     from models.memory import PeakMemory
 
@@ -109,7 +113,8 @@ def _child(model_id, pairs, threads, identity, queue) -> None:
         queue.put(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
 
 
-def measure_isolated(model_id: str, pairs, threads: int | None, identity=True) -> dict | None:
+def measure_isolated(model_id: str, pairs, threads: int | None,
+                     identity: bool | DlibIdentity | str = True) -> dict | None:
     """:func:`_measure` in a fresh forked process, so its peak RSS is the model's own."""
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
@@ -128,14 +133,15 @@ def run(data: str, scale: int, models: list[str], threads: int | None = 1, limit
 
     common.set_threads(threads)
     pairs = load_pairs(data, scale, limit)
+    scorer: bool | DlibIdentity | str = identity
     if identity:  # dlib and the truths' descriptors once, here; each model's forked process inherits them
-        identity = identity_model()  # or the reason it is unavailable
-        if not isinstance(identity, str):
+        scorer = identity_model()  # or the reason it is unavailable
+        if not isinstance(scorer, str):
             for _, gt, _ in pairs:
-                identity.truth(gt)
+                scorer.truth(gt)
     results = []
     for mid in models:
-        r = (measure_isolated if isolate else _measure)(mid, pairs, threads, identity)
+        r = (measure_isolated if isolate else _measure)(mid, pairs, threads, scorer)
         if r is None:
             continue
         r = {"model": mid, **r}

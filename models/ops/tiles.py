@@ -46,6 +46,12 @@ def ramp(n: int, lo_overlap: int, hi_overlap: int) -> np.ndarray:
     return w
 
 
+def check_tiles(tile: int, overlap: int) -> None:
+    """Raise ValueError unless each tile keeps a core of its own: 2 * overlap < tile."""
+    if overlap * 2 >= tile:
+        raise ValueError(f"overlap {overlap} too large for tile {tile}")
+
+
 def tiled(h: int, w: int, tile: int, overlap: int, run: Callable[[int, int, int, int], np.ndarray],
           scale: int = 1, multiple: int = 1) -> np.ndarray:
     """Blend ``run(y, x, th, tw)`` over tiles of an (h, w) frame (:func:`tile_layout`) -> float32
@@ -53,8 +59,7 @@ def tiled(h: int, w: int, tile: int, overlap: int, run: Callable[[int, int, int,
 
     ``run`` returns the output of the input window [y, y + th) x [x, x + tw) as (th * scale, tw * scale, C).
     """
-    if overlap * 2 >= tile:
-        raise ValueError(f"overlap {overlap} too large for tile {tile}")
+    check_tiles(tile, overlap)
     (th, ys), (tw, xs) = tile_layout(h, tile, overlap, multiple), tile_layout(w, tile, overlap, multiple)
     acc = norm = None
     for iy, y in enumerate(ys):

@@ -14,7 +14,7 @@ import torch
 
 from models.device import autocast, inference_device
 from models.baselines.blend import check_pair
-from models.ops.tiles import tiled
+from models.ops.tiles import check_tiles, tiled
 from models.vfi.common import MULTIPLE
 
 
@@ -28,8 +28,7 @@ class KernelInterpolator:
     arbitrary_t = False
 
     def __init__(self, net: torch.nn.Module, tile: int = 1024, overlap: int = 64):
-        if overlap * 2 >= tile:
-            raise ValueError(f"overlap {overlap} too large for tile {tile}")
+        check_tiles(tile, overlap)  # at construction, not at the first frame
         self.net = net.eval()
         self.tile = tile
         self.overlap = overlap
