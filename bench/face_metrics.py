@@ -42,11 +42,12 @@ def effnet_patch_features(images: Sequence[np.ndarray], net=None, stride: int = 
 
         net = registry.get("efficientnet_lite0")
     net.eval()
+    device = next(net.parameters()).device  # the shared network may have been moved to a GPU by a restorer
     rows = []
     for i in range(0, len(images), batch):
-        x = torch.from_numpy(np.stack(images[i:i + batch])).permute(0, 3, 1, 2).float().div_(255.0)
+        x = torch.from_numpy(np.stack(images[i:i + batch])).permute(0, 3, 1, 2).float().div_(255.0).to(device)
         f = net.features(x, strides=(stride,))[stride]  # (B, C, H / stride, W / stride)
-        rows.append(f.permute(0, 2, 3, 1).reshape(-1, f.shape[1]).double())
+        rows.append(f.permute(0, 2, 3, 1).reshape(-1, f.shape[1]).double().cpu())
     return torch.cat(rows).numpy()
 
 

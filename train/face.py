@@ -15,7 +15,7 @@ The teacher first builds its component dictionaries (K-means over the HQ trainin
 100 MSE + 20 perceptual (L1 of EfficientNet-Lite0 features at strides 2-16, each map divided by its mean absolute
 value on the target; ``--w-perceptual``), plus for ``face_student`` ``--w-kd`` x the L2 between its SFT maps (1x1
 adapters) and the frozen teacher's (:class:`Distillation`). Adam, betas (0.9, 0.999); bf16 autocast + channels_last
-with ``--bf16``. Every decoder's last conv starts at zero: step 0 is the base. Validation PSNR at 512 (whole faces,
+with ``--bf16``; on a GPU when one is visible (``--device``, :mod:`train.runtime`). Every decoder's last conv starts at zero: step 0 is the base. Validation PSNR at 512 (whole faces,
 x4 and x8) against the base and bicubic, every ``--val-every`` steps (``--quality``: FD-EffNetLite0 and the dlib
 identity distance too); ``best.pt`` keeps the best (``--select psnr``, or ``fd`` for the lowest FD); ``--resume``
 continues from ``last.pt``; the log records the base's MSE on every batch beside the model's.
@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from train.runtime import add_device_argument, mixed_precision, training_device
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "faces_train"
@@ -190,8 +192,8 @@ class Distillation(torch.nn.Module):
 def loss_terms(net, base, gt, bf16: bool, w_mse: float = 100.0, w_perceptual: float = 20.0, boxes=None,
                kd: Distillation | None = None, w_kd: float = 1.0) -> dict[str, torch.Tensor]:
     """100 MSE + 20 perceptual (+ w_kd * feature L2 against the teacher's SFT maps when ``kd`` is given)."""
-    zero = torch.zeros(())
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    zero = torch.zeros((), device=base.device)
+    with mixed_precision(base.device, bf16):
         out, taps = net(base, with_taps=True, boxes=boxes)
         per = perceptual(net, out, gt) if w_perceptual else zero
         feat = kd(taps, base, boxes) if kd is not None else zero
@@ -284,6 +286,8 @@ def train(args) -> Path:
         raise SystemExit("--utk-native adds 192 px faces: use --crop 192 or less")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    device = training_device(args.device)
+    args.device = str(device)  # args.json records where the run computed
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     build_cache(log=lambda m: print(m, flush=True))
@@ -296,17 +300,25 @@ def train(args) -> Path:
         rows += build_utk_native(args.utk_native, log=lambda m: print(m, flush=True))
     net = registry.create(args.model, pretrained=False).net
     net.attach_features(registry.get("efficientnet_lite0"))
+    resume = args.resume and (out / "last.pt").is_file()
+    if args.model == "face_teacher" and not resume:  # the dictionaries: K-means over the HQ training faces (not
+        net.build_dictionaries([r["gt"] for r in rows if not _is_utk(r["name"])],  # UTKFace), on the CPU
+                               log=lambda m: print(m, flush=True))
     base_quality: dict = {}  # the base's FD / identity on the validation faces, computed at the first validation
     kd = None
     if args.model == "face_student":
         teacher = load_teacher(args.teacher)
         kd = Distillation(teacher, net.decoder.widths, teacher.decoder.widths)
+    for m in [net] + ([kd, kd.teacher[0]] if kd is not None else []):
+        m.to(device)
+        if getattr(m, "_features", None):  # the shared EfficientNet-Lite0 (not a submodule)
+            m._features[0].to(device)
     if args.bf16:
         net = net.to(memory_format=torch.channels_last)
     params = list(net.parameters()) + (list(kd.parameters()) if kd is not None else [])
     opt = torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.999))
     step, best, wall = 0, -math.inf, 0.0
-    if args.resume and (out / "last.pt").is_file():
+    if resume:
         ck = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
         net.load_state_dict(ck["model"])
         if kd is not None:
@@ -314,9 +326,6 @@ def train(args) -> Path:
         opt.load_state_dict(ck["opt"])
         step, best, wall = int(ck["step"]), float(ck["best"]), float(ck["wall"])
     else:
-        if args.model == "face_teacher":  # the dictionaries: K-means over the HQ training faces (not UTKFace)
-            net.build_dictionaries([r["gt"] for r in rows if not _is_utk(r["name"])],
-                                   log=lambda m: print(m, flush=True))
         (out / "log.jsonl").unlink(missing_ok=True)
         v = validate(net, val, args.quality, base_quality)
         _log(out / "log.jsonl", {"step": 0, **v})
@@ -332,6 +341,7 @@ def train(args) -> Path:
     run = dict.fromkeys(keys, 0.0) | {"n": 0}
     while step < args.steps:
         base, gt, boxes = batch(rows, args.batch, rng, crop=args.crop, with_boxes=True)
+        base, gt = base.to(device), gt.to(device)  # the part boxes stay on the CPU: they are slice bounds
         terms = loss_terms(net, base, gt, args.bf16, args.w_mse, args.w_perceptual, boxes, kd, args.w_kd)
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
@@ -366,6 +376,7 @@ def export(args) -> Path:
     from models import registry
     from models.weights import WEIGHTS_DIR, save_safetensors
 
+    training_device(args.device)
     out = Path(args.out)
     best = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
     net = registry.create(args.model, pretrained=False).net
@@ -387,7 +398,8 @@ def parse(argv=None):
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--w-mse", type=float, default=100.0)
     ap.add_argument("--w-perceptual", type=float, default=20.0)
-    ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast + channels_last")
+    add_device_argument(ap)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--time-limit", type=float, default=0)

@@ -13,7 +13,8 @@ trunk features F0, F1 (BasicVSR over the two anchors), SpyNet flows V01, V10, an
 (``basicvsr+rife`` at each t, uint8 as the pipeline makes them). Training then runs only the head.
 
 Loss: Charbonnier(I_t, GT) over the three times + ``--motion-weight`` x mean |m| (the learned departure from the
-SpyNet linear motion, LR pixels). Adam ``--lr`` with a cosine schedule, bf16 autocast on the CPU. Validation: Y-PSNR
+SpyNet linear motion, LR pixels). Adam ``--lr`` with a cosine schedule, bf16 autocast, on a GPU when one is visible
+(``--device``, :mod:`train.runtime`; the cache too). Validation: Y-PSNR
 of the head and of the base on the held-back windows (anchors and in-between frames apart); best.pt keeps the best
 in-between gain. Checkpoints are plain dicts of tensors (``torch.load(weights_only=True)``).
 """
@@ -31,6 +32,7 @@ import torch
 from models.stvsr.trunk_inr import TRUNK_HEADS, TRUNK_IDS
 from train.checkpoint import resume_run, save_run
 from train.data_stvsr import WindowSampler, build_cache
+from train.runtime import add_device_argument, mixed_precision, training_device
 from train.stvsr import charbonnier, to_tensor, y_psnr
 
 DATA_CACHE = Path("runs/stvsr_cache")
@@ -51,10 +53,11 @@ def make_sample(sampler: WindowSampler, rng: np.random.Generator, scale: float, 
     size = w.gt.shape[1:3]
     (hr0, f0), (hr1, f1) = basicvsr.upscale_stream([(w.lr[0], False), (w.lr[1], False)], size, features=True)
     bases, _ = interpolate_at(rife, hr0, hr1, [float(t) for t in w.ts])
-    v01, v10 = pair_flows(basicvsr.net, to_tensor(w.lr[0])[None], to_tensor(w.lr[1])[None])
+    device = next(basicvsr.net.parameters()).device  # where upscale_stream ran it
+    v01, v10 = pair_flows(basicvsr.net, *(to_tensor(x)[None].to(device) for x in w.lr[:2]))
     return {"gt": torch.from_numpy(np.stack(w.gt)), "base": torch.from_numpy(np.stack(bases)),
             "ts": torch.from_numpy(w.ts), "feat": torch.from_numpy(np.stack([f0, f1])),
-            "flow": torch.cat([v01, v10]).half()}
+            "flow": torch.cat([v01, v10]).half().cpu()}
 
 
 def _stack(samples: list[dict]) -> dict:
@@ -107,15 +110,24 @@ def batch_inputs(b: dict, idx, window: tuple[int, int, int, int] | None = None, 
     return (feat[:, 0][lr], feat[:, 1][lr], flow[:, 0][lr], flow[:, 1][lr], base[hr], gt[hr], b["ts"][idx], geo)
 
 
+def to_device(inputs: tuple, device: torch.device) -> tuple:
+    """Tensors and the query geometry (last) of :func:`batch_inputs` on ``device``."""
+    *tensors, geo = inputs
+    return (*(x.to(device) for x in tensors), geo.to(device))
+
+
 @torch.no_grad()
 def validate(head, val: list[dict]) -> dict:
-    """Y-PSNR (dB) of the head and of the base on the held-back windows, anchors and in-between frames apart."""
+    """Y-PSNR (dB) of the head and of the base on the held-back windows, anchors and in-between frames apart; the
+    head runs on the device its parameters are on."""
     head.eval()
+    device = next(head.parameters()).device
     rows = {"anchor": [], "mid": [], "base_anchor": [], "base_mid": []}
     for b in val:
         for i in range(b["ts"].shape[0]):
             f0, f1, v01, v10, base, gt, ts, geo = batch_inputs(b, [i])
-            out = head(f0, f1, v01, v10, base, ts, geo=geo)
+            f0, f1, v01, v10, base_d, ts_d, geo = to_device((f0, f1, v01, v10, base, ts, geo), device)
+            out = head(f0, f1, v01, v10, base_d, ts_d, geo=geo).cpu()
             for j, t in enumerate(ts[0].tolist()):
                 key = "anchor" if t in (0.0, 1.0) else "mid"
                 rows[key].append(y_psnr(out[j, 0].numpy(), gt[j, 0].numpy()))
@@ -149,9 +161,11 @@ def build_head(kind: str, **config):
 def train(args) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    device = training_device(args.device)
+    args.device = str(device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    head = build_head(args.model, refiner=args.refiner)
+    head = build_head(args.model, refiner=args.refiner).to(device)
     opt = torch.optim.Adam(head.parameters(), lr=args.lr, betas=(0.9, 0.99))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.steps, eta_min=args.lr / 100)
     step, best, best_step, wall0 = 0, -1e9, 0, 0.0
@@ -176,8 +190,8 @@ def train(args) -> dict:
         b = train_b[int(rng.integers(len(train_b)))]
         idx = rng.choice(b["ts"].shape[0], size=min(args.batch, b["ts"].shape[0]), replace=False)
         y0, x0, ch, cw = pick_crop(b, idx, args.crop, rng, args.hard_crops)
-        f0, f1, v01, v10, base, gt, ts, geo = batch_inputs(b, idx, (y0, y0 + ch, x0, x0 + cw))
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+        f0, f1, v01, v10, base, gt, ts, geo = to_device(batch_inputs(b, idx, (y0, y0 + ch, x0, x0 + cw)), device)
+        with mixed_precision(device, args.bf16):
             pred, motion = head(f0, f1, v01, v10, base, ts, geo=geo, return_motion=True)
         pix = charbonnier(pred.float(), gt)
         loss = pix + args.motion_weight * motion.float().abs().mean()
@@ -205,6 +219,7 @@ def train(args) -> dict:
                                                for k, v in head.config.items()},
                "params": sum(p.numel() for p in head.parameters()), "step": step, "best_step": best_step,
                "batch": args.batch, "crop": args.crop, "lr": args.lr, "motion_weight": args.motion_weight,
+               "device": args.device,
                "wall_s": time.time() - t0,
                "command": "python -m train.stvsr_trunk " + " ".join(sys.argv[1:])}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -273,7 +288,7 @@ def model_card(model_id: str, s: dict) -> str:
 - **Command**: `python -m train.stvsr_trunk cache` then `{s['command']}`, exported with
   `python -m train.stvsr_trunk export --model {s['model']} --out ...` (kept step {s['best_step']} of {s['step']};
   batch {s['batch']}, HR crop {s['crop']}, Adam {s['lr']} cosine, bf16 autocast; {s['wall_s'] / 60:.0f} min on
-  the 2-core CPU).
+  {"the 2-core CPU" if s.get("device", "cpu") == "cpu" else "the GPU (" + s["device"] + ")"}).
 - **Validation** (fp16 weights as shipped, {len(VAL_SEQUENCES)} held-back sequences, 48 windows, Y-PSNR dB):
   in-between frames {v['val_mid']:.3f} vs base {v['val_base_mid']:.3f} ({v['gain_mid']:+.3f}); anchors
   {v['val_anchor']:.3f} vs base {v['val_base_anchor']:.3f} ({v['gain_anchor']:+.3f}).
@@ -302,6 +317,7 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-bf16", dest="bf16", action="store_false")
+    add_device_argument(ap)
     ap.add_argument("--resume", action="store_true", help="go on from OUT/last.pt")
     ap.add_argument("--to", default=None, help="export: write <id>.safetensors + .md here instead of weights/ "
                                                "(load it with FRAMEFORGE_BFSTVSR_HEAD, ..._CONCAT_HEAD, "
@@ -309,6 +325,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     if args.action == "cache":
         torch.set_num_threads(args.threads)
+        training_device(args.device)  # the frozen BasicVSR and RIFE run there
         return build_samples(args.samples, args.val, args.seed)
     if args.action == "export":
         return export(args)

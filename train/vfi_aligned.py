@@ -13,7 +13,8 @@ on unlabeled pairs (gaps 1-3, random t): distillation from the pretrained teache
 for 480p-1440p frames (16, 8, 4, 2, 1), the frames the model meets in use, although the crops are small. The
 network starts at the prior
 (:func:`models.vfi.aligned.start_at_prior`: the untrained model returns IFNet's frame), hidden convs He-initialised.
-Adamax, lr halved at 40 % and 80 %. bf16 autocast + channels_last with ``--bf16``. Validation every ``--val-every``
+Adamax, lr halved at 40 % and 80 %. bf16 autocast + channels_last with ``--bf16``; on a GPU when one is visible
+(``--device``, :mod:`train.runtime`: IFNet then runs in fp16, as the app runs it there). Validation every ``--val-every``
 steps on fixed windows of the held-out training sources (t = 1/4, 1/2, 3/4), beside ``rife`` and ``dis_flow`` on the
 same windows; ``best.pt`` keeps the best. Resumable (``--resume``), time-limited (``--time-limit`` minutes).
 """
@@ -31,6 +32,7 @@ import torch
 from models.backbones.ifnet import LEVELS
 from models.vfi.common import charbonnier
 from train.data_vfi import REPO, VAL_SOURCES, TimedSampler, build_cache, load_sources, split, val_timed
+from train.runtime import add_device_argument, mixed_precision, training_device
 from train.vfi import DATA_TERMS, _log, kaiming_init, lr_at
 
 MODELS = {"sf_adacof_aligned": "sf_adacof", "adacof_aligned": "adacof",
@@ -77,7 +79,7 @@ def loss_terms(net, rife, batch, pairs, crop: int, bf16: bool, kd_weight: float)
     a0, a1, m, _ = align_batch(rife, f0, f1, t, crop)
     o = (f0.shape[-1] - crop) // 2
     gt = ft[:, :, o:o + crop, o:o + crop]
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with mixed_precision(f0.device, bf16):
         out = aligned_synthesis(net, a0, a1, m, aux=True, t=t)
     charb = charbonnier(out["frame"].float() - gt)
     total = charb + 0.01 * out["g_Spatial"].float() + 0.005 * out["g_Occlusion"].float()
@@ -85,7 +87,7 @@ def loss_terms(net, rife, batch, pairs, crop: int, bf16: bool, kd_weight: float)
     if kd_weight > 0 and pairs is not None:
         p0, p1, pt = pairs
         b0, b1, bm, teacher = align_batch(rife, p0, p1, pt, crop)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with mixed_precision(p0.device, bf16):
             student = aligned_synthesis(net, b0, b1, bm, t=pt)
         kd = charbonnier(student.float() - teacher)
         total = total + kd_weight * kd
@@ -131,6 +133,8 @@ def train(args) -> Path:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    device = training_device(args.device)
+    args.device = str(device)  # args.json and the card record where the run computed
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     build_cache(log=lambda m: print(m, flush=True))
@@ -140,6 +144,8 @@ def train(args) -> Path:
     interp, net = build(args.model, args.width)
     rife = interp.rife
     prepare(net, args.init)
+    net.to(device)
+    rife.net.to(device)
     if args.bf16:
         net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adamax(net.parameters(), lr=args.lr, betas=(0.9, 0.999))
@@ -170,8 +176,9 @@ def train(args) -> Path:
     while step < args.steps:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.steps, args.lr)
-        batch = tuple(torch.from_numpy(x) for x in sampler.batch(args.batch))
-        pairs = tuple(torch.from_numpy(x) for x in sampler.pairs(args.batch // 2)) if args.kd_weight > 0 else None
+        batch = tuple(torch.from_numpy(x).to(device) for x in sampler.batch(args.batch))
+        pairs = (tuple(torch.from_numpy(x).to(device) for x in sampler.pairs(args.batch // 2))
+                 if args.kd_weight > 0 else None)
         terms = loss_terms(net, rife, batch, pairs, args.crop, args.bf16, args.kd_weight)
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
@@ -209,6 +216,7 @@ def export(args) -> Path:
     from models.weights import WEIGHTS_DIR, save_safetensors
 
     torch.set_num_threads(args.threads)
+    training_device(args.device)
     out = Path(args.out)
     best = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
     _, val_src = split(load_sources())
@@ -227,6 +235,12 @@ def export(args) -> Path:
     (WEIGHTS_DIR / f"{args.export}.md").write_text(model_card(args, out, summary, rows))
     print(json.dumps(summary, indent=1))
     return dst
+
+
+def where(run: dict) -> str:
+    """Where a run computed, for its card: runs from before ``--device`` existed were all on the CPU."""
+    device = run.get("device", "cpu")
+    return f"{run['threads']} CPU thread(s)" if device == "cpu" else f"the GPU ({device})"
 
 
 def model_card(args, out: Path, summary: dict, rows: list[dict]) -> str:
@@ -260,7 +274,7 @@ def model_card(args, out: Path, summary: dict, rows: list[dict]) -> str:
   on Vimeo-90K.
 * Training: batch {run['batch']}, {run['crop']}x{run['crop']} crops (IFNet sees {2 * run['crop']}x{2 * run['crop']}),
   t = k/n, n in 2..{run['max_span']}, flips, temporal reversal; Adamax lr {run['lr']} halved at 40 % and 80 %;
-  bf16 autocast + channels_last: {bool(run['bf16'])}; {wall / 60:.0f} min on {run['threads']} CPU thread(s).
+  bf16 autocast + channels_last: {bool(run['bf16'])}; {wall / 60:.0f} min on {where(run)}.
 * Command: `{cmd}`
 
 ## Data and licence
@@ -292,7 +306,8 @@ def parse(argv=None):
     ap.add_argument("--init", choices=("default", "kaiming"), default="kaiming")
     ap.add_argument("--out", default="runs/vfi_aligned")
     ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast + channels_last")
+    add_device_argument(ap)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--time-limit", type=float, default=0, help="minutes for this invocation (0: none)")
