@@ -310,9 +310,7 @@ def train(args) -> Path:
         teacher = load_teacher(args.teacher)
         kd = Distillation(teacher, net.decoder.widths, teacher.decoder.widths)
     for m in [net] + ([kd, kd.teacher[0]] if kd is not None else []):
-        m.to(device)
-        if getattr(m, "_features", None):  # the shared EfficientNet-Lite0 (not a submodule)
-            m._features[0].to(device)
+        m.to(device)  # the shared EfficientNet-Lite0 follows the data (FaceStudent.features)
     if args.bf16:
         net = net.to(memory_format=torch.channels_last)
     params = list(net.parameters()) + (list(kd.parameters()) if kd is not None else [])

@@ -71,7 +71,10 @@ class RifeInterpolator(NetRunner):
         (F (B, 4, H, W): F_t->0 then F_t->1 in pixels, mask M (B, 1, H, W) in [0, 1], the weight of frame 0).
 
             I_t ~ M W(I_0, F_t->0) + (1 - M) W(I_1, F_t->1)
+
+        IFNet runs on the frames' device (callers such as the aligned interpolators pass frames already there).
         """
+        self.net.to(img0.device)
         h, w = img0.shape[-2:]
         levels = self._levels(h, w)
         multiple = max(64, int(4 * max(levels)))

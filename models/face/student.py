@@ -108,13 +108,20 @@ class FaceStudent(nn.Module):
         self._features = [effnet]  # a list keeps it out of the state_dict and of .parameters()
         return self
 
-    def features(self, base: torch.Tensor) -> list[torch.Tensor]:
+    def feature_net(self) -> nn.Module:
+        """The frozen EfficientNet-Lite0: the one attached, else the registry's shared one (attached now)."""
         if self._features is None:
             from models import registry
 
             self.attach_features(registry.get("efficientnet_lite0"))
+        return self._features[0]
+
+    def features(self, base: torch.Tensor) -> list[torch.Tensor]:
+        effnet = self.feature_net()
+        if next(effnet.parameters()).device != base.device:  # not a submodule: moving this network does not move it
+            effnet.to(base.device)
         with torch.no_grad():
-            f = self._features[0].features(base)
+            f = effnet.features(base)
         return [f[s] for s in STRIDES]
 
     def conditions(self, base: torch.Tensor, boxes: torch.Tensor | None = None) -> list[torch.Tensor]:
@@ -156,9 +163,7 @@ class FaceNetRestorer:
             self.base = BasicVSRFaceRestorer()
         base = self.base.restore(face, out_size)
         device = inference_device()
-        self.net.to(device)
-        if self.net._features:
-            self.net._features[0].to(device)
+        self.net.to(device)  # its feature network follows the input (FaceStudent.features)
         x = torch.from_numpy(np.array(base)).permute(2, 0, 1)[None].float().div(255).to(device)  # a writable copy
         pad = (-out_size) % 32
         x = F.pad(x, (0, pad, 0, pad), mode="replicate")

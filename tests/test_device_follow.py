@@ -1,0 +1,79 @@
+"""Every network a model uses runs on the inference device, including the ones it borrows (the registry's shared
+IFNet, BasicVSR, EfficientNet-Lite0): checked without a GPU by making PyTorch's "meta" device the inference device.
+
+Meta tensors have shapes and no data. Where the pipelines bring a tensor back to the CPU (``.cpu()``, ``.numpy()``,
+``.item()``) the test hands them zeros of that shape, so a whole pipeline runs; a network left on the CPU fails with
+"Tensor on device cpu is not on the expected device meta", as it would on CUDA. (This found the aligned interpolators
+running IFNet on the CPU, and the face networks' EfficientNet-Lite0 left behind.)
+"""
+import contextlib
+import importlib
+import pkgutil
+
+import numpy as np
+import pytest
+import torch
+
+from models import registry
+
+META = torch.device("meta")
+# the sparse softmax splat uses bincount, which has no meta kernel: these are checked up to the splat
+NO_META_KERNEL = {"bfstvsr", "bfstvsr_concat", "motif"}
+
+
+@pytest.fixture
+def meta_device(monkeypatch):
+    """inference_device() -> meta in models.device and in every module of models/ that imported it by name."""
+    import models
+    from models import device
+
+    real = device.inference_device
+    modules = [importlib.import_module(info.name) for info in pkgutil.walk_packages(models.__path__, "models.")]
+    for module in modules:  # all imported first: a module imported after the patch would keep the meta function
+        if getattr(module, "inference_device", None) is real:
+            monkeypatch.setattr(module, "inference_device", lambda: META)
+    monkeypatch.setattr(registry, "_LOADED", {})  # shared networks moved to meta must not outlive the test
+    real_autocast = torch.autocast
+    monkeypatch.setattr(torch, "autocast", lambda device_type, *a, **k: contextlib.nullcontext()
+                        if device_type == "meta" else real_autocast(device_type, *a, **k))
+    T = torch.Tensor
+    zeros = lambda x: torch.zeros(x.shape, dtype=x.dtype)  # noqa: E731
+    for name in ("cpu", "numpy", "item", "tolist", "__bool__"):
+        real = getattr(T, name)
+        monkeypatch.setattr(T, name, lambda self, *a, _real=real, **k: _real(zeros(self) if self.is_meta else self,
+                                                                              *a, **k))
+    real_to = T.to
+
+    def to(self, *a, **k):
+        target = k.get("device", a[0] if a and isinstance(a[0], (str, torch.device)) else None)
+        if self.is_meta and target is not None and torch.device(target).type == "cpu":
+            return real_to(zeros(self), *a, **k)
+        return real_to(self, *a, **k)
+
+    monkeypatch.setattr(T, "to", to)
+
+
+def _models():
+    return [(task, mid) for task in ("vfi", "stvsr", "face") for mid in registry.ids(task, available_only=True)]
+
+
+@pytest.mark.parametrize("task, model_id", _models())
+def test_every_network_follows_the_inference_device(meta_device, task, model_id):
+    rng = np.random.default_rng(0)
+    f0 = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    f1 = np.roll(f0, 2, axis=1)
+    model = registry.create(model_id)
+    try:
+        if task == "vfi":
+            out = model.interpolate(f0, f1, [0.5])
+            assert out[0].shape == (64, 96, 3)
+        elif task == "stvsr":
+            out = model.upscale_pair(f0, f1, [0.5], (128, 192))
+            assert out[0].shape == (128, 192, 3)
+        else:
+            assert model.restore(f0[:32, :32], 128).shape == (128, 128, 3)
+    except NotImplementedError as exc:
+        if model_id not in NO_META_KERNEL or "Meta" not in str(exc):
+            raise
+    else:
+        assert model_id not in NO_META_KERNEL, "runs on meta now: drop it from NO_META_KERNEL"
