@@ -73,7 +73,7 @@ def _gather_matrix(index: torch.Tensor, weight: torch.Tensor, hw: int) -> torch.
 
 class _SplatRows(torch.autograd.Function):
     """rows (N, HW, C) -> (N, HW, C): out[n, index[n, j]] += weight[n, j] · rows[n, j mod HW]. Half and bf16 rows
-    are summed in float32 (the sparse product has no bf16 kernel) and returned in their own dtype."""
+    are summed in float32 (the sparse product has no bf16 kernel), autocast off, and returned in their own dtype."""
 
     @staticmethod
     def forward(ctx, rows, index, weight):
@@ -81,8 +81,9 @@ class _SplatRows(torch.autograd.Function):
         dtype = rows.dtype if rows.dtype in (torch.float32, torch.float64) else torch.float32
         xf, wf = rows.to(dtype).contiguous(), weight.to(dtype)
         out = torch.empty(n, hw, c, dtype=dtype, device=rows.device)
-        for i in range(n):
-            torch.mm(_splat_matrix(index[i], wf[i], hw), xf[i], out=out[i])
+        with torch.autocast(rows.device.type, enabled=False):  # autocast would cast the product to half on CUDA
+            for i in range(n):
+                torch.mm(_splat_matrix(index[i], wf[i], hw), xf[i], out=out[i])
         ctx.save_for_backward(xf, index, wf)
         ctx.in_dtype = rows.dtype
         return out.to(rows.dtype)
@@ -95,8 +96,9 @@ class _SplatRows(torch.autograd.Function):
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
             grad_x = torch.empty_like(xf)
-            for i in range(n):
-                torch.mm(_gather_matrix(index[i], wf[i], hw), gf[i], out=grad_x[i])
+            with torch.autocast(xf.device.type, enabled=False):
+                for i in range(n):
+                    torch.mm(_gather_matrix(index[i], wf[i], hw), gf[i], out=grad_x[i])
             grad_x = grad_x.to(ctx.in_dtype)
         if ctx.needs_input_grad[2]:
             # d out / d weight[j] = rows[j mod HW] at target index[j]: <grad at the target, the source's row>
