@@ -77,3 +77,40 @@ def test_every_network_follows_the_inference_device(meta_device, task, model_id)
             raise
     else:
         assert model_id not in NO_META_KERNEL, "runs on meta now: drop it from NO_META_KERNEL"
+
+
+def _step(params, loss, opt_cls) -> None:
+    loss.backward()
+    grads = [p.grad for p in params if p.grad is not None]
+    assert loss.is_meta and grads and all(g.is_meta for g in grads)
+    opt_cls(params, lr=1e-4).step()
+    assert all(p.is_meta for p in params)
+
+
+def test_training_steps_run_on_the_training_device(meta_device):
+    """One step of train.vfi_aligned (with distillation) and of train.face (student distilled from the teacher) with
+    every network and batch on the training device, as the commands put them there with --device."""
+    from models.face.teacher import template_boxes
+    from train.face import Distillation
+    from train.face import loss_terms as face_terms
+    from train.vfi_aligned import build, prepare
+    from train.vfi_aligned import loss_terms as vfi_terms
+
+    interp, net = build("sf_adacof_aligned_cond", 0.25)
+    prepare(net)
+    net.to(META)
+    interp.rife.net.to(META)
+    f = torch.rand(2, 3, 64, 64, device=META)
+    t = torch.full((2,), 0.5, device=META)
+    terms = vfi_terms(net, interp.rife, (f, f, f, t), (f, f, t), 32, True, 0.1)
+    _step(list(net.parameters()), terms["loss"], torch.optim.Adamax)
+
+    student = registry.create("face_student", pretrained=False).net
+    teacher = registry.create("face_teacher", pretrained=False).net
+    kd = Distillation(teacher, student.decoder.widths, teacher.decoder.widths)
+    for m in (student, kd, teacher):
+        m.to(META)
+    base = torch.rand(2, 3, 64, 64, device=META)
+    boxes = template_boxes(64)[None].expand(2, 4, 4)  # slice bounds: they stay on the CPU
+    terms = face_terms(student, base, base, True, w_perceptual=20.0, boxes=boxes, kd=kd)
+    _step(list(student.parameters()) + list(kd.parameters()), terms["loss"], torch.optim.Adam)
