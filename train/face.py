@@ -15,7 +15,8 @@ The teacher first builds its component dictionaries (K-means over the HQ trainin
 100 MSE + 20 perceptual (L1 of EfficientNet-Lite0 features at strides 2-16, each map divided by its mean absolute
 value on the target; ``--w-perceptual``), plus for ``face_student`` ``--w-kd`` x the L2 between its SFT maps (1x1
 adapters) and the frozen teacher's (:class:`Distillation`). Adam, betas (0.9, 0.999); bf16 autocast + channels_last
-with ``--bf16``; on a GPU when one is visible (``--device``, :mod:`train.runtime`). Every decoder's last conv starts at zero: step 0 is the base. Validation PSNR at 512 (whole faces,
+with ``--bf16``; on a GPU when one is visible (``--device``, :mod:`train.runtime`). Every decoder's last conv starts
+at zero: step 0 is the base. Validation PSNR at 512 (whole faces,
 x4 and x8) against the base and bicubic, every ``--val-every`` steps (``--quality``: FD-EffNetLite0 and the dlib
 identity distance too); ``best.pt`` keeps the best (``--select psnr``, or ``fd`` for the lowest FD); ``--resume``
 continues from ``last.pt``; the log records the base's MSE on every batch beside the model's.

@@ -14,8 +14,8 @@ for 480p-1440p frames (16, 8, 4, 2, 1), the frames the model meets in use, altho
 network starts at the prior
 (:func:`models.vfi.aligned.start_at_prior`: the untrained model returns IFNet's frame), hidden convs He-initialised.
 Adamax, lr halved at 40 % and 80 %. bf16 autocast + channels_last with ``--bf16``; on a GPU when one is visible
-(``--device``, :mod:`train.runtime`: IFNet then runs in fp16, as the app runs it there). Validation every ``--val-every``
-steps on fixed windows of the held-out training sources (t = 1/4, 1/2, 3/4), beside ``rife`` and ``dis_flow`` on the
+(``--device``, :mod:`train.runtime`: IFNet then runs in fp16, as the app runs it there). Validation every
+``--val-every`` steps on fixed windows of the held-out training sources (t = 1/4, 1/2, 3/4), beside ``rife`` and ``dis_flow`` on the
 same windows; ``best.pt`` keeps the best. Resumable (``--resume``), time-limited (``--time-limit`` minutes).
 """
 from __future__ import annotations
