@@ -115,10 +115,9 @@ def machine() -> dict:
         info["torch_threads"] = torch.get_num_threads()
         if torch.cuda.is_available():
             info["gpu"] = torch.cuda.get_device_name(0)
-        from models import settings
-        from models.device import cpu_bf16_supported
+        from models.device import cpu_bf16_enabled
 
-        info["cpu_bf16"] = bool(settings.get().cpu_bf16 and cpu_bf16_supported())  # see models.device.autocast
+        info["cpu_bf16"] = bool(cpu_bf16_enabled())
     except ImportError:
         pass
     return info

@@ -61,14 +61,19 @@ def cpu_bf16_supported() -> bool:
         return False
 
 
+def cpu_bf16_enabled() -> bool:
+    """Whether networks that ask for ``cpu_bf16`` get it here: native bf16 and ``FRAMEFORGE_CPU_BF16`` not 0."""
+    from . import settings
+
+    return settings.get().cpu_bf16 and cpu_bf16_supported()
+
+
 def autocast(device: torch.device, cpu_bf16: bool = False):
     """fp16 autocast on CUDA; on the CPU nothing, or bf16 autocast when ``cpu_bf16`` is asked for, the CPU has native
     bf16 and ``FRAMEFORGE_CPU_BF16`` is not 0."""
     dtype = half_precision(device)
     if dtype is None:
-        from . import settings
-
-        if device.type == "cpu" and cpu_bf16 and settings.get().cpu_bf16 and cpu_bf16_supported():
+        if device.type == "cpu" and cpu_bf16 and cpu_bf16_enabled():
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)

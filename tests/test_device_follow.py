@@ -94,8 +94,7 @@ def test_training_steps_run_on_the_training_device(meta_device):
 
     interp, net = build("sf_adacof_aligned_cond", 0.25)
     prepare(net)
-    net.to(META)
-    interp.rife.net.to(META)
+    net.to(META)  # IFNet is not moved here: it follows the frames, as in the command
     f = torch.rand(2, 3, 64, 64, device=META)
     t = torch.full((2,), 0.5, device=META)
     terms = vfi_terms(net, interp.rife, (f, f, f, t), (f, f, t), 32, True, 0.1)

@@ -41,6 +41,12 @@ def training_device(name: str = "auto") -> torch.device:
     return device
 
 
+def where_trained(device: str | None, cpu: str) -> str:
+    """A card's words for where a run computed: ``cpu`` (e.g. "the 2-core CPU") for the CPU and for runs from before
+    ``--device`` existed (``device`` None), else "the GPU (cuda)"."""
+    return cpu if device in (None, "cpu") else f"the GPU ({device})"
+
+
 def mixed_precision(device: torch.device, bf16: bool):
     """bf16 autocast on ``device`` when ``bf16`` (``--bf16``), else full precision. bf16 keeps fp32's exponent
     range, so no loss scaling is needed on either device."""

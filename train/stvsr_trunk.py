@@ -32,7 +32,7 @@ import torch
 from models.stvsr.trunk_inr import TRUNK_HEADS, TRUNK_IDS
 from train.checkpoint import resume_run, save_run
 from train.data_stvsr import WindowSampler, build_cache
-from train.runtime import add_device_argument, mixed_precision, training_device
+from train.runtime import add_device_argument, mixed_precision, training_device, where_trained
 from train.stvsr import charbonnier, to_tensor, y_psnr
 
 DATA_CACHE = Path("runs/stvsr_cache")
@@ -47,14 +47,15 @@ def make_sample(sampler: WindowSampler, rng: np.random.Generator, scale: float, 
                 augment: bool = True) -> dict:
     """One window and everything the frozen stages give for it (tensors; uint8 images, fp16 features)."""
     from models.backbones.video_sr import pair_flows
+    from models.device import inference_device
     from models.pipelines.timing import interpolate_at
 
     w = sampler.sample(rng, LR_PATCH, scale, n_t=3, augment=augment)
     size = w.gt.shape[1:3]
     (hr0, f0), (hr1, f1) = basicvsr.upscale_stream([(w.lr[0], False), (w.lr[1], False)], size, features=True)
     bases, _ = interpolate_at(rife, hr0, hr1, [float(t) for t in w.ts])
-    device = next(basicvsr.net.parameters()).device  # where upscale_stream ran it
-    v01, v10 = pair_flows(basicvsr.net, *(to_tensor(x)[None].to(device) for x in w.lr[:2]))
+    device = inference_device()  # as models.stvsr.trunk_pipeline computes them
+    v01, v10 = pair_flows(basicvsr.net.to(device), *(to_tensor(x)[None].to(device) for x in w.lr[:2]))
     return {"gt": torch.from_numpy(np.stack(w.gt)), "base": torch.from_numpy(np.stack(bases)),
             "ts": torch.from_numpy(w.ts), "feat": torch.from_numpy(np.stack([f0, f1])),
             "flow": torch.cat([v01, v10]).half().cpu()}
@@ -288,7 +289,7 @@ def model_card(model_id: str, s: dict) -> str:
 - **Command**: `python -m train.stvsr_trunk cache` then `{s['command']}`, exported with
   `python -m train.stvsr_trunk export --model {s['model']} --out ...` (kept step {s['best_step']} of {s['step']};
   batch {s['batch']}, HR crop {s['crop']}, Adam {s['lr']} cosine, bf16 autocast; {s['wall_s'] / 60:.0f} min on
-  {"the 2-core CPU" if s.get("device", "cpu") == "cpu" else "the GPU (" + s["device"] + ")"}).
+  {where_trained(s.get("device"), "the 2-core CPU")}).
 - **Validation** (fp16 weights as shipped, {len(VAL_SEQUENCES)} held-back sequences, 48 windows, Y-PSNR dB):
   in-between frames {v['val_mid']:.3f} vs base {v['val_base_mid']:.3f} ({v['gain_mid']:+.3f}); anchors
   {v['val_anchor']:.3f} vs base {v['val_base_anchor']:.3f} ({v['gain_anchor']:+.3f}).

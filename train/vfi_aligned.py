@@ -32,7 +32,7 @@ import torch
 from models.backbones.ifnet import LEVELS
 from models.vfi.common import charbonnier
 from train.data_vfi import REPO, VAL_SOURCES, TimedSampler, build_cache, load_sources, split, val_timed
-from train.runtime import add_device_argument, mixed_precision, training_device
+from train.runtime import add_device_argument, mixed_precision, training_device, where_trained
 from train.vfi import DATA_TERMS, _log, kaiming_init, lr_at
 
 MODELS = {"sf_adacof_aligned": "sf_adacof", "adacof_aligned": "adacof",
@@ -144,8 +144,7 @@ def train(args) -> Path:
     interp, net = build(args.model, args.width)
     rife = interp.rife
     prepare(net, args.init)
-    net.to(device)
-    rife.net.to(device)
+    net.to(device)  # IFNet runs where the frames are (RifeInterpolator.motion)
     if args.bf16:
         net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adamax(net.parameters(), lr=args.lr, betas=(0.9, 0.999))
@@ -237,12 +236,6 @@ def export(args) -> Path:
     return dst
 
 
-def where(run: dict) -> str:
-    """Where a run computed, for its card: runs from before ``--device`` existed were all on the CPU."""
-    device = run.get("device", "cpu")
-    return f"{run['threads']} CPU thread(s)" if device == "cpu" else f"the GPU ({device})"
-
-
 def model_card(args, out: Path, summary: dict, rows: list[dict]) -> str:
     run = json.loads((out / "args.json").read_text())
     vals = [r for r in rows if "psnr" in r]
@@ -255,6 +248,7 @@ def model_card(args, out: Path, summary: dict, rows: list[dict]) -> str:
     ref_rows = "\n".join(f"| {m} | " + " | ".join(f"{refs[m][k]:.3f}" for k in ts) + f" | {refs[m]['psnr']:.3f} |"
                          for m in refs)
     paper = MODELS[run["model"]]
+    where = where_trained(run.get("device"), f"{run['threads']} CPU thread(s)")
     cond = (" each frame's RGB followed by IFNet's weight of it and its closeness in time (the conditioned "
             "variant: the first conv has 2 more inputs per frame, zero at the start);" if run["model"].endswith("_cond")
             else "")
@@ -274,7 +268,7 @@ def model_card(args, out: Path, summary: dict, rows: list[dict]) -> str:
   on Vimeo-90K.
 * Training: batch {run['batch']}, {run['crop']}x{run['crop']} crops (IFNet sees {2 * run['crop']}x{2 * run['crop']}),
   t = k/n, n in 2..{run['max_span']}, flips, temporal reversal; Adamax lr {run['lr']} halved at 40 % and 80 %;
-  bf16 autocast + channels_last: {bool(run['bf16'])}; {wall / 60:.0f} min on {where(run)}.
+  bf16 autocast + channels_last: {bool(run['bf16'])}; {wall / 60:.0f} min on {where}.
 * Command: `{cmd}`
 
 ## Data and licence

@@ -101,8 +101,7 @@ class RifeInterpolator(NetRunner):
         inner = [t for t in ts if 0.0 < t < 1.0]
         made: dict[float, np.ndarray] = {}
         if inner:
-            device = inference_device()
-            self.net.to(device)
+            device = inference_device()  # motion() runs IFNet where the frames are
             h, w = frame0.shape[:2]
             if h * w <= self.max_pixels:
                 x = to_tensor([frame0, frame1], device)
