@@ -239,6 +239,16 @@ def parser(name: str, doc: str, task: str, data_help: str) -> argparse.ArgumentP
     return ap
 
 
+def add_degrade_args(ap: argparse.ArgumentParser) -> None:
+    """``--degrade PRESET`` and ``--seed N``: the input degradation of :mod:`models.degrade` (default ``bi``: none
+    beyond the protocol's bicubic resize, so results are unchanged without the flag)."""
+    from models.degrade import PRESETS
+
+    ap.add_argument("--degrade", default="bi", metavar="PRESET",
+                    help=f"input degradation preset: {', '.join(PRESETS)} or crfNN (default: bi)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the degradation (default 0)")
+
+
 def publish(report: dict, protocol: str, columns, json_path: str | None, heading: str = "") -> int:
     """Print a benchmark's protocol, machine and table, write its JSON when asked; returns the exit code 0."""
     print(f"\n{protocol}\n{heading}machine: {describe_machine(report['machine'])}\n")

@@ -13,6 +13,11 @@ model one ``upscale_pair`` call per pair. ``ms_per_output_frame`` = the model's 
 frames it made, after one untimed warm-up pair (streams read ahead, so per-call times are lumpy). Midpoint-only models
 (``arbitrary_t`` False) make k / T by midpoint recursion, so they run only for T = 1, 2, 4, 8 and are skipped
 otherwise.
+
+``--degrade PRESET`` (:mod:`models.degrade`; default ``bi``, the protocol above): the LR frames of each sequence are
+made by the preset instead (``crfNN``: the bicubic LR sequence encoded with libx264 at CRF NN and decoded, as an
+upload would be; ``jpeg``, ``real``: their chains), with seed ``--seed`` + the sequence's index. The JSON records
+``degrade`` and ``seed``.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import time
 import numpy as np
 from PIL import Image
 
+from models import degrade as degradation
 from models.interfaces import PairRequest
 from models.pipelines.stream import upscale_requests
 from models.pipelines.timing import VIDEO_DEPTH
@@ -86,11 +92,19 @@ def plan(n: int, time_scale: int) -> list[tuple[int, int, list[float]]]:
     return calls
 
 
-def evaluate_sequence(model, hr: list[np.ndarray], space: float, time_scale: int, warm: bool) -> dict:
+def lr_frames(hr: list[np.ndarray], space: float, preset: str = "bi", seed: int = 0) -> list[np.ndarray]:
+    """The LR input of a sequence of (cropped) HR frames under a degradation preset (``bi``: :func:`degrade`)."""
+    if preset == "bi":
+        return [degrade(f, space) for f in hr]
+    return degradation.degrade_frames(hr, lr_size(hr[0].shape[:2], space), preset, seed)
+
+
+def evaluate_sequence(model, hr: list[np.ndarray], space: float, time_scale: int, warm: bool,
+                      preset: str = "bi", seed: int = 0) -> dict:
     """Scores and timings of one model on one sequence of HR frames."""
     hr = [hr_crop(f, space) for f in hr]
     size = hr[0].shape[:2]
-    lr = [degrade(f, space) for f in hr]
+    lr = lr_frames(hr, space, preset, seed)
     calls = plan(len(hr), time_scale)
     requests = [PairRequest(a, b, lr[a], lr[b], ts) for a, b, ts in calls]
     if warm:
@@ -124,11 +138,11 @@ def _mean(xs):
     return float(np.mean(xs)) if xs else None
 
 
-def evaluate(model, sequences, space: float, time_scale: int) -> dict:
+def evaluate(model, sequences, space: float, time_scale: int, preset: str = "bi", seed: int = 0) -> dict:
     """``sequences`` = [(name, [HR frames])]: per-sequence means, then their mean."""
     per_seq, secs = [], 0.0
     for k, (name, frames) in enumerate(sequences):
-        r = evaluate_sequence(model, frames, space, time_scale, warm=(k == 0))
+        r = evaluate_sequence(model, frames, space, time_scale, warm=(k == 0), preset=preset, seed=seed + k)
         secs += r.pop("secs")
         per_seq.append({"sequence": name, **r})
     keys = ("psnr_y", "psnr_y_anchor", "psnr_y_interp", "ssim_y")
@@ -141,7 +155,8 @@ def evaluate(model, sequences, space: float, time_scale: int) -> dict:
 
 
 def run(data: str, space: float, time_scale: int, models: list[str], max_frames: int | None = None,
-        threads: int | None = 1) -> dict:
+        threads: int | None = 1, preset: str = "bi", seed: int = 0) -> dict:
+    preset = degradation.check_preset(preset)
     if space <= 0:
         raise ValueError(f"--space must be positive, got {space}")
     if time_scale < 1:
@@ -160,7 +175,7 @@ def run(data: str, space: float, time_scale: int, models: list[str], max_frames:
             print(f"skip {mid}: it only makes midpoints, which reach times k/T by recursion only for T a power of "
                   f"two up to {2 ** MAX_MIDPOINT_DEPTH} (T = {time_scale})")
             continue
-        r = {"model": mid, **evaluate(model, seqs, space, time_scale)}
+        r = {"model": mid, **evaluate(model, seqs, space, time_scale, preset, seed)}
         print(f"{mid}: PSNR-Y {r['psnr_y']:.2f} (anchors {r['psnr_y_anchor']:.2f}, interpolated "
               f"{r['psnr_y_interp'] if r['psnr_y_interp'] is None else round(r['psnr_y_interp'], 2)}) "
               f"SSIM-Y {r['ssim_y']:.4f} {r['ms_per_output_frame']:.1f} ms/frame", flush=True)
@@ -169,7 +184,7 @@ def run(data: str, space: float, time_scale: int, models: list[str], max_frames:
             "data": {"path": str(data), "sequences": [n for n, _ in seqs],
                      "frames": [len(f) for _, f in seqs], "max_frames": max_frames,
                      "hr_size": list(hr_crop(seqs[0][1][0], space).shape[:2])},
-            "space": space, "time": time_scale, "results": results}
+            "space": space, "time": time_scale, "degrade": preset, "seed": seed, "results": results}
 
 
 def main(argv=None) -> int:
@@ -177,12 +192,13 @@ def main(argv=None) -> int:
     ap.add_argument("--space", type=float, required=True, help="spatial scale S (may be fractional)")
     ap.add_argument("--time", type=int, required=True, help="temporal scale T (anchors every T-th frame)")
     ap.add_argument("--max-frames", type=int, help="use only the first N frames of each sequence")
+    common.add_degrade_args(ap)
     args = ap.parse_args(argv)
     space = int(args.space) if float(args.space).is_integer() else args.space
     return common.run_and_publish(
         lambda: run(args.data, space, args.time, common.resolve_models(args.models, "stvsr"), args.max_frames,
-                    args.threads or None),
-        PROTOCOL, COLUMNS, args.json, heading=f"x{space} space, x{args.time} time; ",
+                    args.threads or None, args.degrade, args.seed),
+        PROTOCOL, COLUMNS, args.json, heading=f"x{space} space, x{args.time} time, {args.degrade}; ",
         errors=(common.DataError, ValueError))
 
 

@@ -9,12 +9,19 @@ triplets of the wall time of one interpolated frame, after one untimed warm-up c
 (s, s + N), s = 0, N, 2N, ..., gives the frames s + k at t = k / N (k = 1 .. N-1), all made in one call per window
 (midpoint-only models make k / N by recursion, so N must be a power of two for them). Scores per t
 (``psnr_t0.25`` ...) and over all, means over the windows of a sequence, then over sequences.
+
+``--degrade PRESET`` (:mod:`models.degrade`, default ``bi`` = inputs as they are): the input frames are degraded at
+their own size before the model sees them (``crfNN``: a triplet's two inputs, or a whole sequence in ``--gap`` mode,
+encoded with libx264 at CRF NN and decoded; ``jpeg`` / ``real``: their chains), seed ``--seed`` + the triplet's or
+sequence's index; the truths are untouched. The JSON records ``degrade`` and ``seed``.
 """
 from __future__ import annotations
 
 import sys
 
 import numpy as np
+
+from models import degrade as degradation
 
 from . import common
 from .metrics import psnr, ssim
@@ -46,20 +53,22 @@ def evaluate(model, triplets) -> dict:
             "ms_per_frame": 1000.0 * common.median(secs), "n": len(triplets)}
 
 
-def evaluate_gap(model, sequences, gap: int) -> dict:
-    """Any-t scores: ``sequences`` = [(name, [frames])]; windows (s, s + gap), targets at t = k / gap."""
+def evaluate_gap(model, sequences, gap: int, inputs: list[list[np.ndarray]] | None = None) -> dict:
+    """Any-t scores: ``sequences`` = [(name, [frames])]; windows (s, s + gap), targets at t = k / gap. ``inputs``
+    (one frame list per sequence, e.g. degraded copies) replaces the frames the model sees; truths stay."""
     from models.pipelines.timing import interpolate_at
 
     ts = [k / gap for k in range(1, gap)]
     depth = max(1, int(np.ceil(np.log2(gap))))  # midpoint-only models: exact for a power-of-two gap
-    first = sequences[0][1]
+    inputs = inputs if inputs is not None else [frames for _, frames in sequences]
+    first = inputs[0]
     interpolate_at(model, first[0], first[gap], ts, depth)  # warm-up
     per_seq, secs = [], []
-    for name, frames in sequences:
+    for (name, frames), seen in zip(sequences, inputs):
         scores: dict[float, list[float]] = {t: [] for t in ts}
         ssims = []
         for s in range(0, len(frames) - gap, gap):
-            (outs, _), dt = common.timed(interpolate_at, model, frames[s], frames[s + gap], ts, depth)
+            (outs, _), dt = common.timed(interpolate_at, model, seen[s], seen[s + gap], ts, depth)
             secs.append(dt / len(ts))
             for k, (t, out) in enumerate(zip(ts, outs), start=1):
                 scores[t].append(psnr(np.asarray(out), frames[s + k]))
@@ -73,11 +82,14 @@ def evaluate_gap(model, sequences, gap: int) -> dict:
             "sequences": per_seq}
 
 
-def run_gap(data: str, models: list[str], gap: int, threads: int | None = 1, max_frames: int | None = None) -> dict:
+def run_gap(data: str, models: list[str], gap: int, threads: int | None = 1, max_frames: int | None = None,
+            preset: str = "bi", seed: int = 0) -> dict:
     if gap < 2:
         raise ValueError(f"--gap must be at least 2, got {gap}")
+    preset = degradation.check_preset(preset)
     common.set_threads(threads)
     seqs = [(n, [common.load_rgb(p) for p in paths[:max_frames]]) for n, paths in common.video_sequences(data)]
+    inputs = [degrade_inputs(frames, preset, seed + k) for k, (_, frames) in enumerate(seqs)]
     results = []
     for mid in models:
         model = common.load_model(mid, "vfi")
@@ -86,12 +98,12 @@ def run_gap(data: str, models: list[str], gap: int, threads: int | None = 1, max
         if not getattr(model, "arbitrary_t", False) and gap & (gap - 1):
             print(f"skip {mid}: midpoint-only models reach k/{gap} only for a power-of-two gap")
             continue
-        r = {"model": mid, **evaluate_gap(model, seqs, gap)}
+        r = {"model": mid, **evaluate_gap(model, seqs, gap, inputs)}
         print(f"{mid}: " + "  ".join(f"{k} {v:.2f}" for k, v in r.items() if k.startswith("psnr")), flush=True)
         results.append(r)
     return {"protocol": PROTOCOL_GAP.format(gap=gap), "machine": common.machine(), "threads": threads,
             "data": {"path": str(data), "sequences": [n for n, _ in seqs], "frames": [len(f) for _, f in seqs]},
-            "gap": gap, "results": results}
+            "gap": gap, "degrade": preset, "seed": seed, "results": results}
 
 
 PROTOCOL_GAP = ("vfi any-t: windows (s, s+{gap}), s = 0, {gap}, ...; frames s+k at t = k/{gap}, one call per window; "
@@ -99,10 +111,21 @@ PROTOCOL_GAP = ("vfi any-t: windows (s, s+{gap}), s = 0, {gap}, ...; frames s+k 
                 "then over sequences; ms_per_frame = median over windows of call time / frames made, after 1 warm-up")
 
 
-def run(data: str, models: list[str], threads: int | None = 1) -> dict:
+def degrade_inputs(frames: list[np.ndarray], preset: str, seed: int) -> list[np.ndarray]:
+    """Input frames (one triplet's two, or one sequence) degraded at their own size by ``preset``."""
+    if preset == "bi":
+        return frames
+    return degradation.degrade_frames(frames, frames[0].shape[:2], preset, seed)
+
+
+def run(data: str, models: list[str], threads: int | None = 1, preset: str = "bi", seed: int = 0) -> dict:
+    preset = degradation.check_preset(preset)
     common.set_threads(threads)
     rows = common.vfi_triplets(data)
-    triplets = [(n, common.load_rgb(a), common.load_rgb(g), common.load_rgb(b)) for n, a, g, b in rows]
+    triplets = []
+    for k, (n, a, g, b) in enumerate(rows):
+        f0, f1 = degrade_inputs([common.load_rgb(a), common.load_rgb(b)], preset, seed + k)
+        triplets.append((n, f0, common.load_rgb(g), f1))
     sizes = sorted({f"{t[1].shape[1]}x{t[1].shape[0]}" for t in triplets})
     results = []
     for mid in models:
@@ -113,23 +136,27 @@ def run(data: str, models: list[str], threads: int | None = 1) -> dict:
         print(f"{mid}: PSNR {r['psnr']:.2f}  SSIM {r['ssim']:.4f}  {r['ms_per_frame']:.1f} ms/frame", flush=True)
         results.append(r)
     return {"protocol": PROTOCOL, "machine": common.machine(), "threads": threads,
-            "data": {"path": str(data), "triplets": len(triplets), "sizes": sizes}, "results": results}
+            "data": {"path": str(data), "triplets": len(triplets), "sizes": sizes}, "degrade": preset, "seed": seed,
+            "results": results}
 
 
 def main(argv=None) -> int:
     ap = common.parser("vfi", __doc__, "vfi", "triplet folder (input/+gt/ layout, or <n>/frame0..2.png)")
     ap.add_argument("--gap", type=int, help="any-t mode: DIR holds frame sequences; windows of N frames")
     ap.add_argument("--max-frames", type=int, help="any-t mode: only the first N frames of each sequence")
+    common.add_degrade_args(ap)
     args = ap.parse_args(argv)
     if args.gap:
         models = common.resolve_models(args.models, "vfi")
         cols = COLUMNS[:1] + [(f"psnr_t{k / args.gap:g}", f"t={k / args.gap:g}", ".2f") for k in range(1, args.gap)]
         return common.run_and_publish(
-            lambda: run_gap(args.data, models, args.gap, args.threads or None, args.max_frames),
+            lambda: run_gap(args.data, models, args.gap, args.threads or None, args.max_frames, args.degrade,
+                            args.seed),
             PROTOCOL_GAP.format(gap=args.gap), cols + COLUMNS[1:], args.json, errors=(common.DataError, ValueError))
     return common.run_and_publish(
-        lambda: run(args.data, common.resolve_models(args.models, "vfi"), args.threads or None),
-        PROTOCOL, COLUMNS, args.json)
+        lambda: run(args.data, common.resolve_models(args.models, "vfi"), args.threads or None, args.degrade,
+                    args.seed),
+        PROTOCOL, COLUMNS, args.json, errors=(common.DataError, ValueError))
 
 
 if __name__ == "__main__":
