@@ -108,6 +108,14 @@ class VideoInfo:
     rotation: int  # clockwise degrees applied for display: 0, 90, 180 or 270
     codec: str
     variable_frame_rate: bool
+    # colour (from the first decoded picture; "" when the stream does not say): ffmpeg's names, e.g. "bt2020",
+    # "smpte2084", "bt2020nc"; ``hdr`` is "pq", "hlg" or None (see :func:`hdr_kind`)
+    color_primaries: str = ""
+    color_transfer: str = ""
+    color_space: str = ""
+    bit_depth: int = 8
+    hdr: str | None = None
+    sequence: bool = False  # a zip or folder of PNG frames (see :func:`is_sequence`), frame rate given by the user
 
 
 def _open_input(path) -> "av.container.InputContainer":
@@ -201,12 +209,15 @@ def _is_variable_rate(pts: list[int]) -> bool:
     return spread > max(2.0, VFR_TOLERANCE * median)  # 2 ticks absorb timestamp rounding (e.g. 33/34 ms)
 
 
-def probe(path) -> VideoInfo:
+def probe(path, fps: float | None = None) -> VideoInfo:
     """Describe a video without decoding more than its first frame.
 
     Raises :class:`VideoError` for a missing or empty file, a file that is not a video or is damaged, a still image,
-    a file without a video stream and a video without decodable frames.
+    a file without a video stream and a video without decodable frames. A zip or folder of PNG frames
+    (:func:`is_sequence`) is described too; its frame rate is ``fps`` (required there, ignored for a video).
     """
+    if is_sequence(path):
+        return probe_sequence(path, fps)
     name = Path(path).name
     with _open_input(path) as container:
         stream = container.streams.video[0]
@@ -243,6 +254,7 @@ def probe(path) -> VideoInfo:
         if rotation in (90, 270):
             width, height = height, width
         audio = container.streams.audio[0] if container.streams.audio else None
+        primaries, transfer, space = _color_names(first)
         return VideoInfo(
             path=str(path),
             width=width,
@@ -256,6 +268,11 @@ def probe(path) -> VideoInfo:
             rotation=rotation,
             codec=stream.codec_context.name,
             variable_frame_rate=_is_variable_rate(pts),
+            color_primaries=primaries,
+            color_transfer=transfer,
+            color_space=space,
+            bit_depth=_bit_depth(first),
+            hdr=hdr_kind(primaries, transfer),
         )
 
 
@@ -278,12 +295,19 @@ def _to_display(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k=-(rotation // 90)))
 
 
-def iter_frames(path, max_frames: int | None = None, start_time: float = 0.0) -> Iterator[Frame]:
+def iter_frames(path, max_frames: int | None = None, start_time: float = 0.0, fps: float | None = None,
+                tone_map: bool = False) -> Iterator[Frame]:
     """Decode frames one at a time (never the whole video in memory), rotated to display orientation.
 
     ``start_time`` (seconds from the stream start) seeks to the key frame before it and skips earlier frames.
+    A zip or folder of PNG frames (:func:`is_sequence`) is read at ``fps`` frames per second. ``tone_map``: an HDR
+    stream (PQ or HLG, :func:`hdr_kind`) comes out tone-mapped to SDR BT.709 (:func:`tone_map_to_sdr`); without it
+    an HDR stream's frames are its PQ/HLG-coded values (what :class:`VideoWriter` with ``hdr`` writes back).
     """
     if max_frames is not None and max_frames <= 0:
+        return
+    if is_sequence(path):
+        yield from iter_sequence(path, fps, max_frames=max_frames, start_time=start_time)
         return
     name = Path(path).name
     with _open_input(path) as container:
@@ -298,16 +322,26 @@ def iter_frames(path, max_frames: int | None = None, start_time: float = 0.0) ->
         rotation = None
         produced = 0
         decoded = 0
+        hdr = None
+        deep = False
         try:
             for frame in container.decode(stream):
                 if rotation is None:
                     rotation = _clockwise_rotation(frame, stream)
+                    hdr = hdr_kind(*_color_names(frame)[:2]) if tone_map else None
+                    deep = _bit_depth(frame) > 8  # swscale's 10-bit -> rgb24 path is off by up to 2 levels
                 time = float((frame.pts - origin) * tb) if frame.pts is not None else decoded / fps
                 decoded += 1
                 if start_time > 0 and time < start_time - 0.5 / fps:
                     continue
                 index = decoded - 1 if start_time <= 0 else int(round(time * fps))
-                image = _to_display(frame.to_ndarray(format="rgb24"), rotation)
+                if hdr is not None:
+                    rgb = tone_map_to_sdr(frame.to_ndarray(format="rgb48le"), hdr)
+                elif deep:
+                    rgb = ((frame.to_ndarray(format="rgb48le").astype(np.uint32) + 128) // 257).astype(np.uint8)
+                else:
+                    rgb = frame.to_ndarray(format="rgb24")
+                image = _to_display(rgb, rotation)
                 yield Frame(image=image, time=time, index=index)
                 produced += 1
                 if max_frames is not None and produced >= max_frames:
@@ -355,13 +389,27 @@ class VideoWriter:
     """
 
     def __init__(self, path, fps: float, audio_from: str | None = None, audio_start: float = 0.0, crf: int = 18,
-                 preset: str = "fast"):
+                 preset: str = "fast", codec: str = "h264", bit_depth: int = 8, hdr: str | None = None):
         self.path = Path(path)
         self.rate = frame_rate(fps)
-        if not 0 <= int(crf) <= 51:
-            raise VideoError(f"crf must be in 0..51, got {crf}.")
+        self.codec = check_codec(codec)
+        self.spec = CODECS[self.codec]
+        if self.spec.container is None:
+            raise VideoError(f"{codec} is a PNG sequence: write it with open_writer() or PngSequenceWriter.")
+        low, high = self.spec.crf_range
+        if not low <= int(crf) <= high:
+            raise VideoError(f"crf must be in {low}..{high} for {self.spec.label}, got {crf}.")
         self.crf = int(crf)
+        if preset not in PRESETS:
+            raise VideoError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}.")
         self.preset = preset
+        self.bit_depth = check_bit_depth(self.codec, bit_depth)
+        if hdr not in (None, "pq", "hlg"):
+            raise VideoError(f"hdr must be None, 'pq' or 'hlg', got {hdr!r}.")
+        if hdr is not None and self.bit_depth < 10:
+            raise VideoError("HDR (PQ/HLG) output needs 10 bits per sample: pass bit_depth=10.")
+        self.hdr = hdr
+        self.pix_fmt = self.spec.pix_fmt[self.bit_depth]
         self.audio_from = None if audio_from is None else str(audio_from)
         self.audio_start = max(0.0, float(audio_start))
         self.audio_mode = "none"
@@ -395,8 +443,10 @@ class VideoWriter:
         if self._closed:
             raise VideoError("The video writer is already closed.")
         image = np.asarray(image)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise VideoError(f"Frames must be (H, W, 3) uint8 RGB arrays, got shape {image.shape} {image.dtype}.")
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype not in (np.uint8, np.uint16) or (
+                image.dtype == np.uint16 and self.bit_depth == 8):
+            raise VideoError(f"Frames must be (H, W, 3) uint8 RGB arrays (uint16 for 10-bit output), got shape "
+                             f"{image.shape} {image.dtype}.")
         if self._out is None:
             self._start(image.shape[0], image.shape[1])
         if image.shape[:2] != self.input_size:
@@ -405,7 +455,17 @@ class VideoWriter:
                 f"this one is {image.shape[1]}x{image.shape[0]}."
             )
         h, w = self.size
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:h, :w]), format="rgb24")
+        if self.bit_depth == 8:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:h, :w]), format="rgb24")
+        else:  # 16-bit RGB, converted here so the matrix (BT.2020 for HDR) is the one tagged
+            deep = image[:h, :w].astype(np.uint16) * 257 if image.dtype == np.uint8 else image[:h, :w]
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(deep), format="rgb48le")
+            if self.pix_fmt.startswith("yuv"):
+                frame = frame.reformat(format=self.pix_fmt, dst_colorspace=_BT2020 if self.hdr else None)
+            else:
+                frame = frame.reformat(format=self.pix_fmt)
+        if self.hdr is not None:
+            _tag_colour(frame, self.hdr)
         frame.pts = self.frames_written
         frame.time_base = 1 / self.rate
         self._out.mux(self._video.encode(frame))
@@ -421,7 +481,7 @@ class VideoWriter:
                 raise VideoError("No frames were written, so no video was made.")
             self._out.mux(self._video.encode(None))
             self._pump_audio(float(self.frames_written / self.rate), final=True)
-            if self.audio_mode == "aac":
+            if self.audio_mode not in ("copy", "none"):  # re-encoded (AAC, Opus): flush the encoder
                 self._out.mux(self._audio_out.encode(None))
         except BaseException:
             self.abort()
@@ -458,17 +518,25 @@ class VideoWriter:
         if height < 2 or width < 2:
             raise VideoError(f"Frames must be at least 2x2 pixels, got {width}x{height}.")
         self.input_size = (height, width)
-        self.size = (height - height % 2, width - width % 2)  # yuv420p needs even sizes: crop 1 px
+        if "420" in self.pix_fmt:  # 4:2:0 needs even sizes: crop 1 px
+            self.size = (height - height % 2, width - width % 2)
+        else:
+            self.size = (height, width)
         self.cropped = self.size != self.input_size
         if self.cropped:
             log.info("odd frame size %dx%d cropped to %dx%d", width, height, self.size[1], self.size[0])
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._out = av.open(str(self.path), "w", format="mp4", options={"movflags": "+faststart"})
+        options = {"movflags": "+faststart"} if self.spec.container == "mp4" else {}
+        self._out = av.open(str(self.path), "w", format=self.spec.container, options=options)
         try:
-            video = self._out.add_stream("libx264", rate=self.rate)
+            video = self._out.add_stream(self.spec.encoder, rate=self.rate)
             video.width, video.height = self.size[1], self.size[0]
-            video.pix_fmt = "yuv420p"
-            video.options = {"crf": str(self.crf), "preset": self.preset}
+            video.pix_fmt = self.pix_fmt
+            video.options = self.spec.options(self.crf, self.preset)
+            if self.codec == "h265":
+                video.codec_tag = "hvc1"  # what Apple players and browsers expect in mp4
+            if self.hdr is not None:
+                _tag_colour(video.codec_context, self.hdr)
             self._video = video
             if self.audio_from is not None:
                 self._open_audio()
@@ -495,17 +563,22 @@ class VideoWriter:
         self._audio_origin = int(round((origin_s + self.audio_start) / stream.time_base))
         if self.audio_start > 0:
             src.seek(self._audio_origin, stream=stream, backward=True, any_frame=False)
-        if stream.codec_context.name in MP4_AUDIO_CODECS:
+        keeps = self.spec.audio_copy
+        if keeps is None or stream.codec_context.name in keeps:
             self._audio_out = self._out.add_stream_from_template(stream)
             self._audio_packets = (p for p in src.demux(stream) if p.size > 0 and p.pts is not None)
             self.audio_mode = "copy"
         else:
-            log.info("audio codec %s cannot go in mp4 unchanged: re-encoding it to AAC", stream.codec_context.name)
+            encoder = self.spec.audio_encoder
+            log.info("audio codec %s cannot go in %s unchanged: re-encoding it to %s", stream.codec_context.name,
+                     self.spec.container, encoder)
             rate = stream.codec_context.sample_rate or 48000
-            self._audio_out = self._out.add_stream("aac", rate=rate)
+            if encoder == "libopus":
+                rate = 48000
+            self._audio_out = self._out.add_stream(encoder, rate=rate)
             self._audio_out.layout = "stereo" if stream.codec_context.layout.nb_channels > 1 else "mono"
             self._audio_packets = self._decoded_audio()
-            self.audio_mode = "aac"
+            self.audio_mode = "aac" if encoder == "aac" else encoder.removeprefix("lib")
 
     def _decoded_audio(self):
         """Source audio frames resampled for the AAC encoder, cut to start at the output origin."""
@@ -592,3 +665,452 @@ class VideoWriter:
                 cut.sample_rate, cut.pts, cut.time_base = frame.sample_rate, frame.pts, frame.time_base
                 frame = cut
             self._out.mux(self._audio_out.encode(frame))
+
+
+# ------------------------------------------------------------------------------------------------ output codecs
+@dataclass(frozen=True)
+class CodecSpec:
+    """How one output choice is written: encoder, container, pixel format per bit depth, CRF range, audio rules."""
+
+    label: str
+    encoder: str | None  # PyAV encoder name (None: PNG files)
+    container: str | None  # PyAV format name (None: a zip or folder of PNGs)
+    suffix: str
+    pix_fmt: dict  # bit depth -> pixel format
+    crf_range: tuple[int, int] = (0, 51)
+    lossless: bool = False
+    audio_copy: frozenset | None = MP4_AUDIO_CODECS  # codecs muxed unchanged (None: any)
+    audio_encoder: str = "aac"  # for the others
+
+    def options(self, crf: int, preset: str) -> dict:
+        if self.encoder == "libx264":
+            return {"crf": str(crf), "preset": preset}
+        if self.encoder == "libx265":
+            return {"crf": str(crf), "preset": preset, "x265-params": "log-level=error"}
+        if self.encoder == "libvpx-vp9":  # constant quality: crf with b=0; preset -> cpu-used (speed)
+            return {"crf": str(crf), "b": "0", "cpu-used": str(VP9_SPEED[preset]), "row-mt": "1"}
+        if self.encoder == "ffv1":
+            return {"level": "3", "slicecrc": "1"}
+        return {}
+
+
+#: x264/x265 presets (the VP9 speed follows them).
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+VP9_SPEED = dict(zip(PRESETS, (8, 7, 6, 5, 4, 3, 2, 1, 0)))
+#: Output choices (``codec`` of :class:`VideoWriter`, :func:`open_writer`, the tabs and the CLI).
+CODECS: dict[str, CodecSpec] = {
+    "h264": CodecSpec("H.264", "libx264", "mp4", ".mp4", {8: "yuv420p", 10: "yuv420p10le"}),
+    "h265": CodecSpec("H.265/HEVC", "libx265", "mp4", ".mp4", {8: "yuv420p", 10: "yuv420p10le"}),
+    "vp9": CodecSpec("VP9", "libvpx-vp9", "webm", ".webm", {8: "yuv420p", 10: "yuv420p10le"}, crf_range=(0, 63),
+                     audio_copy=frozenset({"opus", "vorbis"}), audio_encoder="libopus"),
+    "ffv1": CodecSpec("FFV1 (lossless)", "ffv1", "matroska", ".mkv", {8: "bgr0", 10: "gbrp10le"}, lossless=True,
+                      audio_copy=None),
+    "png-zip": CodecSpec("PNG frames in a zip (lossless)", None, None, ".zip", {8: "rgb24", 10: "rgb48"},
+                         lossless=True),
+}
+
+
+def _encoder_formats(encoder: str) -> set[str]:
+    try:
+        return {f.name for f in av.codec.Codec(encoder, "w").video_formats or ()}
+    except Exception:  # not in this PyAV build
+        return set()
+
+
+def codec_available(codec: str, bit_depth: int = 8) -> bool:
+    """Whether this PyAV build can write ``codec`` at ``bit_depth`` (libx265 and 10-bit VP9 are build options)."""
+    spec = CODECS.get(codec)
+    if spec is None or bit_depth not in spec.pix_fmt:
+        return False
+    return spec.encoder is None or spec.pix_fmt[bit_depth] in _encoder_formats(spec.encoder)
+
+
+def available_codecs() -> list[str]:
+    """The output choices this build can write (8-bit at least), in :data:`CODECS` order."""
+    return [c for c in CODECS if codec_available(c, 8)]
+
+
+def check_codec(codec: str) -> str:
+    if codec not in CODECS:
+        raise VideoError(f"Unknown output codec {codec!r}; choose one of {', '.join(CODECS)}.")
+    if not codec_available(codec, 8):
+        raise VideoError(f"This PyAV build has no {CODECS[codec].encoder} encoder, so {CODECS[codec].label} cannot "
+                         f"be written; choose one of {', '.join(available_codecs())}.")
+    return codec
+
+
+def check_bit_depth(codec: str, bit_depth) -> int:
+    if bit_depth not in (8, 10) or isinstance(bit_depth, bool):
+        raise VideoError(f"bit depth must be 8 or 10, got {bit_depth!r}.")
+    bit_depth = int(bit_depth)
+    if not codec_available(codec, bit_depth):
+        ten = [c for c in CODECS if codec_available(c, 10)]
+        raise VideoError(f"This PyAV build cannot write {CODECS[codec].label} at {bit_depth} bits; 10-bit is "
+                         f"available with {', '.join(ten) or 'no codec'}.")
+    return bit_depth
+
+
+def output_suffix(codec: str = "h264") -> str:
+    """The file suffix of an output in ``codec`` (".mp4", ".webm", ".mkv" or ".zip")."""
+    return CODECS[check_codec(codec)].suffix
+
+
+def describe_output(writer) -> str:
+    """What a writer wrote, in words for a report, e.g. "H.265/HEVC (libx265) CRF 20, preset fast, 10-bit
+    yuv420p10le in mp4; HDR PQ/BT.2020 tagged; audio copy"."""
+    spec = CODECS[writer.codec]
+    if spec.encoder is None:
+        what = f"{spec.label}, {writer.frames_written} {writer.bit_depth if writer.bit_depth == 8 else 16}-bit PNGs"
+    else:
+        quality = "lossless" if spec.lossless else f"CRF {writer.crf}, preset {writer.preset}"
+        what = f"{spec.label} ({spec.encoder}) {quality}, {writer.bit_depth}-bit {writer.pix_fmt} in {spec.container}"
+    if writer.hdr is not None:
+        what += f"; HDR {'PQ' if writer.hdr == 'pq' else 'HLG'}/BT.2020 tagged"
+    if getattr(writer, "cropped", False):
+        what += "; odd size cropped by 1 px"
+    return what + f"; audio {writer.audio_mode}"
+
+
+def open_writer(path, fps: float, audio_from: str | None = None, audio_start: float = 0.0, crf: int = 18,
+                preset: str = "fast", codec: str = "h264", bit_depth: int = 8, hdr: str | None = None):
+    """A :class:`VideoWriter`, or a :class:`PngSequenceWriter` for ``codec="png-zip"`` (no audio there)."""
+    if check_codec(codec) == "png-zip":
+        return PngSequenceWriter(path, fps, bit_depth=bit_depth, hdr=hdr)
+    return VideoWriter(path, fps, audio_from=audio_from, audio_start=audio_start, crf=crf, preset=preset,
+                       codec=codec, bit_depth=bit_depth, hdr=hdr)
+
+
+# ---------------------------------------------------------------------------------------------------- colour / HDR
+_BT2020 = 9  # swscale's SWS_CS_BT2020 (av.video.reformatter.Colorspace.BT2020)
+#: ffmpeg's enum values (AVColorPrimaries, AVColorTransferCharacteristic, AVColorSpace) -> names.
+_PRIMARIES = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 9: "bt2020", 11: "smpte431", 12: "smpte432"}
+_TRANSFERS = {1: "bt709", 4: "gamma22", 6: "smpte170m", 8: "linear", 13: "iec61966-2-1", 14: "bt2020-10",
+              15: "bt2020-12", 16: "smpte2084", 18: "arib-std-b67"}
+_SPACES = {0: "gbr", 1: "bt709", 5: "bt470bg", 6: "smpte170m", 9: "bt2020nc", 10: "bt2020c"}
+_HDR_TAGS = {"pq": (9, 16, 9), "hlg": (9, 18, 9)}  # primaries, transfer, matrix
+
+
+def _color_names(frame) -> tuple[str, str, str]:
+    """(primaries, transfer, matrix) names of a decoded picture ("" when unspecified)."""
+    def name(table, value):
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            return ""
+        return table.get(value, "" if value == 2 else str(value))
+
+    return (name(_PRIMARIES, getattr(frame, "color_primaries", 2)), name(_TRANSFERS, getattr(frame, "color_trc", 2)),
+            name(_SPACES, getattr(frame, "colorspace", 2)))
+
+
+def _bit_depth(frame) -> int:
+    try:
+        return int(frame.format.components[0].bits)
+    except Exception:  # pragma: no cover
+        return 8
+
+
+def _tag_colour(target, hdr: str) -> None:
+    """Tag a frame or codec context as BT.2020 with the PQ or HLG transfer, limited range."""
+    target.color_primaries, target.color_trc, target.colorspace = _HDR_TAGS[hdr]
+    target.color_range = 1
+
+
+def hdr_kind(primaries: str, transfer: str) -> str | None:
+    """"pq" (SMPTE ST 2084) or "hlg" (ARIB STD-B67) from a stream's transfer; None for SDR. The transfer decides:
+    BT.2020 primaries with an SDR transfer are wide-gamut SDR (reported, not tone-mapped)."""
+    return {"smpte2084": "pq", "arib-std-b67": "hlg"}.get(transfer)
+
+
+#: Linear BT.2020 RGB -> linear BT.709 RGB (ITU-R BT.2087).
+BT2020_TO_BT709 = np.array([[1.6605, -0.5876, -0.0728],
+                            [-0.1246, 1.1329, -0.0083],
+                            [-0.0182, -0.1006, 1.1187]], np.float32)
+#: Luminance weights of linear BT.2020 RGB.
+BT2020_LUMA = np.array([0.2627, 0.6780, 0.0593], np.float32)
+#: Reference (SDR) white in cd/m2: 100 for PQ (zscale/tonemap's npl default), 203 for HLG (BT.2408, 1000 cd/m2 peak).
+REFERENCE_WHITE = {"pq": 100.0, "hlg": 203.0}
+#: Relative luminance (1 = reference white) up to which the tone curve is the identity; above, it rolls off to 1.
+TONE_KNEE = 0.75
+
+
+def pq_to_nits(signal: np.ndarray) -> np.ndarray:
+    """SMPTE ST 2084 EOTF: PQ signal in [0, 1] -> cd/m2 (0..10000)."""
+    m1, m2 = 2610 / 16384, 2523 / 4096 * 128
+    c1, c2, c3 = 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
+    p = np.power(np.clip(signal, 0, 1), 1 / m2)
+    return 10000.0 * np.power(np.maximum(p - c1, 0) / (c2 - c3 * p), 1 / m1)
+
+
+def hlg_to_nits(signal: np.ndarray, peak: float = 1000.0) -> np.ndarray:
+    """ARIB STD-B67 inverse OETF and the BT.2100 OOTF (system gamma 1.2 at a ``peak`` cd/m2 display): RGB signal
+    (..., 3) in [0, 1] -> display light in cd/m2."""
+    a, b, c = 0.17883277, 0.28466892, 0.55991073
+    e = np.clip(signal, 0, 1)
+    scene = np.where(e <= 0.5, e * e / 3, (np.exp((e - c) / a) + b) / 12)
+    y = np.maximum(scene @ BT2020_LUMA, 1e-6)[..., None]
+    return peak * np.power(y, 0.2) * scene
+
+
+def bt709_oetf(linear: np.ndarray) -> np.ndarray:
+    linear = np.clip(linear, 0, 1)
+    return np.where(linear < 0.018, 4.5 * linear, 1.099 * np.power(linear, 0.45) - 0.099)
+
+
+def tone_map_to_sdr(rgb16: np.ndarray, kind: str) -> np.ndarray:
+    """HDR R'G'B' (uint16, BT.2020, PQ or HLG coded) -> SDR uint8 RGB (BT.709 primaries and transfer).
+
+    Display light relative to the reference white (:data:`REFERENCE_WHITE`) keeps its value up to
+    :data:`TONE_KNEE`; brighter light rolls off smoothly towards 1 (k + (1 - k)(1 - exp(-(L - k)/(1 - k))), continuous
+    in value and slope), applied to the luminance so hues stay; the colours are then converted to BT.709 primaries
+    (out-of-gamut values clipped) and BT.709-encoded.
+    """
+    signal = rgb16.astype(np.float32) / 65535.0
+    nits = pq_to_nits(signal) if kind == "pq" else hlg_to_nits(signal)
+    rel = nits / REFERENCE_WHITE[kind]
+    lum = np.maximum(rel @ BT2020_LUMA, 1e-9)
+    k = TONE_KNEE
+    mapped = np.where(lum <= k, lum, k + (1 - k) * (1 - np.exp(-(lum - k) / (1 - k))))
+    rel = rel * (mapped / lum)[..., None]
+    sdr = rel @ BT2020_TO_BT709.T
+    return np.round(bt709_oetf(sdr) * 255.0).astype(np.uint8)
+
+
+# -------------------------------------------------------------------------------------------- PNG sequences
+#: Frames a PNG sequence may hold (a zip bomb of tiny PNGs is refused by count before anything is decoded).
+MAX_SEQUENCE_FRAMES = 20000
+SEQUENCE_META = "frameforge.json"  # written into output zips: {"fps": ...}; read when no fps is given
+
+
+def is_sequence(path) -> bool:
+    """A ``.zip`` file or a folder: a PNG sequence rather than a video file."""
+    p = Path(str(path))
+    return p.suffix.lower() == ".zip" or p.is_dir()
+
+
+def _natural_key(name: str):
+    import re
+
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+class _Sequence:
+    """The PNG members of a zip or the PNG files of a folder, in natural name order."""
+
+    def __init__(self, path):
+        import zipfile
+
+        self.path = Path(str(path))
+        self.name = self.path.name
+        self._zip = None
+        if not self.path.exists():
+            raise VideoError(f"Not found: {self.name}")
+        if self.path.is_dir():
+            names = [f.name for f in self.path.iterdir() if f.is_file() and f.suffix.lower() == ".png"]
+        else:
+            try:
+                self._zip = zipfile.ZipFile(self.path)
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise VideoError(f"{self.name} is not a readable zip file ({exc}).") from exc
+            names = [i.filename for i in self._zip.infolist()
+                     if not i.is_dir() and i.filename.lower().endswith(".png") and "__MACOSX" not in i.filename]
+        if len(names) > MAX_SEQUENCE_FRAMES:
+            self.close()
+            raise VideoError(f"{self.name} holds {len(names)} PNG frames; the limit is {MAX_SEQUENCE_FRAMES}.")
+        if not names:
+            self.close()
+            raise VideoError(f"{self.name} contains no PNG frames (the frames must be .png files).")
+        self.names = sorted(names, key=_natural_key)
+
+    def meta_fps(self) -> float | None:
+        import json
+
+        try:
+            if self._zip is not None:
+                text = self._zip.read(SEQUENCE_META)
+            else:
+                text = (self.path / SEQUENCE_META).read_bytes()
+            return float(json.loads(text)["fps"])
+        except Exception:
+            return None
+
+    def open(self, name: str):
+        from PIL import Image
+
+        try:
+            if self._zip is not None:
+                import io
+
+                return Image.open(io.BytesIO(self._zip.read(name)))
+            return Image.open(self.path / name)
+        except Exception as exc:
+            raise VideoError(f"{self.name}: frame {name} is not a readable PNG ({exc}).") from exc
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+            self._zip = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _sequence_fps(seq: _Sequence, fps) -> float:
+    if fps is None or fps == 0:
+        fps = seq.meta_fps()
+        if fps is None:
+            raise VideoError(f"{seq.name} is a sequence of PNG frames: give its frame rate (frames per second).")
+    fps = float(fps)
+    if not np.isfinite(fps) or not 0 < fps <= 240:
+        raise VideoError(f"The frame rate of a PNG sequence must be between 0 and 240, got {fps:g}.")
+    return fps
+
+
+def probe_sequence(path, fps: float | None = None) -> VideoInfo:
+    """A :class:`VideoInfo` for a zip or folder of PNG frames shown at ``fps`` (sizes from the first header)."""
+    with _Sequence(path) as seq:
+        fps = _sequence_fps(seq, fps)
+        first = seq.open(seq.names[0])
+        width, height = first.size
+        deep = first.mode in ("I;16", "I;16B", "I", "RGB;16") or "16" in first.mode
+        n = len(seq.names)
+        return VideoInfo(path=str(path), width=width, height=height, fps=fps, frame_count=n, frame_count_exact=True,
+                         duration=n / fps, has_audio=False, audio_codec=None, rotation=0, codec="png",
+                         variable_frame_rate=False, bit_depth=16 if deep else 8, sequence=True)
+
+
+def _png_rgb(image, name: str) -> np.ndarray:
+    """A PNG as uint8 RGB: 16-bit samples scaled to 8 bits, alpha composited over white (models.imageio rules)."""
+    from .imageio import _pil_to_rgb
+
+    return _pil_to_rgb(image, name)
+
+
+def iter_sequence(path, fps: float | None = None, max_frames: int | None = None,
+                  start_time: float = 0.0) -> Iterator[Frame]:
+    """The frames of a PNG sequence at ``fps``: frame i at time i / fps; every frame must have the first's size."""
+    with _Sequence(path) as seq:
+        fps = _sequence_fps(seq, fps)
+        size = None
+        produced = 0
+        for i, name in enumerate(seq.names):
+            time = i / fps
+            if start_time > 0 and time < start_time - 0.5 / fps:
+                continue
+            image = seq.open(name)
+            if size is None:
+                size = image.size
+            elif image.size != size:
+                raise VideoError(f"{seq.name}: frame {name} is {image.size[0]}x{image.size[1]}, the first frame "
+                                 f"is {size[0]}x{size[1]}; all frames must have the same size.")
+            yield Frame(image=_png_rgb(image, name), time=time, index=i)
+            produced += 1
+            if max_frames is not None and produced >= max_frames:
+                return
+
+
+class PngSequenceWriter:
+    """Write frames as lossless PNGs (``frame_000000.png``, ...) into a zip (``path`` ending in .zip) or a folder,
+    with ``frameforge.json`` holding the frame rate. The same interface as :class:`VideoWriter` (no audio: a PNG
+    sequence has none; ``audio_mode`` is "none"). 10-bit (``bit_depth=10``) writes 16-bit PNGs."""
+
+    codec = "png-zip"
+    crf = 0
+    preset = ""
+    audio_mode = "none"
+    cropped = False
+
+    def __init__(self, path, fps: float, bit_depth: int = 8, hdr: str | None = None):
+        self.path = Path(path)
+        self.rate = frame_rate(fps)
+        self.bit_depth = check_bit_depth("png-zip", bit_depth)
+        self.hdr = hdr
+        self.pix_fmt = CODECS["png-zip"].pix_fmt[self.bit_depth]
+        self.frames_written = 0
+        self.size = None
+        self._zip = None
+        self._closed = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    @property
+    def duration(self) -> float:
+        return float(self.frames_written / self.rate)
+
+    def _target(self):
+        import zipfile
+
+        if self.path.suffix.lower() == ".zip":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._zip = zipfile.ZipFile(self.path, "w", compression=zipfile.ZIP_STORED)  # PNG is compressed already
+        else:
+            self.path.mkdir(parents=True, exist_ok=True)
+
+    def _put(self, name: str, data: bytes) -> None:
+        if self._zip is not None:
+            self._zip.writestr(name, data)
+        else:
+            (self.path / name).write_bytes(data)
+
+    def write(self, image: np.ndarray) -> None:
+        import io
+
+        import cv2
+
+        if self._closed:
+            raise VideoError("The PNG writer is already closed.")
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype not in (np.uint8, np.uint16):
+            raise VideoError(f"Frames must be (H, W, 3) uint8 RGB arrays, got shape {image.shape} {image.dtype}.")
+        if self.size is None:
+            self.size = image.shape[:2]
+            self._target()
+        elif image.shape[:2] != self.size:
+            raise VideoError(f"All frames must have the same size: the first was {self.size[1]}x{self.size[0]}, "
+                             f"this one is {image.shape[1]}x{image.shape[0]}.")
+        if self.bit_depth == 10 and image.dtype == np.uint8:
+            image = image.astype(np.uint16) * 257
+        ok, png = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
+        if not ok:  # pragma: no cover
+            raise VideoError("Could not encode a PNG frame.")
+        self._put(f"frame_{self.frames_written:06d}.png", io.BytesIO(png.tobytes()).getvalue())
+        self.frames_written += 1
+
+    def close(self) -> None:
+        import json
+
+        if self._closed:
+            return
+        if self.size is None:
+            self.abort()
+            raise VideoError("No frames were written, so no PNG sequence was made.")
+        meta = {"fps": float(self.rate), "fps_exact": f"{self.rate.numerator}/{self.rate.denominator}",
+                "frames": self.frames_written, "bit_depth": 16 if self.bit_depth == 10 else 8}
+        if self.hdr:
+            meta["hdr"] = self.hdr
+        self._put(SEQUENCE_META, json.dumps(meta).encode())
+        if self._zip is not None:
+            self._zip.close()
+        self._closed = True
+
+    def abort(self) -> None:
+        import shutil
+
+        if self._closed:
+            return
+        self._closed = True
+        if self._zip is not None:
+            self._zip.close()
+            self.path.unlink(missing_ok=True)
+        elif self.size is not None and self.path.is_dir():
+            shutil.rmtree(self.path, ignore_errors=True)
