@@ -22,6 +22,7 @@ from PIL import Image
 
 from models.face.align import align_face, similarity_to_template
 from models.face.mtcnn import detect_faces, to_rgb
+from models.face.pose import Selection, estimate_yaw
 from models.face.paste import BackgroundUpscaler, lanczos_upscale, paste_faces
 
 MIN_UPSCALE, MAX_UPSCALE = 1.0, 4.0
@@ -43,6 +44,26 @@ class FaceResult:
     landmarks: np.ndarray  # (5, 2) in the input photo
     crop_input: np.ndarray  # the aligned crop at the face's own resolution: the pixels the restorer got
     crop_after: np.ndarray  # restored crop, face_size x face_size
+    number: int = 1  # the face's number in the photo (1 = largest), as in :class:`DetectedFace`
+    yaw: float = float("nan")  # degrees, models.face.pose.estimate_yaw
+
+
+@dataclass
+class DetectedFace:
+    """A face found in the photo, numbered largest first, with what decides whether it is restored."""
+
+    number: int
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray
+    yaw: float  # degrees (models.face.pose.estimate_yaw); NaN when undefined
+    size: float  # the box's shorter side, input pixels
+    output_px: int  # the side the face's aligned crop has in the output photo (native crop side x upscale)
+    skipped: str | None = None  # why it is not restored (None: restored)
+
+    def label(self) -> str:
+        yaw = "" if math.isnan(self.yaw) else f", yaw {self.yaw:+.0f}°"
+        return f"face {self.number}: {self.size:.0f} px, score {self.score:.3f}{yaw}"
 
 
 @dataclass
@@ -50,6 +71,12 @@ class PhotoResult:
     image: np.ndarray  # uint8 RGB, the upscaled photo with restored faces
     faces: list[FaceResult] = field(default_factory=list)
     aligned: bool = False  # True when the input was treated as an aligned crop
+    detected: list[DetectedFace] = field(default_factory=list)  # every face found, restored or not (photos only)
+    notes: list[str] = field(default_factory=list)  # what the user should know (faces left alone, large crops)
+
+    @property
+    def skipped(self) -> list[DetectedFace]:
+        return [d for d in self.detected if d.skipped]
 
 
 def check_upscale(upscale: float) -> float:
@@ -93,9 +120,49 @@ def _restore(restorer, crop: np.ndarray, face_size: int) -> np.ndarray:
 
 def _native_size(landmarks: np.ndarray, face_size: int) -> int:
     """Side of the aligned crop that keeps the face at its resolution in the photo."""
+    return int(np.clip(round(_native_side(landmarks, face_size)), MIN_SIDE, face_size))
+
+
+def _native_side(landmarks: np.ndarray, face_size: int) -> float:
+    """Side of the aligned crop at the face's own resolution, unclipped."""
     affine = similarity_to_template(landmarks, face_size)
-    scale = math.hypot(affine[0, 0], affine[1, 0])  # photo -> face_size crop
-    return int(np.clip(round(face_size / scale), MIN_SIDE, face_size))
+    return face_size / math.hypot(affine[0, 0], affine[1, 0])  # photo -> face_size crop scale
+
+
+def large_face(output_px: float, face_size: int = 512) -> bool:
+    """A face is *large enough already* when its aligned crop would be wider than the restorer's ``face_size``
+    (512 px) in the output photo: the restored crop would then be enlarged again when pasted (or the face shrunk to
+    fit the restorer first) and comes out softer than the plain resize of the photo."""
+    return output_px > face_size
+
+
+def find_faces(image: np.ndarray, upscale: float = 2, face_size: int = 512,
+               selection: Selection | None = None) -> list[DetectedFace]:
+    """Every face of a photo (uint8 RGB), numbered largest first, with its yaw, size, output size and - for a
+    ``selection`` - why it would not be restored. The numbering is the one :func:`restore_photo` and the app's
+    per-face checkboxes use."""
+    img = to_rgb(np.asarray(image))
+    h, w = img.shape[:2]
+    faces = detect_faces(img, min_face_size=max(20.0, 0.025 * min(h, w)))
+    faces.sort(key=lambda f: -f.area)  # largest first
+    out = []
+    for i, f in enumerate(faces):
+        x1, y1, x2, y2 = f.box
+        d = DetectedFace(number=i + 1, box=f.box, score=f.score, landmarks=f.landmarks, yaw=estimate_yaw(f.landmarks),
+                         size=float(min(x2 - x1, y2 - y1)),
+                         output_px=int(round(_native_side(f.landmarks, face_size) * float(upscale))))
+        if selection is not None:
+            d.skipped = selection.skip_reason(d.number, d.size, d.score, d.yaw)
+            if d.skipped is None and not selection.large_faces and large_face(d.output_px, face_size):
+                d.skipped = (f"large enough already ({d.output_px} px in the output, above the restorer's "
+                             f"{face_size} px): restoring would make it softer than the plain resize")
+        out.append(d)
+    if selection is not None and selection.faces is not None:
+        missing = [n for n in selection.faces if n > len(out)]
+        if missing:
+            raise ValueError(f"face {missing[0]} does not exist: the photo has {len(out)} face(s), numbered 1 "
+                             f"(largest) to {len(out)}")
+    return out
 
 
 MAX_PRETRAINED_BACKGROUND_PIXELS = 1_000_000
@@ -134,11 +201,15 @@ def background_upscaler(kind: str) -> BackgroundUpscaler:
 
 def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool = False,
                   face_size: int = 512, only_largest: bool = False, progress: Progress | None = None,
-                  background_upscaler: BackgroundUpscaler = lanczos_upscale) -> PhotoResult:
+                  background_upscaler: BackgroundUpscaler = lanczos_upscale,
+                  selection: Selection | None = None) -> PhotoResult:
     """Restore every face of ``image`` and return the photo upscaled by ``upscale`` (1-4) with the faces pasted.
 
     ``aligned``: True = the image is an aligned face crop; False = a photo (raises :class:`NoFaceFound` if no face).
     ``progress(fraction, desc=...)`` is called between steps (gr.Progress fits).
+    ``selection``: which faces to restore (:class:`~models.face.pose.Selection`: chosen numbers, minimum size and
+    confidence, largest yaw, large faces); the others stay as the background upscaler made them and are listed in
+    ``PhotoResult.detected`` with the reason. None restores every face found (the behaviour before selections).
     """
     u = check_upscale(upscale)
     img = check_photo(image, u)
@@ -148,16 +219,18 @@ def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool
     report = progress or (lambda *a, **k: None)
     h, w = img.shape[:2]
 
-    faces = []
+    faces, detected = [], []
     if not aligned:
         report(0.05, desc="Detecting faces")
-        faces = detect_faces(img, min_face_size=max(20.0, 0.025 * min(h, w)))
-        faces.sort(key=lambda f: -f.area)  # largest first
+        detected = find_faces(img, u, face_size, selection)
         if only_largest:
-            faces = faces[:1]
-        if not faces:
+            detected = detected[:1]
+        if not detected:
             raise NoFaceFound("no face was found in the photo; if it is an aligned face crop, tick "
                               "'input is an aligned face crop'")
+        if selection is not None and selection.faces is not None and not selection.faces:
+            raise ValueError("no face was chosen: tick at least one face")
+        faces = [d for d in detected if not d.skipped]
 
     if aligned:
         if float(img.std()) < 2.0:
@@ -167,7 +240,11 @@ def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool
         after = _restore(restorer, crop, face_size)
         out_side = (int(round(h * u)), int(round(w * u)))
         result = after if out_side == (face_size, face_size) else background_upscaler(after, out_side)
-        return PhotoResult(image=result, aligned=True,
+        notes = []
+        if large_face(max(out_side), face_size):
+            notes.append(f"The output crop ({out_side[1]}x{out_side[0]}) is larger than the restorer's {face_size} "
+                         "px: the restored face was enlarged and may look softer than a plain resize of the input.")
+        return PhotoResult(image=result, aligned=True, notes=notes,
                            faces=[FaceResult(box=(0.0, 0.0, float(w), float(h)), score=1.0,
                                              landmarks=np.full((5, 2), np.nan), crop_input=crop,
                                              crop_after=after)])
@@ -180,11 +257,12 @@ def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool
         after = _restore(restorer, crop, face_size)
         pasted.append((after, affine * (face_size / size)))  # photo -> restored crop
         results.append(FaceResult(box=f.box, score=f.score, landmarks=f.landmarks, crop_input=crop,
-                                  crop_after=after))
+                                  crop_after=after, number=f.number, yaw=f.yaw))
     report(0.92, desc="Pasting faces back")
     photo = paste_faces(img, pasted, u, background_upscaler)
     report(1.0, desc="Done")
-    return PhotoResult(image=photo, faces=results, aligned=False)
+    notes = [f"Face {d.number} left as the plain resize: {d.skipped}." for d in detected if d.skipped]
+    return PhotoResult(image=photo, faces=results, aligned=False, detected=detected, notes=notes)
 
 
 @dataclass

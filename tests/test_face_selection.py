@@ -1,0 +1,166 @@
+"""Face selection (issue 33, items 6 and 11): yaw from the five landmarks, minimum size and confidence, the chosen
+faces restored and no others, faces large enough already left as the plain resize — on the real example photos."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models.face.align import similarity_to_template
+from models.face.paste import lanczos_upscale
+from models.face.pose import MAX_YAW, NOSE_DEPTH, Selection, estimate_yaw
+from models.pipelines.face_photo import find_faces, restore_photo
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_FACES = ROOT.parent / "shared" / "data" / "examples" / "faces"
+
+
+def _photo(name: str) -> np.ndarray:
+    for folder in (SHARED_FACES, ROOT / "examples" / "faces"):
+        if (folder / name).is_file():
+            return np.asarray(Image.open(folder / name).convert("RGB"))
+    pytest.skip(f"example photo {name} not found (../shared/data/examples/faces)")
+
+
+class ColourRestorer:
+    """Every restored face is one flat colour: shows exactly which faces were pasted."""
+
+    def restore(self, face, out_size):
+        return np.full((out_size, out_size, 3), (255, 0, 255), np.uint8)
+
+
+def _head(yaw_deg: float, roll_deg: float = 0.0, scale: float = 40.0, shift=(300.0, 200.0)) -> np.ndarray:
+    """The five landmarks of a generic head (half interocular distance 1, nose NOSE_DEPTH in front of the eye-mouth
+    plane) turned by ``yaw_deg``, rolled by ``roll_deg`` and projected orthographically."""
+    pts = np.array([[-1.0, 0, 0], [1.0, 0, 0], [0, 0.8, NOSE_DEPTH], [-0.75, 1.5, 0], [0.75, 1.5, 0]])
+    t, r = math.radians(yaw_deg), math.radians(roll_deg)
+    x = pts[:, 0] * math.cos(t) + pts[:, 2] * math.sin(t)  # turning the head: the nose moves towards +x
+    xy = np.stack([x, pts[:, 1]], 1)
+    rot = np.array([[math.cos(r), -math.sin(r)], [math.sin(r), math.cos(r)]])
+    return xy @ rot.T * scale + np.asarray(shift)
+
+
+@pytest.mark.parametrize("yaw", [-70, -45, -20, 0, 10, 30, 60])
+@pytest.mark.parametrize("roll", [0, 25, -40])
+def test_yaw_known_answer_on_a_turned_and_rolled_head(yaw, roll):
+    assert estimate_yaw(_head(yaw, roll)) == pytest.approx(yaw, abs=1e-6)
+
+
+def test_yaw_undefined_without_landmarks():
+    assert math.isnan(estimate_yaw(np.full((5, 2), np.nan)))
+    assert math.isnan(estimate_yaw(np.zeros((5, 2))))
+
+
+def test_yaw_on_real_photos_frontal_and_mirrored():
+    """Near-frontal portraits read small yaws; a mirrored photo reads the opposite yaw."""
+    for name in ("Adele_crop.png", "Julia_Roberts_crop.png", "photo_img1.jpg", "photo_img2.jpg"):
+        (face,) = find_faces(_photo(name))
+        assert abs(face.yaw) < 15, (name, face.yaw)
+    couple = _photo("photo_couple.jpg")
+    yaws = [f.yaw for f in find_faces(couple)]
+    mirrored = [f.yaw for f in find_faces(couple[:, ::-1].copy())]
+    assert len(yaws) == len(mirrored) == 2 and all(y > 10 for y in yaws)  # both turned the same way
+    assert np.allclose(sorted(yaws), sorted(-m for m in mirrored), atol=5)
+
+
+def test_faces_are_numbered_largest_first_with_their_sizes():
+    faces = find_faces(_photo("photo_selfie-many-people.jpg"), upscale=2)
+    assert [f.number for f in faces] == [1, 2, 3, 4, 5]
+    sizes = [f.size for f in faces]
+    assert sizes[0] > 100 and all(f.score >= 0.9 for f in faces)
+    areas = [(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in faces]
+    assert areas == sorted(areas, reverse=True)
+    assert all(f.skipped is None for f in faces)  # no selection: nothing skipped
+
+
+def _pasted(result, photo, u) -> set[int]:
+    """Numbers of the faces whose centre carries the flat restorer colour in the output."""
+    out = []
+    for d in result.detected:
+        cx, cy = np.mean(d.landmarks[[0, 1, 3, 4]], axis=0) * u
+        y, x = int(round(cy)), int(round(cx))
+        patch = result.image[y - 2:y + 3, x - 2:x + 3].reshape(-1, 3)
+        if np.all(patch == (255, 0, 255)):
+            out.append(d.number)
+    return set(out)
+
+
+def test_selection_restores_exactly_the_chosen_faces():
+    photo = _photo("photo_selfie-many-people.jpg")
+    plain = lanczos_upscale(photo, photo.shape[:2])
+    checked = 0
+    for chosen in [(1, 3), (2,), (1, 2, 3, 4, 5)]:
+        res = restore_photo(photo, ColourRestorer(), upscale=1, selection=Selection(faces=chosen))
+        assert {f.number for f in res.faces} == set(chosen)
+        assert _pasted(res, photo, 1) == set(chosen)
+        skipped = {d.number for d in res.skipped}
+        assert skipped == {1, 2, 3, 4, 5} - set(chosen)
+        assert all(d.skipped == "not chosen" for d in res.skipped)
+        for d in res.skipped:  # an unchosen face's middle is exactly the plain resize, unless a chosen one's crop
+            x, y = np.round(np.mean(d.landmarks[[0, 1, 3, 4]], axis=0)).astype(int)  # (pasted whole) covers it
+            covered = False
+            for f in res.faces:
+                cx, cy = similarity_to_template(f.landmarks, 512) @ np.array([x, y, 1.0])
+                covered |= bool(-20 <= cx <= 532 and -20 <= cy <= 532)
+            if not covered:
+                assert np.array_equal(res.image[y - 5:y + 6, x - 5:x + 6], plain[y - 5:y + 6, x - 5:x + 6])
+                checked += 1
+    assert checked >= 3
+    with pytest.raises(ValueError, match="face 6 does not exist: the photo has 5 face"):
+        restore_photo(photo, ColourRestorer(), upscale=1, selection=Selection(faces=(1, 6)))
+    with pytest.raises(ValueError, match="tick at least one face"):
+        restore_photo(photo, ColourRestorer(), upscale=1, selection=Selection(faces=()))
+
+
+def test_default_selection_skips_the_strong_profile_and_filters_size_and_confidence():
+    photo = _photo("photo_selfie-many-people.jpg")
+    faces = find_faces(photo, upscale=1)
+    profile = [f.number for f in faces if abs(f.yaw) > MAX_YAW]
+    assert len(profile) == 1  # the man cut by the right edge, turned away: the template cannot fit him
+    res = restore_photo(photo, ColourRestorer(), upscale=1, selection=Selection())
+    assert {d.number for d in res.skipped} == set(profile)
+    assert "profile (yaw" in res.skipped[0].skipped and f"Face {profile[0]} left as the plain resize" in res.notes[0]
+    assert _pasted(res, photo, 1) == {1, 2, 3, 4, 5} - set(profile)
+    # explicitly chosen, the profile is restored all the same
+    assert profile[0] in _pasted(restore_photo(photo, ColourRestorer(), upscale=1,
+                                               selection=Selection(faces=tuple(profile))), photo, 1)
+    sizes = {f.number: f.size for f in faces}
+    big = restore_photo(photo, ColourRestorer(), upscale=1, selection=Selection(min_size=100, max_yaw=90))
+    assert {f.number for f in big.faces} == {n for n, s in sizes.items() if s >= 100}
+    assert 0 < len(big.faces) < 5
+    scores = {f.number: f.score for f in faces}
+    sure = restore_photo(photo, ColourRestorer(), upscale=1, selection=Selection(min_score=0.99, max_yaw=90))
+    assert {f.number for f in sure.faces} == {n for n, s in scores.items() if s >= 0.99}
+    assert 0 < len(sure.faces) < 5
+
+
+def test_no_selection_restores_every_face_as_before():
+    photo = _photo("photo_selfie-many-people.jpg")
+    res = restore_photo(photo, ColourRestorer(), upscale=1)
+    assert len(res.faces) == 5 and not res.skipped and not res.notes
+
+
+@pytest.mark.parametrize("bad", [dict(min_size=-1), dict(min_score=1.5), dict(max_yaw=120), dict(max_yaw=True),
+                                 dict(faces=(0,)), dict(faces=("1",)), dict(min_score=float("nan"))])
+def test_bad_selection_values_say_which(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        Selection(**bad)
+
+
+def test_large_faces_are_left_as_the_plain_resize_unless_asked():
+    """A face whose aligned crop would exceed the restorer's 512 px in the output is not restored by default:
+    the output is then exactly the plain resize; asked for, it is restored."""
+    photo = _photo("photo_img17.jpg")  # 1000x541, one 210 px face
+    (face,) = find_faces(photo, upscale=4)
+    assert face.output_px > 512
+    (small,) = find_faces(photo, upscale=1)
+    assert small.output_px <= 512
+    res = restore_photo(photo, ColourRestorer(), upscale=4, selection=Selection())
+    assert not res.faces and "large enough already" in res.skipped[0].skipped and "softer" in res.notes[0]
+    assert np.array_equal(res.image, lanczos_upscale(photo, res.image.shape[:2]))
+    forced = restore_photo(photo, ColourRestorer(), upscale=4, selection=Selection(large_faces=True))
+    assert _pasted(forced, photo, 4) == {1}
+    assert _pasted(restore_photo(photo, ColourRestorer(), upscale=1, selection=Selection()), photo, 1) == {1}
