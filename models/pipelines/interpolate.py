@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from PIL import Image
 
 from .. import video_io
 from ..imageio import as_rgb
-from .stream import frame_pairs, truncation_warning
+from . import output
+from .dedup import DUP_THRESHOLD
+from .stream import PairStep, frame_pairs, truncation_warning
 from .timing import PAIR_DEPTH, VIDEO_DEPTH, interpolate_at
 
 Progress = Callable[[float, str], None]
@@ -63,6 +65,11 @@ class VideoReport:
     max_time_error: float = 0.0  # largest |t_made - t_wanted| (midpoint-only models snap to 1/8); cuts excluded
     audio: str = "none"
     warnings: list[str] = field(default_factory=list)  # e.g. a truncated input
+    output: str = ""  # what was written (codec, quality, bit depth, container, HDR tags, audio)
+    duplicates: int = 0  # source frames dropped as duplicates of the previous picture
+    dedup: str = ""  # what duplicate detection did, in words
+    hdr: str = ""  # what happened to an HDR (or wide-gamut) input, in words; "" for SDR
+    loop: bool = False  # the last -> first transition was interpolated (the clip loops seamlessly)
 
 
 def output_fps(info: video_io.VideoInfo, factor: float | None, fps: float | None) -> float:
@@ -78,40 +85,68 @@ def output_fps(info: video_io.VideoInfo, factor: float | None, fps: float | None
 
 def interpolate_video(model, src: str, dst: str, factor: float | None = None, fps: float | None = None,
                       limits: video_io.VideoLimits | None = None, progress: Progress | None = None,
-                      cut_threshold: float = 0.5) -> VideoReport:
-    """Raise a video's frame rate by ``factor`` (x2/x4/x8) or to ``fps`` (e.g. 24 -> 60).
+                      cut_threshold: float = 0.5, codec: str = "h264", crf: int = 18, preset: str = "fast",
+                      bit_depth: int = 8, hdr: str = "keep", dedup: str = "auto",
+                      dedup_threshold: float = DUP_THRESHOLD, loop: bool = False,
+                      input_fps: float | None = None) -> VideoReport:
+    """Raise a video's frame rate by ``factor`` (x2/x4/x8) or to ``fps`` (e.g. 24 -> 60, or down: 30 -> 25, each
+    output instant made at its exact time rather than by dropping frames).
+
+    Output: ``codec`` (h264, h265, vp9, ffv1, png-zip; :data:`~models.video_io.CODECS`), ``crf``, ``preset`` and
+    ``bit_depth`` (8 or 10). An HDR input (PQ/HLG) is kept (``hdr="keep"``: 10-bit with its tags) or tone-mapped to
+    SDR (``"tonemap"``); the report says which. ``dedup`` ("auto": on when the frame rate goes up) drops duplicate
+    frames and re-times the rest (:mod:`.dedup`). ``loop`` closes the clip: the last frame is interpolated into the
+    first. ``src`` may be a zip or folder of PNG frames shown at ``input_fps``.
 
     Output instants are evenly spaced from the first source frame; each falls between two source frames at some
     t, made by the model (midpoint-only models at the nearest eighth). Across a scene cut the nearest source frame
     is repeated instead of morphing two shots. Frames stream through: memory holds two source frames.
     """
     limits = limits or video_io.VideoLimits.from_env()
-    info = video_io.probe(src)
+    info = video_io.probe(src, fps=input_fps)
     limits.check_input(info)
     if info.frame_count < 2:
         raise ValueError("the video has a single frame: frame interpolation needs at least two")
     out_fps = output_fps(info, factor, fps)
     limits.check_output(math.ceil(info.duration * out_fps) + 1, info.width, info.height)
-    report = VideoReport(out_path=dst, in_fps=info.fps, out_fps=out_fps)
+    job = output.plan(src, info, out_fps, codec, crf, preset, bit_depth, hdr, dedup, dedup_threshold)
+    report = VideoReport(out_path=dst, in_fps=info.fps, out_fps=out_fps, hdr=job.hdr_note, loop=bool(loop))
     total = max(1, info.frame_count - 1)
-    with video_io.VideoWriter(dst, out_fps, audio_from=src) as writer:
-        for step in frame_pairs(src, out_fps, cut_threshold):
-            a, b = step.frame0.image, step.frame1.image
+    with job.writer(dst) as writer:
+        pairs = frame_pairs(src, out_fps, cut_threshold, max_outputs=limits.max_output_frames, frames=job.frames(),
+                            loop=bool(loop), loop_gap=1 / info.fps)
+        for step, frames, made in interpolation_steps(model, pairs):
             if step.cut:  # hold the nearest shot's frame (listed in scene_cuts, not counted as a time snap)
-                report.scene_cuts.append(step.frame1.time)
-                frames = [a if t < 0.5 else b for t in step.ts]
+                if step.part == 0:
+                    report.scene_cuts.append(step.frame1.time)
             else:
-                frames, made = interpolate_at(model, a, b, step.ts, depth=VIDEO_DEPTH)
                 report.max_time_error = max([report.max_time_error] + [abs(x - y) for x, y in zip(step.ts, made)])
             for image in frames:
                 writer.write(image)
             report.out_frames += len(frames)
-            report.in_frames = step.index + 2
+            report.in_frames = max(report.in_frames, step.index + 2, step.frame1.index + 1)
             if progress:
-                progress(min(1.0, (step.index + 1) / total), f"frame {step.index + 2}/{info.frame_count}")
+                done = max(step.index + 1, step.frame1.index)
+                progress(min(1.0, done / total), f"frame {min(done + 1, info.frame_count)}/{info.frame_count}")
     report.audio = writer.audio_mode
+    report.output = video_io.describe_output(writer)
+    report.duplicates, report.dedup = job.stats.duplicates, job.dedup_note()
     report.warnings += truncation_warning(info, report.in_frames)
     return report
+
+
+def interpolation_steps(model, pairs: Iterable[PairStep]) -> Iterator[tuple[PairStep, list[np.ndarray], list[float]]]:
+    """(step, frames at the step's instants, the times made) for every pair of a walk (:func:`.stream.frame_pairs`);
+    across a scene cut the nearest source frame is held (its times are the wanted ones)."""
+    for step in pairs:
+        a, b = step.frame0.image, step.frame1.image
+        if step.hold:  # a still kept by dedup: the same picture at both ends
+            yield step, [a for _ in step.ts], list(step.ts)
+        elif step.cut:
+            yield step, [a if t < 0.5 else b for t in step.ts], list(step.ts)
+        else:
+            frames, made = interpolate_at(model, a, b, step.ts, depth=VIDEO_DEPTH)
+            yield step, frames, made
 
 
 def save_gif(frames: list[np.ndarray], path: str, fps: float) -> str:

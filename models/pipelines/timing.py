@@ -42,17 +42,27 @@ class Resampler:
     def time_of(self, j: int) -> float:
         return self.start + float(j / self.fps)
 
-    def fractions(self, a: float, b: float) -> list[float]:
-        """Fractions t = (T_j - a) / (b - a) for every output instant T_j in [a, b), advancing the stream."""
+    def fractions(self, a: float, b: float, limit: int | None = None) -> list[float]:
+        """Fractions t = (T_j - a) / (b - a) for every output instant T_j in [a, b), advancing the stream; with
+        ``limit``, at most until the stream has placed ``limit + 1`` instants (then the caller stops: a gap of
+        hours between two frame times is not walked instant by instant)."""
         out = []
         if b <= a:  # duplicate or out-of-order timestamps: nothing lies between them
             return out
         eps = 1e-6
-        while self.time_of(self.j) < b - eps:
+        while self.time_of(self.j) < b - eps and (limit is None or self.j <= limit):
             t = (self.time_of(self.j) - a) / (b - a)
             out.append(min(max(t, 0.0), 1.0))
             self.j += 1
         return out
+
+    def seek(self, a: float) -> None:
+        """Skip the instants a walk from the start would have placed before the source instant ``a`` (a segment of
+        the video starting at ``a`` then continues the whole video's output grid)."""
+        eps = 1e-6
+        self.j = max(self.j, int(math.floor((a - self.start) * self.fps)) - 2)
+        while self.time_of(self.j) < a - eps:
+            self.j += 1
 
     def last(self, b: float) -> bool:
         """Whether the final source instant ``b`` is itself an output instant (then emit the last frame)."""

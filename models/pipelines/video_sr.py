@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from .. import video_io
+from . import output
+from .dedup import DUP_THRESHOLD
 from .interpolate import output_fps
 from ..interfaces import PairRequest
 from .stream import PairStep, frame_pairs, truncation_warning, upscale_requests
@@ -39,6 +41,11 @@ class VideoSRReport:
     before: np.ndarray | None = None  # a source frame as given (LR), for comparison
     after: np.ndarray | None = None  # the model's output for the same instant
     warnings: list[str] = field(default_factory=list)  # e.g. a truncated input
+    output: str = ""  # what was written (codec, quality, bit depth, container, HDR tags, audio)
+    duplicates: int = 0  # source frames dropped as duplicates of the previous picture
+    dedup: str = ""  # what duplicate detection did, in words
+    hdr: str = ""  # what happened to an HDR (or wide-gamut) input, in words; "" for SDR
+    before_time: float = 0.0  # source time (s) of ``before`` / ``after``
 
 
 def output_size(width: int, height: int, scale: float) -> tuple[int, int]:
@@ -52,48 +59,68 @@ def output_size(width: int, height: int, scale: float) -> tuple[int, int]:
 
 def upscale_video(model, src: str, dst: str, scale: float, fps: float | None = None,
                   time_factor: float | None = None, limits: video_io.VideoLimits | None = None,
-                  progress: Progress | None = None, cut_threshold: float = 0.5) -> VideoSRReport:
-    """Upscale ``src`` by ``scale`` in space and to ``fps`` (or ``time_factor`` x the source fps) in time."""
+                  progress: Progress | None = None, cut_threshold: float = 0.5, codec: str = "h264",
+                  crf: int = 18, preset: str = "fast", bit_depth: int = 8, hdr: str = "keep", dedup: str = "auto",
+                  dedup_threshold: float = DUP_THRESHOLD, input_fps: float | None = None) -> VideoSRReport:
+    """Upscale ``src`` by ``scale`` in space and to ``fps`` (or ``time_factor`` x the source fps) in time.
+
+    Output ``codec``/``crf``/``preset``/``bit_depth``, ``hdr`` ("keep" or "tonemap"), ``dedup`` ("auto": on when
+    the frame rate goes up) and a PNG-sequence ``src`` at ``input_fps``: as in
+    :func:`~models.pipelines.interpolate.interpolate_video`."""
     limits = limits or video_io.VideoLimits.from_env()
-    info = video_io.probe(src)
+    info = video_io.probe(src, fps=input_fps)
     limits.check_input(info)
     if info.frame_count < 2:
         raise ValueError("the video has a single frame: video SR needs at least two frames")
     out_w, out_h = output_size(info.width, info.height, scale)
     out_fps = output_fps(info, time_factor, fps)
     limits.check_output(math.ceil(info.duration * out_fps) + 1, out_w, out_h)
+    job = output.plan(src, info, out_fps, codec, crf, preset, bit_depth, hdr, dedup, dedup_threshold)
     report = VideoSRReport(out_path=dst, in_size=(info.width, info.height), out_size=(out_w, out_h),
-                           in_fps=info.fps, out_fps=out_fps)
+                           in_fps=info.fps, out_fps=out_fps, hdr=job.hdr_note)
     size = (out_h, out_w)
-    arbitrary = getattr(model, "arbitrary_t", True)
     total = max(1, info.frame_count - 1)
+    with job.writer(dst) as writer:
+        pairs = frame_pairs(src, out_fps, cut_threshold, max_outputs=limits.max_output_frames, frames=job.frames())
+        for step, outputs in sr_steps(model, src, out_fps, size, cut_threshold, pairs=pairs):
+            for image in outputs:
+                writer.write(image)
+            if step.cut and step.ts and step.part == 0:
+                report.scene_cuts.append(step.frame1.time)
+            if report.after is None and outputs and step.ts[0] == 0.0:
+                report.before, report.after = step.frame0.image, outputs[0]
+                report.before_time = step.frame0.time
+            report.out_frames += len(outputs)
+            report.in_frames = max(report.in_frames, step.index + 2, step.frame1.index + 1)
+            if progress:
+                done = max(step.index + 1, step.frame1.index)
+                progress(min(1.0, done / total), f"frame pair {min(done, total)}/{total}")
+    report.audio = writer.audio_mode
+    report.output = video_io.describe_output(writer)
+    report.duplicates, report.dedup = job.stats.duplicates, job.dedup_note()
+    report.warnings += truncation_warning(info, report.in_frames)
+    return report
+
+
+def sr_steps(model, src: str, out_fps: float, size: tuple[int, int], cut_threshold: float = 0.5,
+             pairs: Iterable[PairStep] | None = None,
+             max_outputs: int | None = None) -> Iterator[tuple[PairStep, list[np.ndarray]]]:
+    """(step, output frames at ``size`` = (height, width)) for every source pair of ``src`` in order: the walk of
+    :func:`upscale_video`, or of ``pairs`` (a segment's walk, :mod:`.segments`)."""
+    arbitrary = getattr(model, "arbitrary_t", True)
     steps: deque[PairStep] = deque()
 
     def requests():
-        for step in frame_pairs(src, out_fps, cut_threshold):
-            if step.cut:
-                ts = [float(round(t)) for t in step.ts]  # hold the nearest shot's frame
+        for step in (frame_pairs(src, out_fps, cut_threshold, max_outputs=max_outputs) if pairs is None else pairs):
+            if step.cut or step.hold:
+                ts = [float(round(t)) for t in step.ts]  # hold the nearest shot's frame (a still: its picture)
             else:
                 ts = step.ts if arbitrary else [float(snap_dyadic(t, VIDEO_DEPTH)) for t in step.ts]
             steps.append(step)
             yield PairRequest(step.index, step.index + 1, step.frame0.image, step.frame1.image, ts, step.cut)
 
-    with video_io.VideoWriter(dst, out_fps, audio_from=src) as writer:
-        for outputs in upscale_requests(model, requests(), size):
-            step = steps.popleft()
-            for image in outputs:
-                writer.write(image)
-            if step.cut and step.ts:
-                report.scene_cuts.append(step.frame1.time)
-            if report.after is None and outputs and step.ts[0] == 0.0:
-                report.before, report.after = step.frame0.image, outputs[0]
-            report.out_frames += len(outputs)
-            report.in_frames = step.index + 2
-            if progress:
-                progress(min(1.0, (step.index + 1) / total), f"frame pair {step.index + 1}/{total}")
-    report.audio = writer.audio_mode
-    report.warnings += truncation_warning(info, report.in_frames)
-    return report
+    for outputs in upscale_requests(model, requests(), size):
+        yield steps.popleft(), outputs
 
 
 def first_seconds(src: str, dst: str, seconds: float) -> str:
