@@ -1114,3 +1114,17 @@ class PngSequenceWriter:
             self.path.unlink(missing_ok=True)
         elif self.size is not None and self.path.is_dir():
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+def key_frame_times(path) -> list[float]:
+    """Times (seconds from the stream start, as :attr:`Frame.time`) of the video's key frames, from the packets
+    (demux only, no decode): where a decoder can start, so where a segment of a job starts cheaply. [] for a frame
+    sequence (every picture is one)."""
+    if is_sequence(path):
+        return []
+    with _open_input(path) as container:
+        stream = container.streams.video[0]
+        tb = stream.time_base or Fraction(1, 90000)
+        origin = stream.start_time or 0
+        return sorted(float((p.pts - origin) * tb) for p in container.demux(stream)
+                      if p.size and p.is_keyframe and p.pts is not None)
