@@ -10,7 +10,8 @@ A model's weights come from, in this order:
 4. a Hugging Face Hub repo/filename (``WeightSource.hub_repo`` / ``hub_filename``), fetched with ``huggingface_hub``
    (its cache, ``HF_HUB_OFFLINE`` and tokens apply). ``<ENV_VAR>_REPO`` overrides the repo id.
 
-Only safe formats are read: safetensors, or ``torch.load(weights_only=True)`` for ``.pth``/``.pt``/``.ckpt``
+Only safe formats are read: safetensors (one file, or shards listed by a ``*.safetensors.index.json``), or
+``torch.load(weights_only=True)`` for ``.pth``/``.pt``/``.ckpt``
 (pickled code is refused). Official checkpoints wrapped as ``{'state_dict': ...}`` or ``{'params': ...}`` and
 DataParallel ``module.`` prefixes are unwrapped.
 """
@@ -139,6 +140,8 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise WeightsUnavailable(f"weights file {path} does not exist")
+    if path.name.endswith(SHARD_INDEX):
+        return load_shards(path)
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -167,6 +170,67 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if state and all(k.startswith("module.") for k in state):
         state = {k[len("module."):]: v for k, v in state.items()}
     return state
+
+
+SHARD_INDEX = ".safetensors.index.json"
+
+
+def load_shards(index: Path) -> dict[str, torch.Tensor]:
+    """The state_dict of safetensors shards listed by ``index`` (Hugging Face layout: ``{"weight_map": {key: file}}``,
+    files beside the index), checked against the map: every key from its own file, none missing or extra."""
+    import json
+
+    from safetensors.torch import load_file
+
+    try:
+        weight_map = json.loads(index.read_text())["weight_map"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{index} is not a safetensors shard index: {exc}") from None
+    state: dict[str, torch.Tensor] = {}
+    for name in sorted(set(weight_map.values())):
+        shard = index.parent / name
+        if Path(name).name != name or not shard.is_file():
+            raise WeightsUnavailable(f"shard {name!r} listed by {index} is missing")
+        part = load_file(str(shard))
+        wrong = sorted(k for k in part if weight_map.get(k) != name)
+        if wrong:
+            raise ValueError(f"{shard} holds tensors its index does not place there: {wrong[:3]}")
+        state.update(part)
+    missing = sorted(set(weight_map) - set(state))
+    if missing:
+        raise ValueError(f"{index} lists tensors no shard holds: {missing[:3]}")
+    return state
+
+
+def save_shards(state: dict[str, torch.Tensor], index: Path, max_bytes: int,
+                metadata: dict[str, str] | None = None) -> list[Path]:
+    """Write ``state`` (dtypes kept) as safetensors shards of at most ``max_bytes`` each (in key order) plus the
+    index ``<stem>.safetensors.index.json``; shards are named ``<stem>-0000k-of-0000n.safetensors``."""
+    import json
+
+    from safetensors.torch import save_file
+
+    if not index.name.endswith(SHARD_INDEX):
+        raise ValueError(f"the index name must end with {SHARD_INDEX}")
+    stem = index.name[:-len(SHARD_INDEX)]
+    groups: list[list[str]] = [[]]
+    size = 0
+    for k, v in state.items():
+        nbytes = v.numel() * v.element_size()
+        if groups[-1] and size + nbytes > max_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(k)
+        size += nbytes
+    paths, weight_map = [], {}
+    for i, keys in enumerate(groups):
+        name = f"{stem}-{i + 1:05d}-of-{len(groups):05d}.safetensors"
+        save_file({k: state[k].detach().cpu().contiguous() for k in keys}, str(index.parent / name),
+                  metadata=metadata)
+        weight_map.update({k: name for k in keys})
+        paths.append(index.parent / name)
+    index.write_text(json.dumps({"metadata": metadata or {}, "weight_map": weight_map}, indent=1) + "\n")
+    return paths
 
 
 def save_safetensors(state: dict[str, torch.Tensor], path: str | os.PathLike, half: bool = True,

