@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"})
 #: Packets looked at by :func:`probe` to count frames and judge the frame rate (cheap: demux only, no decode).
 PROBE_MAX_PACKETS = 4000
+#: Widest (or tallest) frame libx264 opens an encoder for (measured: 16384 encodes, 16400 fails).
+MAX_ENCODER_SIDE = 16384
 #: Relative spread of frame durations above which a stream counts as variable frame rate.
 VFR_TOLERANCE = 0.1
 
@@ -89,6 +91,11 @@ class VideoLimits:
                 f"The result would be {width}x{height} = {pixels:,} pixels per frame; the limit is "
                 f"{self.max_output_pixels:,} pixels. Use a smaller scale or input."
             )
+        if max(width, height) > MAX_ENCODER_SIDE:
+            raise VideoError(
+                f"The result would be {width}x{height} pixels; the video encoder takes at most {MAX_ENCODER_SIDE} "
+                "pixels on a side. Use a smaller scale or a less elongated input."
+            )
 
 
 # ---------------------------------------------------------------------------------------------------------- probe
@@ -116,6 +123,9 @@ class VideoInfo:
     bit_depth: int = 8
     hdr: str | None = None
     sequence: bool = False  # a zip or folder of PNG frames (see :func:`is_sequence`), frame rate given by the user
+    # what the pipelines do not honour and say so in their report: interlaced fields, a rotation that is not a
+    # multiple of 90 degrees (see :func:`_stream_notes`)
+    notes: tuple[str, ...] = ()
 
 
 def _open_input(path) -> "av.container.InputContainer":
@@ -163,6 +173,38 @@ def _clockwise_rotation(frame: "av.VideoFrame", stream) -> int:
                 return 0
         return 0
     return int(round(-ccw / 90.0)) * 90 % 360
+
+
+def _stream_notes(frame: "av.VideoFrame", stream) -> tuple[str, ...]:
+    """Notes for a report on what FrameForge does not honour: interlaced pictures (processed as whole frames, not
+    deinterlaced) and a display rotation that is not a multiple of 90 degrees (shown at the nearest multiple)."""
+    notes = []
+    if getattr(frame, "interlaced_frame", False):
+        notes.append("The video is interlaced: its two fields are processed together as whole frames (not "
+                     "deinterlaced), so moving edges may comb. Deinterlace it first for a clean result.")
+    try:
+        angle = float(frame.rotation or 0) or float(stream.metadata.get("rotate") or 0)
+    except (TypeError, ValueError):
+        angle = 0.0
+    if angle % 90:
+        notes.append(f"The video asks to be shown rotated by {abs(angle):g} degrees; it is turned by the nearest "
+                     f"multiple of 90 ({_clockwise_rotation(frame, stream)} degrees clockwise) instead.")
+    return tuple(notes)
+
+
+def _frame_times_check(pts: list[int], count: int, tb, name: str) -> float | None:
+    """The span of the frame times (first to last, plus one typical frame duration) in seconds, from the packets'
+    pts; None when they carry none. Refuses a video whose frames all have the same time (no frame rate at all)."""
+    if len(pts) < 2:
+        return None
+    if pts[-1] == pts[0]:
+        t = float(pts[0] * tb) if tb else 0.0
+        raise VideoError(f"All {len(pts)} frames of {name} have the same time stamp ({t:g} s), so the video has no "
+                         "frame rate (0 fps) and cannot be timed. Re-encode it with a frame rate (e.g. ffmpeg -i "
+                         "IN -r 25 OUT.mp4) and try again.")
+    steps = np.diff(np.asarray(pts, dtype=np.int64))
+    step = float(np.median(steps[steps > 0]))
+    return float((pts[-1] - pts[0] + step) * tb) if tb else None
 
 
 def _first_frame(container, stream, name: str, max_packets: int = 500) -> "av.VideoFrame":
@@ -228,6 +270,7 @@ def probe(path, fps: float | None = None) -> VideoInfo:
         count, pts, complete = _scan_packets(container, stream)
         if count == 0:
             raise VideoError(f"{name} contains no video frames.")
+        span = _frame_times_check(pts, count, tb, name)  # the frames' real times, whatever the header says
 
         duration = None
         if stream.duration and tb:
@@ -249,6 +292,9 @@ def probe(path, fps: float | None = None) -> VideoInfo:
             fps = frame_count / duration if duration else 25.0
         if not duration:
             duration = frame_count / fps
+        if span is not None and span > duration * 1.01 + 0.05:  # the header understates it: limits use the truth
+            log.info("%s: the header says %.3f s, the frame times span %.3f s", name, duration, span)
+            duration = span
 
         width, height = first.width, first.height
         if rotation in (90, 270):
@@ -273,6 +319,7 @@ def probe(path, fps: float | None = None) -> VideoInfo:
             color_space=space,
             bit_depth=_bit_depth(first),
             hdr=hdr_kind(primaries, transfer),
+            notes=_stream_notes(first, stream),
         )
 
 
@@ -684,7 +731,10 @@ class CodecSpec:
 
     def options(self, crf: int, preset: str) -> dict:
         if self.encoder == "libx264":
-            return {"crf": str(crf), "preset": preset}
+            # mbtree off: with it, x264's lookahead made a different stream for the same frames from run to run
+            # (even on one thread: its result depended on what the process had done between writes, e.g. the
+            # decoding); without it, identical frames give byte-identical files.
+            return {"crf": str(crf), "preset": preset, "x264-params": "mbtree=0"}
         if self.encoder == "libx265":
             return {"crf": str(crf), "preset": preset, "x265-params": "log-level=error"}
         if self.encoder == "libvpx-vp9":  # constant quality: crf with b=0; preset -> cpu-used (speed)
@@ -852,9 +902,10 @@ def hlg_to_nits(signal: np.ndarray, peak: float = 1000.0) -> np.ndarray:
     return peak * np.power(y, 0.2) * scene
 
 
-def bt709_oetf(linear: np.ndarray) -> np.ndarray:
-    linear = np.clip(linear, 0, 1)
-    return np.where(linear < 0.018, 4.5 * linear, 1.099 * np.power(linear, 0.45) - 0.099)
+def bt1886_inverse(linear: np.ndarray) -> np.ndarray:
+    """Display light (1 = SDR white) -> SDR signal for a BT.1886 display (gamma 2.4, black 0): what players assume
+    for BT.709 video, and what ffmpeg's zscale uses for ``transfer=bt709`` (round trips with it, tested)."""
+    return np.power(np.clip(linear, 0, 1), 1 / 2.4)
 
 
 def tone_map_to_sdr(rgb16: np.ndarray, kind: str) -> np.ndarray:
@@ -863,7 +914,7 @@ def tone_map_to_sdr(rgb16: np.ndarray, kind: str) -> np.ndarray:
     Display light relative to the reference white (:data:`REFERENCE_WHITE`) keeps its value up to
     :data:`TONE_KNEE`; brighter light rolls off smoothly towards 1 (k + (1 - k)(1 - exp(-(L - k)/(1 - k))), continuous
     in value and slope), applied to the luminance so hues stay; the colours are then converted to BT.709 primaries
-    (out-of-gamut values clipped) and BT.709-encoded.
+    (out-of-gamut values clipped) and encoded for a BT.1886 (gamma 2.4) display.
     """
     signal = rgb16.astype(np.float32) / 65535.0
     nits = pq_to_nits(signal) if kind == "pq" else hlg_to_nits(signal)
@@ -873,7 +924,7 @@ def tone_map_to_sdr(rgb16: np.ndarray, kind: str) -> np.ndarray:
     mapped = np.where(lum <= k, lum, k + (1 - k) * (1 - np.exp(-(lum - k) / (1 - k))))
     rel = rel * (mapped / lum)[..., None]
     sdr = rel @ BT2020_TO_BT709.T
-    return np.round(bt709_oetf(sdr) * 255.0).astype(np.uint8)
+    return np.round(bt1886_inverse(sdr) * 255.0).astype(np.uint8)
 
 
 # -------------------------------------------------------------------------------------------- PNG sequences
