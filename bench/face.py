@@ -1,4 +1,5 @@
-"""Face-SR benchmark on aligned faces: ``python -m bench.face --data DIR --scale 4|8 [--models a,b] [--json PATH]``.
+"""Face-SR benchmark on aligned faces: ``python -m bench.face --data DIR --scale 4|8 [--models a,b] [--json PATH]
+[--degrade PRESET [--seed N]]``.
 
 Protocol (``../shared/docs/protocol.md``): each aligned HQ face is resized to 512x512 (PIL bicubic) as ground truth,
 bicubic-downscaled (PIL, antialiased) by the scale (x4 -> 128, x8 -> 64), restored with
@@ -10,6 +11,10 @@ descriptors, when installed) as defined in :mod:`bench.face_metrics`.
 forked process per model: freed heap is trimmed and the peak reset (``/proc/self/clear_refs`` 5, then ``VmHWM``;
 ``ru_maxrss`` where that is unavailable) with the data resident; the growth covers building the model and restoring
 every face, less the outputs kept for scoring (the metrics run afterwards).
+
+``--degrade PRESET`` makes the low-res face with :func:`models.degrade.apply_image` instead (``jpeg``: blur, bicubic
+down, noise, JPEG q 30-80, the blind protocol of old photos), seed = ``--seed`` + the face's index (sorted by name);
+the JSON then records ``degrade`` and ``seed``. Without it nothing changes (PIL bicubic; ``bi`` is the same pixels).
 """
 from __future__ import annotations
 
@@ -43,17 +48,25 @@ COLUMNS = [("model", "model", "s"), ("psnr", "PSNR", ".2f"), ("ssim", "SSIM", ".
            ("ms_per_face", "ms/face", ".1f"), ("peak_mb", "peak MB", ".1f"), ("n", "n", "d")]
 
 
-def degrade(hq: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
-    """(ground truth 512x512, low-res 512/scale) for one aligned HQ face, per the protocol."""
+def degrade(hq: np.ndarray, scale: int, preset: str | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(ground truth 512x512, low-res 512/scale) for one aligned HQ face, per the protocol; with ``preset`` the
+    low-res face is :func:`models.degrade.apply_image` of the truth with that preset and ``seed``."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale}")
     gt = Image.fromarray(hq).resize((GT_SIZE, GT_SIZE), Image.Resampling.BICUBIC)
+    if preset is not None:
+        from models import degrade as deg
+
+        side = GT_SIZE // scale
+        return np.asarray(gt), deg.apply_image(np.asarray(gt), (side, side), preset, seed)
     lr = gt.resize((GT_SIZE // scale, GT_SIZE // scale), Image.Resampling.BICUBIC)
     return np.asarray(gt), np.asarray(lr)
 
 
-def load_pairs(data: str, scale: int, limit: int | None = None) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, gt, lr) of every image in ``data`` (sorted by name), at most ``limit``."""
+def load_pairs(data: str, scale: int, limit: int | None = None, preset: str | None = None,
+               seed: int = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, gt, lr) of every image in ``data`` (sorted by name), at most ``limit``; with ``preset`` face i is
+    degraded with seed ``seed + i``."""
     from pathlib import Path
 
     if not Path(data).is_dir():
@@ -61,7 +74,7 @@ def load_pairs(data: str, scale: int, limit: int | None = None) -> list[tuple[st
     paths = common.list_images(data)[:limit]
     if not paths:
         raise common.DataError(f"no face images (png/jpg) in {data}")
-    return [(p.name, *degrade(common.load_rgb(p), scale)) for p in paths]
+    return [(p.name, *degrade(common.load_rgb(p), scale, preset, seed + i)) for i, p in enumerate(paths)]
 
 
 def restore_all(model, pairs) -> tuple[list[np.ndarray], list[float]]:
@@ -128,11 +141,18 @@ def measure_isolated(model_id: str, pairs, threads: int | None,
 
 
 def run(data: str, scale: int, models: list[str], threads: int | None = 1, limit: int | None = None,
-        isolate: bool = True, identity: bool = True) -> dict:
+        isolate: bool = True, identity: bool = True, preset: str | None = None, seed: int = 0) -> dict:
     from .face_metrics import identity_model
 
+    if preset is not None:
+        from models.degrade import check_preset
+
+        try:
+            preset = check_preset(preset)
+        except ValueError as exc:
+            raise common.DataError(str(exc)) from None
     common.set_threads(threads)
-    pairs = load_pairs(data, scale, limit)
+    pairs = load_pairs(data, scale, limit, preset, seed)
     scorer: bool | DlibIdentity | str = identity
     if identity:  # dlib and the truths' descriptors once, here; each model's forked process inherits them
         scorer = identity_model()  # or the reason it is unavailable
@@ -146,12 +166,16 @@ def run(data: str, scale: int, models: list[str], threads: int | None = 1, limit
             continue
         r = {"model": mid, **r}
         ident = "-" if r["identity"] is None else f"{r['identity']:.4f}"
-        print(f"{mid} x{scale}: PSNR {r['psnr']:.2f}  SSIM {r['ssim']:.4f}  FD-EffNetLite0 {r['fd_effnet']:.2f}  "
+        print(f"{mid} x{scale}{'' if preset is None else ' ' + preset}: PSNR {r['psnr']:.2f}  SSIM {r['ssim']:.4f}  FD-EffNetLite0 {r['fd_effnet']:.2f}  "
               f"identity {ident}  {r['ms_per_face']:.1f} ms/face  peak +{r['peak_mb']:.1f} MB", flush=True)
         results.append(r)
-    return {"protocol": PROTOCOL, "machine": common.machine(), "threads": threads, "scale": scale,
-            "data": {"path": str(data), "faces": len(pairs), "lr_size": GT_SIZE // scale, "gt_size": GT_SIZE},
-            "results": results}
+    report = {"protocol": PROTOCOL, "machine": common.machine(), "threads": threads, "scale": scale,
+              "data": {"path": str(data), "faces": len(pairs), "lr_size": GT_SIZE // scale, "gt_size": GT_SIZE},
+              "results": results}
+    if preset is not None:
+        report.update(degrade=preset, seed=seed, protocol=PROTOCOL + f"; low-res faces made by models.degrade "
+                      f"preset {preset!r}, seed {seed} + face index (instead of the bicubic downscale)")
+    return report
 
 
 def main(argv=None) -> int:
@@ -161,10 +185,15 @@ def main(argv=None) -> int:
     ap.add_argument("--in-process", action="store_true",
                     help="run models in this process (peak_mb is then the process peak's growth, less meaningful)")
     ap.add_argument("--no-identity", action="store_true", help="skip the dlib identity metric even when installed")
+    ap.add_argument("--degrade", metavar="PRESET",
+                    help="make the low-res faces with models.degrade (bi, jpeg, real, crfNN) instead of the bicubic "
+                         "downscale; recorded in the JSON")
+    ap.add_argument("--seed", type=int, default=0, help="base seed of --degrade (face i gets seed + i; default 0)")
     args = ap.parse_args(argv)
     return common.run_and_publish(
         lambda: run(args.data, args.scale, common.resolve_models(args.models, "face"), args.threads or None,
-                    args.limit, isolate=not args.in_process, identity=not args.no_identity),
+                    args.limit, isolate=not args.in_process, identity=not args.no_identity, preset=args.degrade,
+                    seed=args.seed),
         PROTOCOL, COLUMNS, args.json)
 
 

@@ -3,6 +3,7 @@
     python -m frameforge video-sr IN... -o OUT [--scale 2] [--time-factor 2 | --fps 60] [--model ID]
     python -m frameforge interpolate IN... -o OUT [--factor 2 | --fps 60] [--model ID]
     python -m frameforge face-sr IN... -o OUT [--upscale 2] [--aligned] [--model ID] [--background lanczos|basicvsr]
+                                              [--fidelity 0-1]
     python -m frameforge svs-spectrum SOURCE -o OUT [--layers a,b]
     python -m frameforge compress SOURCE -o OUT [--ratio 0.5] [--method taylor|l1] [--no-svs]
     python -m frameforge models [TASK]
@@ -131,10 +132,15 @@ def run_interpolate(args) -> list[str]:
 def run_face_sr(args) -> list[str]:
     from PIL import Image
 
+    from models.face.blind import at_fidelity
     from models.imageio import read_image
     from models.pipelines.face_photo import background_upscaler, restore_photo
 
     model_id, restorer = _model("face-sr", args.model)
+    try:
+        restorer = at_fidelity(restorer, args.fidelity)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     background = background_upscaler(args.background)
 
     def work(src: Path) -> str:
@@ -220,6 +226,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
     p.add_argument("--background", choices=("lanczos", "basicvsr"), default="lanczos",  # face_photo.BACKGROUNDS
                    help="upscale the background with Lanczos (default) or the pretrained BasicVSR (photos up to 1 MP)")
+    p.add_argument("--fidelity", type=float, default=1.0,
+                   help="0-1, models with the control (face_realesrgan): 1 = fully restored (default), 0 = faithful "
+                        "to the input (face_basicvsr), between = a blend")
     p.set_defaults(run=run_face_sr)
     p = sub.add_parser("svs-spectrum", help="singular-value spectra of a generator before/after SVS")
     p.add_argument("source", help="'bundled', a diffusers folder under FRAMEFORGE_MODELS_DIRS, or a Hub id")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from models import registry
 from models.backbones.rrdbnet import FP16_TAG, RRDBNet, read_ncnn
@@ -144,8 +145,43 @@ def test_fidelity_blends_the_restored_and_the_faithful_face(small_face):
 
 
 def test_a_crop_larger_than_the_output_needs_is_reduced_to_a_quarter_first(small_face):
-    from PIL import Image
-
     restorer = registry.get("face_realesrgan")
     big = np.asarray(Image.fromarray(small_face).resize((64, 64), Image.Resampling.NEAREST))
     assert np.array_equal(restorer.restore(big, 64), restorer.restore(small_face, 64))  # box 64 -> 16 = the original
+
+
+# ------------------------------------------------------------------------------------------- CLI and bench --
+def test_cli_fidelity_zero_is_the_faithful_model_and_a_bad_value_is_refused(tmp_path, small_face, capsys):
+    from frameforge.__main__ import main
+
+    crop = tmp_path / "crop.png"
+    Image.fromarray(np.asarray(Image.fromarray(small_face).resize((32, 32), Image.Resampling.BICUBIC))).save(crop)
+    outs = {}
+    for name, extra in (("f0", ["--model", "face_realesrgan", "--fidelity", "0"]),
+                        ("basic", ["--model", "face_basicvsr"]), ("f1", ["--model", "face_realesrgan"])):
+        assert main(["face-sr", str(crop), "-o", str(tmp_path / name), "--aligned", "--upscale", "4", *extra]) == 0
+        outs[name] = np.asarray(Image.open(tmp_path / name / "crop_faces_x4.png"))
+    assert outs["f0"].shape == (128, 128, 3) and np.array_equal(outs["f0"], outs["basic"])
+    assert np.abs(outs["f1"].astype(int) - outs["basic"]).mean() > 2
+    capsys.readouterr()
+    assert main(["face-sr", str(crop), "-o", str(tmp_path / "bad"), "--model", "face_realesrgan", "--fidelity", "1.5"]) == 2
+    assert "fidelity must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_bench_face_degrade_presets(tmp_path):
+    from bench import face
+
+    hq = np.asarray(Image.open(Path(__file__).resolve().parents[1] / "examples" / "faces" /
+                               "astronaut_aligned_128.png").convert("RGB"))
+    for i in range(2):
+        Image.fromarray(np.roll(hq, 7 * i, axis=1)).save(tmp_path / f"{i}.png")
+    plain = face.load_pairs(str(tmp_path), 4)
+    bi = face.load_pairs(str(tmp_path), 4, preset="bi")
+    jpeg = face.load_pairs(str(tmp_path), 4, preset="jpeg", seed=3)
+    assert all(np.array_equal(a[2], b[2]) for a, b in zip(plain, bi))  # bi = the protocol's bicubic, unchanged
+    assert all(j[2].shape == (128, 128, 3) and np.abs(j[2].astype(int) - p[2]).mean() > 1 for j, p in zip(jpeg, plain))
+    from models import degrade
+
+    assert np.array_equal(jpeg[1][2], degrade.apply_image(plain[1][1], (128, 128), "jpeg", 3 + 1))  # seed + index
+    assert np.array_equal(jpeg[0][2], face.load_pairs(str(tmp_path), 4, preset="jpeg", seed=3)[0][2])
+    assert face.main(["--data", str(tmp_path), "--scale", "4", "--degrade", "nope", "--models", "face_bicubic"]) == 2

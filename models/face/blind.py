@@ -71,3 +71,20 @@ class RealESRGANFaceRestorer:
             return base
         out = f * restored.astype(np.float32) + (1.0 - f) * base.astype(np.float32)
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+class _AtFidelity:
+    """A fidelity-aware restorer bound to one fidelity: a plain :class:`~models.interfaces.FaceRestorer`."""
+
+    def __init__(self, restorer, fidelity: float):
+        self.restorer, self.fidelity = restorer, fidelity
+
+    def restore(self, face: np.ndarray, out_size: int) -> np.ndarray:
+        return self.restorer.restore(face, out_size, fidelity=self.fidelity)
+
+
+def at_fidelity(restorer, fidelity):
+    """``restorer`` bound to ``fidelity`` (checked, in [0, 1]) when it has the control (``supports_fidelity``), for
+    the pipelines that call ``restore(face, out_size)``; a restorer without it is returned as it is."""
+    f = check_fidelity(fidelity)
+    return _AtFidelity(restorer, f) if getattr(restorer, "supports_fidelity", False) else restorer
