@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .backbones.specs import backbone_specs
 from .baselines.specs import baseline_specs
+from .clean.specs import clean_specs
 from .face.specs import face_specs
 from .registry import register
 from .stvsr.specs import stvsr_specs
@@ -22,7 +23,7 @@ DEFAULTS = {"vfi": "rife", "stvsr": "basicvsr+rife", "face": "face_basicvsr"}
 #: with the input size), so the Video SR tab opens on lanczos+rife, the best of the fast pipelines.
 CPU_DEFAULTS = {"stvsr": "lanczos+rife"}
 
-for _spec in [*baseline_specs(), *backbone_specs(), *vfi_specs(), *aligned_specs(), *stvsr_specs(),
+for _spec in [*baseline_specs(), *backbone_specs(), *clean_specs(), *vfi_specs(), *aligned_specs(), *stvsr_specs(),
               *cascade_specs(), *face_specs(), *svs_specs()]:
     _spec.default = DEFAULTS.get(_spec.task) == _spec.id
     _spec.cpu_default = CPU_DEFAULTS.get(_spec.task) == _spec.id

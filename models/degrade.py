@@ -345,7 +345,8 @@ def _apply_stage(img: np.ndarray, st: _Stage, size0: tuple[int, int], rng: np.ra
     return poisson_noise(img, st.noise, rng, st.gray)
 
 
-def _real(hr: list[np.ndarray], size: tuple[int, int], rng: np.random.Generator, fps: float) -> list[np.ndarray]:
+def _real(hr: list[np.ndarray], size: tuple[int, int], rng: np.random.Generator, fps: float,
+          side_data: bool = False) -> Decoded:
     """Real-ESRGAN's second-order chain with RealBasicVSR's video compression; parameters drawn once per sequence,
     noise per frame. The first order's resize is relative to the HR size, the second's to the LR size × 2
     (from x4 to x2 on the way down), then the final resize to ``size``."""
@@ -359,8 +360,8 @@ def _real(hr: list[np.ndarray], size: tuple[int, int], rng: np.random.Generator,
         x = _apply_stage(x, second, mid, rng)
         out.append(resize(x, size, str(rng.choice(["area", "bilinear", "bicubic"]))))
     if len(out) == 1:
-        return [jpeg(out[0], int(rng.integers(30, 96)))]
-    return compress(out, int(rng.integers(18, 36)), fps=fps).frames
+        return Decoded([jpeg(out[0], int(rng.integers(30, 96)))], [None], ["I"])
+    return compress(out, int(rng.integers(18, 36)), fps=fps, side_data=side_data)
 
 
 def _old_photo(hr: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -370,24 +371,32 @@ def _old_photo(hr: np.ndarray, size: tuple[int, int], rng: np.random.Generator) 
     return jpeg(x, int(rng.integers(30, 81)))
 
 
+def degrade_sequence(hr: list[np.ndarray], size: tuple[int, int], preset: str = "bi", seed: int = 0,
+                     fps: float = 24.0, side_data: bool = False) -> Decoded:
+    """:func:`degrade_frames` with the decoder's side information when ``side_data`` (QP maps and frame types of
+    the video presets; None / "I" where a preset encodes no video)."""
+    preset = check_preset(preset)
+    hr = [_check(f, f"frame {i}") for i, f in enumerate(hr)]
+    size = (max(1, int(size[0])), max(1, int(size[1])))
+    if not hr:
+        return Decoded([], [], [])
+    rng = _rng(seed)
+    if preset == "jpeg":
+        frames = [_old_photo(f, size, rng) for f in hr]
+        return Decoded(frames, [None] * len(frames), ["I"] * len(frames))
+    if preset == "real":
+        return _real(hr, size, rng, fps, side_data)
+    lr = [resize(f, size, "bicubic") for f in hr]
+    if preset == "bi":
+        return Decoded(lr, [None] * len(lr), ["I"] * len(lr))
+    return compress(lr, int(preset[3:]), fps=fps, side_data=side_data)
+
+
 def degrade_frames(hr: list[np.ndarray], size: tuple[int, int], preset: str = "bi", seed: int = 0,
                    fps: float = 24.0) -> list[np.ndarray]:
     """The LR frames (``size`` = (h, w)) that ``preset`` makes of the HR frames ``hr`` (one sequence), deterministic
     for ``seed``. ``bi`` is exactly PIL's bicubic resize of each frame (the protocol of every benchmark)."""
-    preset = check_preset(preset)
-    if not hr:
-        return []
-    hr = [_check(f, f"frame {i}") for i, f in enumerate(hr)]
-    size = (max(1, int(size[0])), max(1, int(size[1])))
-    rng = _rng(seed)
-    if preset == "jpeg":
-        return [_old_photo(f, size, rng) for f in hr]
-    if preset == "real":
-        return _real(hr, size, rng, fps)
-    lr = [resize(f, size, "bicubic") for f in hr]
-    if preset == "bi":
-        return lr
-    return compress(lr, int(preset[3:]), fps=fps).frames
+    return degrade_sequence(hr, size, preset, seed, fps).frames
 
 
 def apply_image(hr: np.ndarray, size: tuple[int, int], preset: str = "bi", seed: int = 0) -> np.ndarray:
