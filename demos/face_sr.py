@@ -10,11 +10,12 @@ import numpy as np
 from models import registry
 from models.device import accelerated, gpu, gpu_seconds
 from models.imageio import read_image
+from models.face.pose import MAX_YAW, Selection
 from models.pipelines.face_photo import (MAX_UPSCALE, MIN_UPSCALE, background_upscaler, compare_restorers,
-                                         restore_photo)
+                                         estimate_photo_seconds, find_faces, restore_photo)
 
 from .common import endpoint, image_file, load_model, model_picker, progress_checker
-from .components import ImageUpload, Slider
+from .components import Checkbox, ImageUpload, Slider
 from .video_sr import nearest
 
 TITLE = "Face SR"
@@ -26,14 +27,94 @@ NOTE = ("Faces are found with MTCNN, aligned to the FFHQ 5-point template at the
         "unticked, faces are detected and a photo without one is refused.")
 
 
-def _duration(image, model_id, upscale, aligned, background=False, progress=None) -> int:
+SELECT_NOTE = ("Faces are numbered largest first. Left alone (kept as the plain resize): faces smaller than the "
+               "minimum size or below the minimum confidence (MTCNN's own threshold is 0.9), profiles turned more "
+               "than the largest yaw (estimated from the five landmarks; 45° by default: beyond it the 5-point "
+               "template mangles the face), and faces already large enough — whose aligned crop would exceed the "
+               "restorer's 512 px in the output, so restoring them would make them softer than the plain resize. "
+               "Ticked faces are restored whatever the filters say.")
+
+
+class FaceNumbers(gr.CheckboxGroup):
+    """The per-face checkboxes: their choices come from detecting the uploaded photo, so an API call may send any face
+    numbers (1 = largest) or null (every face that passes the filters); the photo's own count is checked later."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        if not isinstance(payload, (list, tuple)):
+            raise gr.Error(f"{self.label}: expected a list of face numbers, got {payload!r}.", print_exception=False)
+        out = []
+        for v in payload:
+            if isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, float) and v.is_integer())
+                                           or (isinstance(v, str) and v.strip().isdigit())) or int(v) < 1:
+                raise gr.Error(f"{self.label}: face numbers are 1, 2, ... (largest face first), got {v!r}.",
+                               print_exception=False)
+            out.append(int(v))
+        return out
+
+    def api_info(self) -> dict:
+        return {"anyOf": [{"type": "array", "items": {"type": "integer", "minimum": 1}}, {"type": "null"}],
+                "title": "Face numbers"}
+
+
+def _selection(min_face, min_score, max_yaw, faces, large_faces) -> Selection:
+    return Selection(faces=None if faces is None else tuple(faces), min_size=float(min_face or 0),
+                     min_score=float(0.9 if min_score is None else min_score),
+                     max_yaw=float(MAX_YAW if max_yaw is None else max_yaw), large_faces=bool(large_faces))
+
+
+def _human(seconds: float) -> str:
+    return f"{max(1, round(seconds))} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def _estimate(model_id, detected, photo_pixels: int, background: bool) -> float | None:
+    """This machine's estimate for the faces that will be restored (seconds; on a GPU divided by the assumed
+    speed-up of models.pipelines.estimate)."""
+    from models.pipelines.estimate import GPU_SPEEDUP
+
+    est = estimate_photo_seconds(model_id or registry.default_id("face"),
+                                 [d.crop_side for d in detected if not d.skipped], photo_pixels,
+                                 "basicvsr" if background else "lanczos")
+    if est is None:
+        return None
+    return est / GPU_SPEEDUP if accelerated() else est
+
+
+def eta_progress(progress, estimate: float | None):
+    """``progress(fraction, desc)`` that adds the time left to the description: before the first measured step the
+    estimate less the time spent, then the time spent so far scaled to the fraction still to do."""
+    import time
+
+    start = time.monotonic()
+
+    def tick(fraction: float, desc: str | None = None) -> None:
+        spent = time.monotonic() - start
+        if fraction >= 1:
+            left = None
+        elif fraction > 0.15:
+            left = spent * (1 - fraction) / fraction
+        else:
+            left = None if estimate is None else max(1.0, estimate - spent)
+        text = desc or ""
+        if left is not None:
+            text = f"{text} · about {_human(left)} left" if text else f"about {_human(left)} left"
+        progress(fraction, desc=text)
+
+    return tick
+
+
+def _duration(image, model_id, upscale, aligned, background=False, *rest, progress=None, **kwargs) -> int:
     return gpu_seconds(float(upscale or 2) ** 2 * (3 if background else 1), seconds_per_unit=2.0)
 
 
 @gpu(duration=_duration)
 @endpoint("face_sr")
-def face_sr(image, model_id, upscale, aligned, background=False, progress=gr.Progress()):
-    """Restore every face of a photo and upscale the whole photo.
+def face_sr(image, model_id, upscale, aligned, background=False, min_face=0, min_score=0.9, max_yaw=MAX_YAW,
+            faces=None, large_faces=False, progress=gr.Progress()):
+    """Restore the faces of a photo and upscale the whole photo.
 
     Args:
         image: the photo (an image file), or one aligned face crop.
@@ -42,22 +123,42 @@ def face_sr(image, model_id, upscale, aligned, background=False, progress=gr.Pro
         aligned: True when the image is a face already aligned to the FFHQ template; False to detect faces.
         background: True to upscale the background with the pretrained BasicVSR (photos up to 1 MP; slow on a
             CPU), False for Lanczos.
+        min_face: leave faces whose box is smaller than this many pixels (shorter side) alone; 0 = no limit.
+        min_score: leave faces detected with a lower confidence alone, 0.9 (MTCNN's own threshold) to 1.
+        max_yaw: leave profiles turned more than this many degrees (estimated from the landmarks) alone, 0 to 90.
+        faces: the face numbers to restore (1 = the largest face), e.g. [1, 3]; these are restored whatever the
+            filters say. null restores every face that passes the filters.
+        large_faces: True also restores faces already large enough (aligned crop above 512 px in the output),
+            which come out softer than the plain resize; False leaves them as the resize.
 
     Returns:
-        The restored photo (PNG), a gallery with each face before (the input pixels, enlarged without smoothing)
-        and after, the first face as a before/after slider, and the faces' boxes, scores and landmarks as JSON.
+        The restored photo (PNG), a gallery with each restored face before (the input pixels, enlarged without
+        smoothing) and after, the first restored face as a before/after slider, and the faces' numbers, boxes,
+        scores, yaws and landmarks as JSON, with the faces left alone and why.
     """
     img = read_image(image, "photo", min_side=16)
     model_id, restorer = load_model("face", model_id)
-    result = restore_photo(img, restorer, upscale=upscale if upscale is not None else 2, aligned=bool(aligned),
-                           progress=progress_checker(progress),
-                           background_upscaler=background_upscaler("basicvsr" if background else "lanczos"))
+    u = upscale if upscale is not None else 2
+    selection = _selection(min_face, min_score, max_yaw, faces, large_faces)
+    estimate = None
+    if not aligned:
+        try:
+            estimate = _estimate(model_id, find_faces(img, float(u), selection=selection), img.shape[0] * img.shape[1],
+                                 bool(background))
+        except ValueError:
+            estimate = None  # restore_photo says why
+    tick = progress_checker(progress)
+    result = restore_photo(img, restorer, upscale=u, aligned=bool(aligned),
+                           progress=eta_progress(tick, estimate),
+                           background_upscaler=background_upscaler("basicvsr" if background else "lanczos"),
+                           selection=selection)
     gallery, pairs = [], []
     for i, f in enumerate(result.faces):
-        before = image_file(nearest(f.crop_input, f.crop_after.shape[:2]), image, f"face{i + 1}_input", "photo")
-        after = image_file(f.crop_after, image, f"face{i + 1}_restored", "photo")
-        gallery += [(before, f"face {i + 1}: input (pixels enlarged)"),
-                    (after, f"face {i + 1}: restored (score {f.score:.3f})")]
+        n = f.number if not result.aligned else i + 1
+        before = image_file(nearest(f.crop_input, f.crop_after.shape[:2]), image, f"face{n}_input", "photo")
+        after = image_file(f.crop_after, image, f"face{n}_restored", "photo")
+        gallery += [(before, f"face {n}: input (pixels enlarged)"),
+                    (after, f"face {n}: restored (score {f.score:.3f})")]
         pairs.append((before, after))
     info = {
         "model": registry.spec(model_id).label or model_id,
@@ -68,11 +169,101 @@ def face_sr(image, model_id, upscale, aligned, background=False, progress=gr.Pro
         "input_size": [int(img.shape[1]), int(img.shape[0])],
         "output_size": [int(result.image.shape[1]), int(result.image.shape[0])],
         "faces": [{"box": [round(v, 1) for v in f.box], "score": round(f.score, 4),
-                   "landmarks": None if np.isnan(f.landmarks).any() else np.round(f.landmarks, 1).tolist()}
+                   "landmarks": None if np.isnan(f.landmarks).any() else np.round(f.landmarks, 1).tolist(),
+                   **({} if result.aligned else {"number": f.number, "yaw": _round(f.yaw)})}
                   for f in result.faces],
     }
+    if not result.aligned:
+        info["left_alone"] = [{"number": d.number, "box": [round(v, 1) for v in d.box], "score": round(d.score, 4),
+                               "yaw": _round(d.yaw), "reason": d.skipped} for d in result.skipped]
+    if result.notes:
+        info["notes"] = result.notes
+    if estimate is not None:
+        info["estimated_seconds"] = round(estimate, 1)
     photo = image_file(result.image, image, f"faces_x{float(upscale or 2):g}", "photo")
-    return photo, gallery, pairs[0], info
+    return photo, gallery, pairs[0] if pairs else None, info
+
+
+def _round(v: float):
+    return None if v is None or np.isnan(v) else round(float(v), 1)
+
+
+_FOUND: dict = {}
+
+
+def _found(image, upscale, selection: Selection):
+    """The faces of an uploaded photo (cached by path, size and upscale: the controls re-run this on every change)."""
+    import os
+
+    key = (str(image), os.path.getmtime(image), float(upscale or 2), selection)
+    if key not in _FOUND:
+        img = read_image(image, "photo", min_side=16)
+        _FOUND.clear()
+        _FOUND[key] = (img, find_faces(img, float(upscale or 2), selection=selection))
+    return _FOUND[key]
+
+
+def preview(image, model_id, upscale, aligned, background, min_face, min_score, max_yaw, large_faces):
+    """After an upload or a filter change: the numbered faces (ticked = will be restored), the photo with the
+    numbered boxes, and the estimate. Not an API endpoint."""
+    empty = (gr.update(choices=[], value=[]), None, "")
+    if not image or aligned:
+        return empty[0], None, ("An aligned crop is one face: about " + _human(_estimate(
+            model_id, [], 0, False) or 1) + "." if image and aligned else "")
+    try:
+        img, detected = _found(image, upscale, _selection(min_face, min_score, max_yaw, None, large_faces))
+    except Exception as exc:  # noqa: BLE001 - the job itself reports a bad upload
+        return empty[0], None, f"Could not read the photo: {exc}"
+    choices = [(d.label() + (f" — left alone: {d.skipped}" if d.skipped else ""), d.number) for d in detected]
+    ticked = [d.number for d in detected if not d.skipped]
+    return (gr.update(choices=choices, value=ticked), _boxes(img, detected, image),
+            _estimate_text(model_id, img, detected, ticked, background))
+
+
+def _estimate_text(model_id, img, detected, ticked, background) -> str:
+    chosen = [d for d in detected if d.number in set(ticked or [])]
+    if not detected:
+        return "No face found in this photo."
+    from dataclasses import replace
+
+    # ticked faces are restored whatever the filters said
+    est = _estimate(model_id, [replace(d, skipped=None) for d in chosen], img.shape[0] * img.shape[1],
+                    bool(background))
+    sides = ", ".join(f"{d.crop_side}" for d in chosen) or "none"
+    where = "the GPU (assumed 25x this 2-core CPU)" if accelerated() else "this 2-core CPU"
+    time_text = f"about {_human(est)}" if est is not None else "not measured for this model"
+    return (f"{len(chosen)} of {len(detected)} faces will be restored (aligned crops of {sides} px). Estimated time "
+            f"on {where}: {time_text} (measured per face here, growing with the crop's area).")
+
+
+def estimate_text(image, model_id, upscale, aligned, background, min_face, min_score, max_yaw, faces, large_faces):
+    """The estimate for the ticked faces (after a tick, a model or a background change). Not an API endpoint."""
+    if not image or aligned:
+        return ""
+    try:
+        img, detected = _found(image, upscale, _selection(min_face, min_score, max_yaw, None, large_faces))
+    except Exception:  # noqa: BLE001
+        return ""
+    return _estimate_text(model_id, img, detected, faces, background)
+
+
+def _boxes(img, detected, source) -> str:
+    """The photo with each face's box and number drawn (green: restored, grey: left alone)."""
+    from PIL import Image, ImageDraw
+
+    scale = min(1.0, 1024 / max(img.shape[:2]))
+    pic = Image.fromarray(img)
+    if scale < 1:
+        pic = pic.resize((round(img.shape[1] * scale), round(img.shape[0] * scale)), Image.Resampling.LANCZOS)
+    draw = ImageDraw.Draw(pic)
+    width = max(2, round(max(pic.size) / 300))
+    for d in detected:
+        box = [v * scale for v in d.box]
+        colour = (40, 220, 40) if not d.skipped else (160, 160, 160)
+        draw.rectangle(box, outline=colour, width=width)
+        draw.text((box[0] + width + 1, box[1] + width), str(d.number), fill=colour,
+                  font_size=max(12, round((box[3] - box[1]) / 4)))
+    return image_file(np.asarray(pic), source, "faces_found", "photo")
 
 
 COMPARE = ("face_teacher", "face_student")
@@ -119,9 +310,21 @@ def build() -> None:
             image = ImageUpload(label="Photo or aligned face crop", type="filepath")
             model = model_picker("face")
             upscale = Slider(MIN_UPSCALE, MAX_UPSCALE, value=2, step=0.5, label="Upscale")
-            aligned = gr.Checkbox(False, label="Input is an aligned face crop (skip detection)")
-            background = gr.Checkbox(accelerated(), label="Upscale the background with BasicVSR (sharper; slow on a "
+            aligned = Checkbox(False, label="Input is an aligned face crop (skip detection)")
+            background = Checkbox(accelerated(), label="Upscale the background with BasicVSR (sharper; slow on a "
                                                           "CPU; photos up to 1 MP), else Lanczos")
+            with gr.Accordion("Which faces", open=True):
+                gr.Markdown(SELECT_NOTE)
+                with gr.Row():
+                    min_face = Slider(0, 1024, value=0, step=8, label="Minimum face size (px)")
+                    min_score = Slider(0.9, 1.0, value=0.9, step=0.005, label="Minimum detection confidence")
+                    max_yaw = Slider(0, 90, value=MAX_YAW, step=5, label="Largest yaw (degrees)")
+                large_faces = Checkbox(False, label="Also restore faces already large enough (softer than the "
+                                                    "plain resize)")
+                faces = FaceNumbers([], value=[], label="Faces to restore", type="value")
+                found = gr.Image(label="Faces found (numbered; grey = left alone)", type="filepath", format="png",
+                                 interactive=False, height=320)
+            estimate = gr.Markdown()
             run = gr.Button("Restore faces", variant="primary")
         with gr.Column():
             photo = gr.Image(label="Restored photo", type="filepath", format="png", interactive=False)
@@ -130,9 +333,15 @@ def build() -> None:
             gallery = gr.Gallery(label="Every face: input | restored", format="png", columns=2,
                                  object_fit="contain", height="auto")
             boxes = gr.JSON(label="Faces (boxes, scores, landmarks)")
-    inputs = [image, model, upscale, aligned, background]
+    inputs = [image, model, upscale, aligned, background, min_face, min_score, max_yaw, faces, large_faces]
     outputs = [photo, gallery, slider, boxes]
     run.click(face_sr, inputs, outputs, api_name="face_sr", concurrency_id="gpu")
+    detect_inputs = [image, model, upscale, aligned, background, min_face, min_score, max_yaw, large_faces]
+    for trigger in (image, upscale, aligned, min_face, min_score, max_yaw, large_faces):
+        trigger.change(preview, detect_inputs, [faces, found, estimate], api_visibility="private",
+                       show_progress="hidden")
+    for trigger in (model, background, faces):
+        trigger.change(estimate_text, inputs, estimate, api_visibility="private", show_progress="hidden")
     with gr.Accordion("Compare teacher and student", open=False):
         gr.Markdown("Runs this photo through `face_teacher` (component dictionaries) and `face_student` (distilled, "
                     "no dictionaries) and prints each one's time and peak memory here.")
@@ -146,6 +355,7 @@ def build() -> None:
     for name, is_aligned in (("astronaut_256.jpg", False), ("astronaut_pair.jpg", False),
                              ("astronaut_aligned_128.png", True)):
         if (EXAMPLES / name).is_file():
-            rows.append([str(EXAMPLES / name), model.value, 2 if not is_aligned else 4, is_aligned, False])
+            rows.append([str(EXAMPLES / name), model.value, 2 if not is_aligned else 4, is_aligned, False, 0, 0.9,
+                         MAX_YAW, None, False])
     if rows:
         gr.Examples(rows, inputs, outputs, fn=face_sr, cache_examples=True, cache_mode="lazy")

@@ -164,3 +164,65 @@ def test_large_faces_are_left_as_the_plain_resize_unless_asked():
     forced = restore_photo(photo, ColourRestorer(), upscale=4, selection=Selection(large_faces=True))
     assert _pasted(forced, photo, 4) == {1}
     assert _pasted(restore_photo(photo, ColourRestorer(), upscale=1, selection=Selection()), photo, 1) == {1}
+
+
+def _selfie_path() -> str:
+    path = SHARED_FACES / "photo_selfie-many-people.jpg"
+    if not path.is_file():
+        pytest.skip("../shared/data/examples/faces not found")
+    return str(path)
+
+
+def test_tab_preview_ticks_the_faces_that_pass_and_estimates():
+    from demos import face_sr
+
+    path = _selfie_path()
+    update, boxes, estimate = face_sr.preview(path, "face_basicvsr", 2, False, False, 0, 0.9, 45, False)
+    numbers = [v for _, v in update["choices"]]
+    assert numbers == [1, 2, 3, 4, 5]
+    profile = [v for label, v in update["choices"] if "left alone: profile" in label]
+    assert len(profile) == 1 and update["value"] == [n for n in numbers if n not in profile]
+    assert Path(boxes).is_file() and Image.open(boxes).size == (600, 604)
+    assert estimate.startswith("4 of 5 faces will be restored") and "Estimated time" in estimate
+    # ticking only face 2 halves nothing but the face count; an unmeasured model says so
+    text = face_sr.estimate_text(path, "face_basicvsr", 2, False, False, 0, 0.9, 45, [2], False)
+    assert text.startswith("1 of 5 faces")
+    assert face_sr.preview(path, "face_basicvsr", 2, False, False, 110, 0.9, 90, False)[0]["value"] == [
+        n for n in numbers if find_faces(_photo("photo_selfie-many-people.jpg"))[n - 1].size >= 110]
+
+
+def test_tab_handler_restores_the_ticked_faces_only():
+    from demos import face_sr
+
+    path = _selfie_path()
+    quiet = lambda *a, **k: None  # noqa: E731
+    photo, gallery, pair, info = face_sr.face_sr(path, "face_bicubic", 1, False, False, 0, 0.9, 45, [2, 4], False,
+                                                 progress=quiet)
+    assert [f["number"] for f in info["faces"]] == [2, 4]
+    assert sorted(d["number"] for d in info["left_alone"]) == [1, 3, 5]
+    assert all(d["reason"] == "not chosen" for d in info["left_alone"])
+    assert [c for _, c in gallery] == ["face 2: input (pixels enlarged)", "face 2: restored (score 1.000)",
+                                       "face 4: input (pixels enlarged)", "face 4: restored (score 1.000)"]
+    # the defaults (no numbers): every face but the strong profile, which the JSON names with its yaw
+    _, _, _, info = face_sr.face_sr(path, "face_bicubic", 1, False, progress=quiet)
+    assert len(info["faces"]) == 4 and len(info["left_alone"]) == 1
+    assert info["left_alone"][0]["reason"].startswith("profile") and abs(info["left_alone"][0]["yaw"]) > 45
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="face 9 does not exist"):
+        face_sr.face_sr(path, "face_bicubic", 1, False, False, 0, 0.9, 45, [9], False, progress=quiet)
+    numbers = face_sr.FaceNumbers([], value=[], label="Faces to restore")
+    assert numbers.preprocess([1, "3", 2.0]) == [1, 3, 2] and numbers.preprocess(None) is None
+    for bad in (["x"], [0], [True], "1,2"):
+        with pytest.raises(gr.Error, match="Faces to restore"):
+            numbers.preprocess(bad)
+
+
+def test_progress_shows_the_time_left():
+    from demos.face_sr import eta_progress
+
+    seen = []
+    tick = eta_progress(lambda f, desc=None: seen.append((f, desc)), estimate=30.0)
+    tick(0.05, desc="Detecting faces")
+    tick(1.0, desc="Done")
+    assert "about 30 s left" in seen[0][1] and seen[1][1] == "Done"

@@ -60,6 +60,7 @@ class DetectedFace:
     size: float  # the box's shorter side, input pixels
     output_px: int  # the side the face's aligned crop has in the output photo (native crop side x upscale)
     skipped: str | None = None  # why it is not restored (None: restored)
+    crop_side: int = 0  # the aligned crop's side the restorer gets (the native side, clipped to [16, face_size])
 
     def label(self) -> str:
         yaw = "" if math.isnan(self.yaw) else f", yaw {self.yaw:+.0f}°"
@@ -148,9 +149,10 @@ def find_faces(image: np.ndarray, upscale: float = 2, face_size: int = 512,
     out = []
     for i, f in enumerate(faces):
         x1, y1, x2, y2 = f.box
+        native = _native_side(f.landmarks, face_size)
         d = DetectedFace(number=i + 1, box=f.box, score=f.score, landmarks=f.landmarks, yaw=estimate_yaw(f.landmarks),
-                         size=float(min(x2 - x1, y2 - y1)),
-                         output_px=int(round(_native_side(f.landmarks, face_size) * float(upscale))))
+                         size=float(min(x2 - x1, y2 - y1)), output_px=int(round(native * float(upscale))),
+                         crop_side=int(np.clip(round(native), MIN_SIDE, face_size)))
         if selection is not None:
             d.skipped = selection.skip_reason(d.number, d.size, d.score, d.yaw)
             if d.skipped is None and not selection.large_faces and large_face(d.output_px, face_size):
@@ -199,11 +201,25 @@ def background_upscaler(kind: str) -> BackgroundUpscaler:
     return pretrained_background() if kind == "basicvsr" else lanczos_upscale
 
 
+def check_face_count(count: int, max_faces: int | None = None) -> None:
+    """Refuse a photo with more than ``max_faces`` faces to restore (default: ``FRAMEFORGE_MAX_FACES``)."""
+    if max_faces is None:
+        from models import settings
+
+        max_faces = settings.get().max_faces
+    if count > max_faces:
+        raise ValueError(f"the photo has {count} faces to restore; the limit is {max_faces} per photo "
+                         "(FRAMEFORGE_MAX_FACES). Choose fewer faces or crop the photo.")
+
+
 def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool = False,
                   face_size: int = 512, only_largest: bool = False, progress: Progress | None = None,
                   background_upscaler: BackgroundUpscaler = lanczos_upscale,
-                  selection: Selection | None = None) -> PhotoResult:
+                  selection: Selection | None = None, max_faces: int | None = None) -> PhotoResult:
     """Restore every face of ``image`` and return the photo upscaled by ``upscale`` (1-4) with the faces pasted.
+
+    ``max_faces`` (default: the ``FRAMEFORGE_MAX_FACES`` setting): a photo with more faces to restore is refused
+    with a ValueError saying how many it has (each face costs a restorer run; one photo must not hold the worker).
 
     ``aligned``: True = the image is an aligned face crop; False = a photo (raises :class:`NoFaceFound` if no face).
     ``progress(fraction, desc=...)`` is called between steps (gr.Progress fits).
@@ -231,6 +247,7 @@ def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool
         if selection is not None and selection.faces is not None and not selection.faces:
             raise ValueError("no face was chosen: tick at least one face")
         faces = [d for d in detected if not d.skipped]
+        check_face_count(len(faces), max_faces)
 
     if aligned:
         if float(img.std()) < 2.0:
@@ -263,6 +280,41 @@ def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool
     report(1.0, desc="Done")
     notes = [f"Face {d.number} left as the plain resize: {d.skipped}." for d in detected if d.skipped]
     return PhotoResult(image=photo, faces=results, aligned=False, detected=detected, notes=notes)
+
+
+#: Seconds to restore one face by the side of its aligned crop at its own resolution (16..512 px, the pipeline's
+#: native crop), measured on this machine's 2-core CPU (shared with other jobs, so on the slow side) as
+#: restorer.restore(align_face(photo, landmarks, S), 512) on a real portrait (Adele_crop.png), warm model. Between
+#: the sides the time is interpolated linearly in S^2; the BasicVSR-based models grow with the crop's area (BasicVSR
+#: x4 runs on the crop), the weight-free resizes cost nothing.
+FACE_SECONDS: dict[str, dict[int, float]] = {
+    "face_basicvsr": {0: 0.0, 128: 5.7, 256: 13.1, 384: 65.0, 512: 104.0},
+}
+#: Models missing from :data:`FACE_SECONDS` that cost what a measured one does (same base, small head).
+FACE_SECONDS_LIKE = {"face_student_nokd": "face_student", "face_student_perceptual": "face_student"}
+#: The pretrained background upscaler (BasicVSR x4 on the whole photo): seconds per input megapixel, measured here.
+BACKGROUND_SECONDS_PER_MP = 240.0
+
+
+def face_seconds(model_id: str, crop_side: float) -> float | None:
+    """Estimated seconds to restore one face whose native aligned crop is ``crop_side`` px (None: not measured)."""
+    table = FACE_SECONDS.get(FACE_SECONDS_LIKE.get(model_id, model_id))
+    if table is None:
+        return None if model_id not in ("face_bicubic", "face_lanczos") else 0.05
+    sides = sorted(table)
+    s = float(np.clip(crop_side, MIN_SIDE, sides[-1]))
+    return float(np.interp(s * s, [k * k for k in sides], [table[k] for k in sides]))
+
+
+def estimate_photo_seconds(model_id: str, crop_sides: list[float], photo_pixels: int = 0,
+                           background: str = "lanczos") -> float | None:
+    """Estimated seconds of a whole-photo job on this machine's CPU: the chosen faces (their native crop sides)
+    plus the background; None when the model's time was not measured."""
+    per_face = [face_seconds(model_id, s) for s in crop_sides]
+    if any(t is None for t in per_face):
+        return None
+    total = sum(per_face) + (BACKGROUND_SECONDS_PER_MP * photo_pixels / 1e6 if background == "basicvsr" else 0.0)
+    return total + 0.5  # detection, alignment and pasting
 
 
 @dataclass
