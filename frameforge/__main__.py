@@ -3,7 +3,8 @@
     python -m frameforge video-sr IN... -o OUT [--scale 2] [--time-factor 2 | --fps 60] [--model ID]
     python -m frameforge interpolate IN... -o OUT [--factor 2 | --fps 60] [--model ID]
     python -m frameforge face-sr IN... -o OUT [--upscale 2] [--aligned] [--model ID] [--background lanczos|basicvsr]
-                                              [--fidelity 0-1]
+                                              [--fidelity 0-1] [--faces 1,3] [--min-face PX] [--min-score 0.9-1]
+                                              [--max-yaw DEG] [--restore-large-faces]
     python -m frameforge svs-spectrum SOURCE -o OUT [--layers a,b]
     python -m frameforge compress SOURCE -o OUT [--ratio 0.5] [--method taylor|l1] [--no-svs]
     python -m frameforge models [TASK]
@@ -45,6 +46,72 @@ def gather(inputs: list[str], exts: tuple[str, ...]) -> list[Path]:
 
 class Failures(list):
     """Reasons of the inputs that failed (the others were processed)."""
+
+
+#: Longest file name most file systems take, in bytes.
+MAX_NAME_BYTES = 255
+
+
+def clean_stem(stem: str, default: str = "input") -> str:
+    """A file stem without control or format characters (a right-to-left override would make a result's name read
+    backwards; a newline would break listings)."""
+    import unicodedata
+
+    text = "".join(c for c in stem if unicodedata.category(c) not in ("Cc", "Cf")).strip()
+    return text or default
+
+
+def result_name(stem: str, tail: str, extra: str = "") -> str:
+    """``<stem><extra><tail>`` with the stem cleaned (:func:`clean_stem`) and shortened so the whole name fits in
+    :data:`MAX_NAME_BYTES` bytes of UTF-8."""
+    stem = clean_stem(stem)
+    budget = MAX_NAME_BYTES - len((extra + tail).encode())
+    while stem and len(stem.encode()) > budget:
+        stem = stem[:-1]
+    return f"{stem}{extra}{tail}"
+
+
+def plan_results(files: list[Path], output, tail: str) -> dict[Path, Path]:
+    """{input: result path} in ``output``: each result named ``<input stem><tail>``; inputs with the same stem get
+    ``_2``, ``_3`` ... (none overwrites another's result); an input that is itself the result of another input
+    of this run (``-o`` is an input folder, run again) is left out, with a note on stderr."""
+    out = Path(output)
+    plan, taken = {}, set()
+    for src in files:
+        extra, k = "", 2
+        name = result_name(src.stem, tail)
+        while name in taken:
+            extra, k = f"_{k}", k + 1
+            name = result_name(src.stem, tail, extra)
+        taken.add(name)
+        plan[src] = out / name
+    results = {dst.resolve(): src for src, dst in plan.items()}
+    for src in list(plan):
+        made_by = results.get(src.resolve())
+        if made_by is not None and made_by != src:
+            print(f"note: skipping {src}: it is the result of {made_by.name} (the output folder is an input folder)",
+                  file=sys.stderr)
+            del plan[src]
+    return plan
+
+
+def number_arg(minimum: float | None, maximum: float | None, zero_means_off: bool = False):
+    """An argparse ``type`` for a number in [minimum, maximum] (:func:`models.checks.number`, the app's rule): a
+    bad value ("nan", "inf", "two", out of range) exits with code 2 while the arguments are parsed, before any
+    model loads. ``zero_means_off``: 0 is accepted too (e.g. ``--fps 0`` = use the factor)."""
+    import argparse
+
+    def parse(text: str):
+        from models import checks
+
+        try:
+            if zero_means_off and checks.number(text, "value") == 0:
+                return 0.0
+            return checks.number(text, "value", minimum, maximum)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix("value ").rstrip(".")) from None
+
+    return parse
 
 
 def each(files: list[Path], work) -> list[str]:
@@ -90,10 +157,12 @@ def _frame_bar(desc: str):
 def run_video_sr(args) -> list[str]:
     from models.pipelines.video_sr import upscale_video
 
+    files = gather(args.inputs, VIDEO_EXTS)
     model_id, model = _model("video-sr", args.model)
+    plan = plan_results(files, args.output, f"_x{args.scale:g}_{model_id.replace('+', '-')}.mp4")
 
     def work(src: Path) -> str:
-        dst = Path(args.output) / f"{src.stem}_x{args.scale:g}_{model_id.replace('+', '-')}.mp4"
+        dst = plan[src]
         bar, progress = _frame_bar(src.name)
         try:
             report = upscale_video(model, str(src), str(dst), args.scale, fps=args.fps or None,
@@ -105,17 +174,19 @@ def run_video_sr(args) -> list[str]:
         return (f"{dst}  ({report.out_size[0]}x{report.out_size[1]} @ {report.out_fps:.4g} fps, "
                 f"{report.out_frames} frames)")
 
-    return each(gather(args.inputs, VIDEO_EXTS), work)
+    return each(list(plan), work)
 
 
 def run_interpolate(args) -> list[str]:
     from models.pipelines.interpolate import interpolate_video
 
+    files = gather(args.inputs, VIDEO_EXTS)
     model_id, model = _model("interpolate", args.model)
+    tag = f"{args.fps:g}fps" if args.fps else f"x{args.factor:g}"
+    plan = plan_results(files, args.output, f"_{tag}_{model_id}.mp4")
 
     def work(src: Path) -> str:
-        tag = f"{args.fps:g}fps" if args.fps else f"x{args.factor:g}"
-        dst = Path(args.output) / f"{src.stem}_{tag}_{model_id}.mp4"
+        dst = plan[src]
         bar, progress = _frame_bar(src.name)
         try:
             rate = {"fps": args.fps} if args.fps else {"factor": args.factor}
@@ -126,7 +197,7 @@ def run_interpolate(args) -> list[str]:
             print(f"{src.name}: warning: {w}", file=sys.stderr)
         return f"{dst}  ({report.out_fps:.4g} fps, {report.out_frames} frames)"
 
-    return each(gather(args.inputs, VIDEO_EXTS), work)
+    return each(list(plan), work)
 
 
 def run_face_sr(args) -> list[str]:
@@ -142,15 +213,27 @@ def run_face_sr(args) -> list[str]:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     background = background_upscaler(args.background)
+    from models.face.pose import Selection
+
+    try:
+        faces = None if args.faces is None else tuple(int(v) for v in args.faces.split(",") if v.strip())
+        selection = Selection(faces=faces, min_size=args.min_face, min_score=args.min_score, max_yaw=args.max_yaw,
+                              large_faces=args.restore_large_faces)
+    except ValueError as exc:
+        raise UsageError(f"face selection: {exc}") from None
 
     def work(src: Path) -> str:
         result = restore_photo(read_image(str(src), src.name, min_side=16), restorer, upscale=args.upscale,
-                               aligned=args.aligned, background_upscaler=background)
-        dst = Path(args.output) / f"{src.stem}_faces_x{args.upscale:g}.png"
+                               aligned=args.aligned, background_upscaler=background, selection=selection)
+        dst = plan[src]
         Image.fromarray(result.image).save(dst)
-        return f"{dst}  ({len(result.faces)} face(s))"
+        for note in result.notes:
+            print(f"{src.name}: {note}", file=sys.stderr)
+        left = f", {len(result.skipped)} left alone" if result.skipped else ""
+        return f"{dst}  ({len(result.faces)} face(s){left})"
 
-    return each(gather(args.inputs, IMAGE_EXTS), work)
+    plan = plan_results(gather(args.inputs, IMAGE_EXTS), args.output, f"_faces_x{args.upscale:g}.png")
+    return each(list(plan), work)
 
 
 def run_svs_spectrum(args) -> list[str]:
@@ -158,7 +241,7 @@ def run_svs_spectrum(args) -> list[str]:
     from models.svs.generators import load_generator
 
     model = load_generator(args.source)
-    dst = Path(args.output) / f"{Path(args.source).name or 'generator'}_svs_spectrum.png"
+    dst = Path(args.output) / result_name(Path(args.source).name or "generator", "_svs_spectrum.png")
     result = svs_spectrum(model, args.layers or None, figure_path=str(dst))
     table = Path(args.output) / f"{dst.stem}.csv"
     import csv
@@ -179,9 +262,10 @@ def run_compress(args) -> list[str]:
 
     if is_stylegan2(teacher):
         args.method = "l1"  # StyleGAN2 channels are ranked by filter L1
-    stem = f"{Path(args.source).name or 'generator'}_pruned{round(args.ratio * 100)}" + ("" if args.no_svs else "_svs")
+    tail = f"_pruned{round(args.ratio * 100)}" + ("" if args.no_svs else "_svs") + ".zip"
     result = compress(teacher, args.ratio, args.method, svs=not args.no_svs,
-                      archive=Path(args.output) / f"{stem}.zip", meta={"source": args.source})
+                      archive=Path(args.output) / result_name(Path(args.source).name or "generator", tail),
+                      meta={"source": args.source})
     return [f"{result.archive}  ({result.prune.summary()}" + (f"; {result.svs.summary()})" if result.svs else ")")]
 
 
@@ -211,24 +295,37 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("video-sr", help="space-time video super-resolution")
     files(p, "video")
-    p.add_argument("--scale", type=float, default=2.0, help="spatial scale, 1-8 (default 2)")
-    p.add_argument("--time-factor", type=float, default=1.0, help="output fps = input fps x this (default 1)")
-    p.add_argument("--fps", type=float, default=0.0, help="target fps (overrides --time-factor)")
+    p.add_argument("--scale", type=number_arg(1, 8), default=2.0, help="spatial scale, 1-8 (default 2)")
+    p.add_argument("--time-factor", type=number_arg(1, 16), default=1.0,
+                   help="output fps = input fps x this (default 1)")
+    p.add_argument("--fps", type=number_arg(1, 240, zero_means_off=True), default=0.0,
+                   help="target fps, 1-240 (overrides --time-factor)")
     p.set_defaults(run=run_video_sr)
     p = sub.add_parser("interpolate", help="frame interpolation of videos")
     files(p, "video")
-    p.add_argument("--factor", type=float, default=2.0, help="x2, x4, x8 (default 2)")
-    p.add_argument("--fps", type=float, default=0.0, help="target fps (overrides --factor)")
+    p.add_argument("--factor", type=number_arg(1, 16), default=2.0, help="x2, x4, x8 (default 2)")
+    p.add_argument("--fps", type=number_arg(1, 240, zero_means_off=True), default=0.0,
+                   help="target fps, 1-240 (overrides --factor)")
     p.set_defaults(run=run_interpolate)
     p = sub.add_parser("face-sr", help="restore the faces of photos")
     files(p, "image")
-    p.add_argument("--upscale", type=float, default=2.0, help="1-4 (default 2)")
+    p.add_argument("--upscale", type=number_arg(1, 4), default=2.0, help="1-4 (default 2)")
     p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
     p.add_argument("--background", choices=("lanczos", "basicvsr"), default="lanczos",  # face_photo.BACKGROUNDS
                    help="upscale the background with Lanczos (default) or the pretrained BasicVSR (photos up to 1 MP)")
     p.add_argument("--fidelity", type=float, default=1.0,
                    help="0-1, models with the control (face_realesrgan): 1 = fully restored (default), 0 = faithful "
                         "to the input (face_basicvsr), between = a blend")
+    p.add_argument("--faces", default=None, help="comma-separated face numbers to restore (1 = the largest face); "
+                                                 "default: every face that passes the filters below")
+    p.add_argument("--min-face", type=float, default=0.0, help="leave faces smaller than this (px, box side) alone")
+    p.add_argument("--min-score", type=float, default=0.9, help="leave faces detected below this confidence alone "
+                                                                "(0.9 = MTCNN's own threshold)")
+    p.add_argument("--max-yaw", type=float, default=45.0, help="leave profiles turned more than this (degrees, "
+                                                               "estimated from the landmarks) alone (default 45)")
+    p.add_argument("--restore-large-faces", action="store_true",
+                   help="also restore faces already large enough (aligned crop above 512 px in the output; softer "
+                        "than the plain resize), left alone by default")
     p.set_defaults(run=run_face_sr)
     p = sub.add_parser("svs-spectrum", help="singular-value spectra of a generator before/after SVS")
     p.add_argument("source", help="'bundled', a diffusers folder under FRAMEFORGE_MODELS_DIRS, or a Hub id")
@@ -239,7 +336,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="'bundled' (DDPM), 'bundled-stylegan2', a diffusers folder under "
                                    "FRAMEFORGE_MODELS_DIRS, or a Hub id")
     p.add_argument("-o", "--output", required=True, help="output folder (created)")
-    p.add_argument("--ratio", type=float, default=0.5, help="fraction of each ResNet block's inner channels (0.05-0.9)")
+    p.add_argument("--ratio", type=number_arg(0.05, 0.9), default=0.5,
+                   help="fraction of each ResNet block's inner channels (0.05-0.9)")
     p.add_argument("--method", default="taylor", choices=["taylor", "l1"],
                    help="channel importance (DDPM; StyleGAN2 always uses filter L1)")
     p.add_argument("--no-svs", action="store_true", help="skip Singular Value Scaling after pruning")
@@ -255,7 +353,15 @@ def main(argv=None) -> int:
 
     args = parser().parse_args(argv)
     if getattr(args, "output", None):
-        Path(args.output).mkdir(parents=True, exist_ok=True)
+        out = Path(args.output)
+        if out.exists() and not out.is_dir():
+            print(f"error: -o {args.output}: is a file; give a folder (it is created if missing)", file=sys.stderr)
+            return 2
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"error: -o {args.output}: cannot create the folder ({exc.strerror or exc})", file=sys.stderr)
+            return 2
     try:
         lines = args.run(args)
     except UsageError as exc:

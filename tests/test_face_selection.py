@@ -226,3 +226,20 @@ def test_progress_shows_the_time_left():
     tick(0.05, desc="Detecting faces")
     tick(1.0, desc="Done")
     assert "about 30 s left" in seen[0][1] and seen[1][1] == "Done"
+
+
+def test_cli_face_selection(tmp_path, capsys):
+    from frameforge.__main__ import main
+
+    path = _selfie_path()
+    out = tmp_path / "out"
+    assert main(["face-sr", path, "-o", str(out), "--upscale", "1", "--model", "face_bicubic", "--faces", "2,4"]) == 0
+    captured = capsys.readouterr()
+    assert "(2 face(s), 3 left alone)" in captured.out and "Face 1 left as the plain resize: not chosen" in captured.err
+    assert main(["face-sr", path, "-o", str(out), "--upscale", "1", "--model", "face_bicubic"]) == 0
+    captured = capsys.readouterr()
+    assert "(4 face(s), 1 left alone)" in captured.out and "profile (yaw" in captured.err
+    assert main(["face-sr", path, "-o", str(out), "--model", "face_bicubic", "--max-yaw", "100"]) == 2
+    assert "max_yaw must be a number between 0 and 90" in capsys.readouterr().err
+    assert main(["face-sr", path, "-o", str(out), "--model", "face_bicubic", "--faces", "7"]) == 1
+    assert "face 7 does not exist" in capsys.readouterr().err
