@@ -8,9 +8,9 @@ Gradio's (``is_template``) and hand the handler a checked number, or the image f
 """
 from __future__ import annotations
 
-import math
-
 import gradio as gr
+
+from models import checks
 
 from .common import user_error
 
@@ -27,22 +27,10 @@ def _name(component) -> str:
 def checked_number(component, payload, integer: bool):
     """``payload`` as a finite float (an int for ``integer``), within the component's bounds, or a ``gr.Error``."""
     name = _name(component)
-    if isinstance(payload, bool) or payload is None:
-        raise _fail(f"{name} must be a number, got {payload!r}.")
     try:
-        value = float(payload)
-    except (TypeError, ValueError):
-        raise _fail(f"{name} must be a number, got {payload!r}.") from None
-    if not math.isfinite(value):
-        raise _fail(f"{name} must be a finite number, got {payload!r}.")
-    lo, hi = component.minimum, component.maximum
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise _fail(f"{name} must be between {lo:g} and {hi:g}, got {value:g}.")
-    if integer:
-        if value != int(value):
-            raise _fail(f"{name} must be a whole number, got {value:g}.")
-        return int(value)
-    return value
+        return checks.number(payload, name, component.minimum, component.maximum, integer)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
 
 
 class Number(gr.Number):
@@ -73,7 +61,14 @@ class ImageUpload(gr.Image):
         if payload is None:
             return None
         if payload.url and payload.url.startswith("data:"):
-            return super().preprocess(payload)
+            # A data: URL is saved as the bytes it carries, never decoded here: read_image then checks its size
+            # from the header and its format, as for an uploaded file (Gradio's own preprocess decodes it whole).
+            from gradio import processing_utils
+
+            try:
+                return processing_utils.save_base64_to_cache(payload.url, self.GRADIO_CACHE)
+            except Exception:  # noqa: BLE001 - malformed base64 or header
+                raise _fail(f"{_name(self)}: the data: URL is not valid base64 image data.") from None
         if not payload.path:
             raise _fail(f"{_name(self)}: the upload has no file.")
         return str(payload.path)
@@ -86,7 +81,7 @@ def checked_choice(component, payload):
     if payload in values and not isinstance(payload, bool):
         return payload
     for v in values:
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and not isinstance(payload, bool):
             try:
                 if float(payload) == float(v):
                     return v
@@ -105,6 +100,35 @@ class Dropdown(gr.Dropdown):
         if payload is None or self.multiselect or self.allow_custom_value:
             return super().preprocess(payload)
         return checked_choice(self, payload)
+
+
+class Checkbox(gr.Checkbox):
+    """A checkbox whose API value must be a JSON boolean: the strings "false" or "no" (which Gradio's checkbox
+    takes as true) and numbers are refused with a message naming the parameter (:func:`models.checks.boolean`)."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        try:
+            return checks.boolean(payload, _name(self))
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+
+
+class SourceDropdown(gr.Dropdown):
+    """A dropdown of suggestions that also takes any typed value (``allow_custom_value``): its API and MCP schema is
+    a plain string, described with the suggestions, not an enum of them (Gradio's schema would refuse the
+    documented folder and Hub sources)."""
+
+    is_template = True
+
+    def api_info(self) -> dict:
+        info = super().api_info()
+        if self.allow_custom_value:
+            info.pop("enum", None)
+            if "items" in info:
+                info["items"].pop("enum", None)
+        return info
 
 
 class Radio(gr.Radio):

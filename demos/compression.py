@@ -21,7 +21,7 @@ from models.svs.generators import BUNDLED, BUNDLED_STYLEGAN2
 from models.svs.pruning import METHODS
 
 from .common import endpoint, image_file, output_path, progress_checker
-from .components import Radio, Slider
+from .components import Checkbox, Radio, SourceDropdown, Slider
 
 TITLE = "Compression (SVS)"
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results" / "svs_ddpm.json"
@@ -66,8 +66,8 @@ def svs_spectrum(source: str, layers):
     """Singular-value spectra of a generator's layers before and after Singular Value Scaling (on a copy).
 
     Args:
-        source: "bundled" (the tiny MNIST DDPM), a diffusers UNet2DModel folder under FRAMEFORGE_MODELS_DIRS, or a
-            Hugging Face Hub id such as "google/ddpm-cifar10-32".
+        source: "bundled", a diffusers folder under FRAMEFORGE_MODELS_DIRS, or a Hub id (e.g. google/ddpm-cifar10-32).
+            "bundled" is the tiny MNIST DDPM; a folder holds a diffusers UNet2DModel (config.json + safetensors).
         layers: layer names (a list, or one comma-separated string); empty picks a representative set.
 
     Returns:
@@ -117,8 +117,9 @@ def compress(source: str, ratio: float, method: str, svs: bool, progress=gr.Prog
     Scaling, and return it with its statistics.
 
     Args:
-        source: "bundled" (the tiny MNIST DDPM), "bundled-stylegan2" (the 32 px MNIST StyleGAN2), a diffusers
-            UNet2DModel folder under FRAMEFORGE_MODELS_DIRS, or a Hugging Face Hub id such as "google/ddpm-cifar10-32".
+        source: "bundled", "bundled-stylegan2", a folder under FRAMEFORGE_MODELS_DIRS or a Hub id (owner/name).
+            "bundled" is the tiny MNIST DDPM, "bundled-stylegan2" the 32 px MNIST StyleGAN2; a folder holds a
+            diffusers UNet2DModel; a Hub id such as "google/ddpm-cifar10-32" is downloaded.
         ratio: fraction of each block's inner channels to remove, 0.05 to 0.9.
         method: channel importance, "taylor" (Diff-Pruning's first-order score on teacher samples) or "l1"
             (a StyleGAN2 generator always uses filter L1).
@@ -165,7 +166,7 @@ def build() -> None:
     gr.Markdown(INTRO)
     with gr.Row():
         with gr.Column(scale=1):
-            source = gr.Dropdown([BUNDLED, BUNDLED_STYLEGAN2], value=BUNDLED, allow_custom_value=True,
+            source = SourceDropdown([BUNDLED, BUNDLED_STYLEGAN2], value=BUNDLED, allow_custom_value=True,
                                  label="Generator",
                                  info="'bundled' (tiny MNIST DDPM), 'bundled-stylegan2' (32 px StyleGAN2 on "
                                       "MNIST), a diffusers folder under "
@@ -175,7 +176,7 @@ def build() -> None:
                            info="fraction of each ResNet block's inner channels removed")
             method = Radio(list(METHODS), value="taylor", label="Importance",
                            info="taylor: DDPMs only; StyleGAN2 channels are always ranked by filter L1")
-            use_svs = gr.Checkbox(value=True, label="Singular Value Scaling after pruning")
+            use_svs = Checkbox(value=True, label="Singular Value Scaling after pruning")
             go = gr.Button("Compress", variant="primary")
         with gr.Column(scale=2):
             stats = gr.Markdown()
@@ -202,7 +203,7 @@ def build() -> None:
         with gr.Row():
             with gr.Column(scale=1):
                 load = gr.Button("Load layers")
-                layers = gr.Dropdown([], value=[], multiselect=True, allow_custom_value=True, label="Layers",
+                layers = SourceDropdown([], value=[], multiselect=True, allow_custom_value=True, label="Layers",
                                      info="Conv2d / Linear layers; empty = a representative set")
                 show = gr.Button("Show spectra")
             with gr.Column(scale=2):

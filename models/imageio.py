@@ -4,6 +4,10 @@ what is wrong in words a user can act on.
 * Files are opened lazily with Pillow; the size is read from the header and checked **before** the pixels are
   decoded (``FRAMEFORGE_MAX_IMAGE_PIXELS``), so a small file that would decode to gigabytes (a "PNG bomb") is
   refused cheaply. Truncated and non-image files get their own message.
+* Only the documented formats are opened (:data:`FORMATS`: PNG, JPEG, WebP, BMP, TIFF; Pillow's other plugins, EPS
+  and its Ghostscript call included, are never tried, whatever the file is named), and Pillow's own bomb guard
+  stays on, set to the same limit (:func:`pillow_guard`), for any other code in the process that decodes images.
+* Float images with NaN or infinite pixels are refused (they would silently turn black).
 * EXIF orientation is applied (a phone photo comes out upright).
 * 16-bit and 32-bit grey or colour are scaled to 8 bits (not clipped); palette, CMYK, 1-bit and LA images are
   converted; alpha is composited over white (transparent areas do not turn black).
@@ -18,6 +22,21 @@ import numpy as np
 
 class ImageError(ValueError):
     """An image input FrameForge cannot use; the message names the input and the reason."""
+
+
+#: The Pillow formats an image input may be (a camera's multi-picture JPEG opens through the JPEG plugin).
+FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF")
+
+
+def pillow_guard(max_pixels: int | None = None) -> int:
+    """Keep Pillow's decompression-bomb guard on, at FrameForge's image limit (``FRAMEFORGE_MAX_IMAGE_PIXELS``):
+    Pillow warns above it and refuses to decode above twice it, wherever an image is decoded in this process.
+    Returns the limit set."""
+    from PIL import Image
+
+    limit = _limit(max_pixels)
+    Image.MAX_IMAGE_PIXELS = limit
+    return limit
 
 
 def _limit(max_pixels: int | None) -> int:
@@ -73,19 +92,44 @@ def _read_file(path: Path, name: str, limit: int, min_side: int) -> np.ndarray:
         raise ImageError(f"The {name} file was not received (no file at the given path).")
     if path.stat().st_size == 0:
         raise ImageError(f"The {name} file is empty (0 bytes).")
-    Image.MAX_IMAGE_PIXELS = None  # our own limit, checked below from the header, replaces Pillow's warning
+    pillow_guard(limit)  # Pillow's guard stays on, at our limit; ours below is checked first, from the header
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=FORMATS) as im:
             _check_size(im.size, name, limit, min_side)
             im.load()
             return _pil_to_rgb(im, name)
     except ImageError:
         raise
+    except Image.DecompressionBombError as exc:  # over twice our limit: Pillow's guard fired at open
+        size = _header_size(path)
+        if size is not None:
+            _check_size(size, name, limit, min_side)
+        raise ImageError(f"The {name} would decode to too many pixels ({exc}).") from None
     except UnidentifiedImageError:
         raise ImageError(f"The {name} file is not an image Pillow can read (use PNG, JPEG, WebP, BMP or TIFF).") \
             from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"The {name} file could not be decoded ({exc}); it may be truncated or corrupt.") from None
+
+
+def _header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the header alone, with one of :data:`FORMATS`' plugins (no bomb check, no decode): for
+    the message of an image that Pillow's own guard refused at open."""
+    from PIL import Image
+
+    Image.init()
+    with open(path, "rb") as fp:
+        prefix = fp.read(16)
+        for fmt in FORMATS:
+            factory, accept = Image.OPEN.get(fmt, (None, None))
+            if factory is None or (accept and not accept(prefix)):
+                continue
+            try:
+                fp.seek(0)
+                return tuple(factory(fp, str(path)).size)
+            except Exception:  # noqa: BLE001 - not this format
+                continue
+    return None
 
 
 def _pil_to_rgb(im, name: str) -> np.ndarray:
@@ -95,6 +139,10 @@ def _pil_to_rgb(im, name: str) -> np.ndarray:
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(im).astype(np.float64)
+        if not np.isfinite(arr).all():
+            bad = int((~np.isfinite(arr)).sum())
+            raise ImageError(f"The {name} has {bad:,} NaN or infinite pixel value(s) (a float image); replace them "
+                             "with numbers and try again.")
         top = 65535.0 if mode.startswith("I;16") or (mode == "I" and arr.max(initial=0) <= 65535) else None
         if top is None:  # 32-bit integer or float: stretch the range that is there
             lo, hi = float(arr.min(initial=0)), float(arr.max(initial=0))

@@ -269,6 +269,36 @@ def allowed_folder(source: str, roots) -> Path | None:
     return None
 
 
+#: Most entries :func:`check_contained` looks at in one model folder.
+MAX_FOLDER_ENTRIES = 10_000
+
+
+def check_contained(folder: Path, roots, source: str = "") -> None:
+    """Per-file containment: every file and folder inside ``folder`` (a model folder under one of ``roots``) must
+    resolve inside that root; a link inside it to anything outside (``config.json -> /etc/...``) is refused with a
+    ValueError, so a loader never reads past FRAMEFORGE_MODELS_DIRS through a file of an allowed folder."""
+    import os
+
+    real_roots = [Path(r).resolve() for r in roots]
+    root = next((r for r in real_roots if folder == r or r in folder.parents), None)
+    if root is None:
+        raise ValueError(f"{source or folder.name!r} is not a folder under FRAMEFORGE_MODELS_DIRS")
+    seen = 0
+    for here, dirs, names in os.walk(folder, followlinks=False):
+        for name in dirs + names:
+            seen += 1
+            if seen > MAX_FOLDER_ENTRIES:
+                raise ValueError(f"{source or folder.name!r} has more than {MAX_FOLDER_ENTRIES} files and folders; "
+                                 "point at the model folder itself")
+            path = Path(here) / name
+            if path.is_symlink():
+                real = path.resolve()
+                if real != root and root not in real.parents:
+                    rel = path.relative_to(folder)
+                    raise ValueError(f"{rel} in {source or folder.name!r} is a link to a file outside "
+                                     "FRAMEFORGE_MODELS_DIRS; it is refused (copy the file into the folder)")
+
+
 def resolve_folder(source: str, roots=(), bundled: dict[str, Path] | None = None) -> Path:
     """The local folder of a model given as a bundled name, a Hub id (``owner/name``, downloaded with
     ``huggingface_hub.snapshot_download``: config and safetensors files only) or a folder under one of ``roots``.
@@ -288,6 +318,7 @@ def resolve_folder(source: str, roots=(), bundled: dict[str, Path] | None = None
     if folder is not None:
         if not folder.is_dir():
             raise ValueError(f"{source!r} is not a folder under FRAMEFORGE_MODELS_DIRS")
+        check_contained(folder, roots, source)
         return folder
     if re.match(HUB_ID, source) and ".." not in source:
         try:

@@ -43,9 +43,17 @@ from ..ops.warp import backward_warp_cv2
 from .blend import check_pair, check_ts, to_uint8
 
 
+#: Smallest width and height OpenCV's DIS flow accepts (its patches are 8x8).
+DIS_MIN_SIDE = 8
+
+
 def dis_flow(src: np.ndarray, dst: np.ndarray, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) -> np.ndarray:
     """F_src->dst (H, W, 2) float32, (x, y) in pixels, of two uint8 RGB frames (DIS on grayscale):
-    dst(p + F(p)) ~ src(p)."""
+    dst(p + F(p)) ~ src(p). Frames under :data:`DIS_MIN_SIDE` pixels on a side raise a ValueError saying so."""
+    h, w = src.shape[:2]
+    if min(h, w) < DIS_MIN_SIDE:
+        raise ValueError(f"DIS optical flow needs frames at least {DIS_MIN_SIDE}x{DIS_MIN_SIDE} pixels; these are "
+                         f"{w}x{h}. Use a larger video or another model (e.g. blend).")
     gray = lambda im: cv2.cvtColor(np.ascontiguousarray(im), cv2.COLOR_RGB2GRAY)  # noqa: E731
     return cv2.DISOpticalFlow_create(preset).calc(gray(src), gray(dst), None)
 

@@ -79,8 +79,15 @@ def _parse_layers(model: nn.Module, layers) -> list[str]:
     available = list_layers(model)
     if layers is None or (isinstance(layers, (str, list, tuple)) and len(layers) == 0):
         return default_layers(model)
+    if not isinstance(layers, (str, list, tuple)) or not all(isinstance(n, str) for n in layers):
+        raise ValueError(f"layers must be layer names (a list of names or one comma-separated string), got "
+                         f"{layers!r}"[:200])
     if isinstance(layers, str):
+        text = layers
         layers = [x.strip() for x in layers.split(",") if x.strip()]
+        if not layers:
+            raise ValueError(f"no layer name in {text!r}: give names separated by commas, or nothing for a "
+                             "representative set")
     layers = list(dict.fromkeys(layers))
     unknown = [n for n in layers if n not in available]
     if unknown:
