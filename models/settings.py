@@ -95,6 +95,8 @@ VARIABLES = (
     Variable("FRAMEFORGE_MAX_OUTPUT_PIXELS", "max_output_pixels", _pixels, "3840x2160", "largest result frame"),
     Variable("FRAMEFORGE_MAX_IMAGE_PIXELS", "max_image_pixels", _pixels, "4096x4096",
              "largest uploaded image (checked from the file header, before decoding)"),
+    Variable("FRAMEFORGE_MAX_FACES", "max_faces", _number(int), "16",
+             "most faces restored in one photo; a photo with more (after any face selection) is refused"),
     Variable("FRAMEFORGE_JOB_SECONDS", "job_seconds", _number(float), "900",
              "time budget of one job; a job over it stops with a message"),
     Variable("FRAMEFORGE_QUEUE_SIZE", "queue_size", _number(int), "20", "jobs waiting in the queue at most"),
@@ -103,6 +105,9 @@ VARIABLES = (
     Variable("FRAMEFORGE_OUTPUT_DIR", "output_dir", _folder, "app: <temp>/frameforge_gradio/results",
              "where results are written, named after the input; swept after an hour. The app serves this folder; "
              "inside Gradio's cache (the default) results are not copied"),
+    Variable("FRAMEFORGE_TEMP_MAX_AGE", "temp_max_age", _number(float), "3600",
+             "seconds an upload, a result or an abandoned part-upload stays in the app's temp folder; swept every "
+             "quarter of it (at most 10 minutes)"),
     Variable("FRAMEFORGE_MODELS_DIRS", "models_dirs", _folders, "(none)",
              f"folders ('{os.pathsep}'-separated) whose sub-folders the Compression tab may load as generators"),
     Variable("FRAMEFORGE_MCP", "mcp", _flag, "1", "serve the endpoints as MCP tools too"),
@@ -119,11 +124,13 @@ class Settings:
     max_output_frames: int = 1800
     max_output_pixels: int = 3840 * 2160
     max_image_pixels: int = 4096 * 4096
+    max_faces: int = 16
     job_seconds: float = 900.0
     queue_size: int = 20
     gpu_concurrency: int = 1
     device: str | None = None
     output_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "frameforge")
+    temp_max_age: float = 3600.0
     models_dirs: tuple[Path, ...] = ()
     mcp: bool = True
     cpu_bf16: bool = True
