@@ -14,12 +14,17 @@ from pathlib import Path
 import gradio as gr
 
 from models import settings
+from models.device import gpu_seconds
+from models.pipelines.segments import SegmentFailed
 from models.weights import WeightsUnavailable
 
 log = logging.getLogger("frameforge")
 
 #: Errors that carry a message meant for the user. Library code raises these with the reason.
-USER_ERRORS = (ValueError, WeightsUnavailable, FileNotFoundError)
+USER_ERRORS = (ValueError, WeightsUnavailable, FileNotFoundError, SegmentFailed)
+#: ZeroGPU: estimated GPU seconds of work per segment call of a video job (each asks for about 10 + 1.5x that,
+#: :func:`segment_duration`, far under the 300 s cap; a short call also waits less for a GPU).
+SEGMENT_GPU_SECONDS = 60.0
 
 
 class JobStopped(Exception):
@@ -132,6 +137,21 @@ def check_job() -> None:
     job = _JOB.get()
     if job is not None:
         job.check()
+
+
+def segment_duration(seconds: float) -> int:
+    """ZeroGPU seconds asked for one segment of ``seconds`` estimated GPU work: a margin, clamped to [20, 300]."""
+    return gpu_seconds(seconds, seconds_per_unit=1.5, floor=20, cap=300)
+
+
+def segment_options(est: dict | None, frames: int, progress=None) -> dict:
+    """Keyword arguments of the segment runners (models.pipelines.segments) for a ZeroGPU job: segments of
+    :data:`SEGMENT_GPU_SECONDS` by the cost model's GPU estimate ``est`` of the whole job (``frames`` source frames;
+    1 s per frame without an estimate), each segment a cancel point (Stop, the job's budget) with progress, a failed
+    segment run once more."""
+    per_frame = (est["gpu_seconds"] / max(frames, 1)) if est else 1.0
+    return dict(frame_seconds=max(per_frame, 1e-4), max_seconds=SEGMENT_GPU_SECONDS, gpu_duration=segment_duration,
+                progress=progress_checker(progress), check=check_job, retries=1, no_retry=(JobStopped, *USER_ERRORS))
 
 
 # ------------------------------------------------------------------------------------------------ results --

@@ -7,13 +7,14 @@ from pathlib import Path
 import gradio as gr
 
 from models import registry, video_io
-from models.device import gpu, gpu_seconds
+from models.device import gpu, gpu_seconds, zero_gpu
 from models.imageio import read_image
 from models.pipelines.estimate import describe_estimate, estimate_interpolation
 from models.pipelines import interpolate as pipeline
 from models.pipelines.interpolate import MAX_PAIR_FRAMES, save_gif
 
-from .common import endpoint, image_file, load_model, model_picker, output_path, probe_or_none, progress_checker
+from .common import (endpoint, image_file, load_model, model_picker, output_path, probe_or_none, progress_checker,
+                     segment_options)
 from .components import Dropdown, ImageUpload, Number, Radio, Slider
 
 TITLE = "Frame interpolation"
@@ -72,10 +73,35 @@ def _video_estimate(video, mode, factor, target_fps, model_id) -> dict | None:
                                   _factor(mode, factor, target_fps, info.fps))
 
 
-def _video_duration(video, mode, factor, target_fps, model_id, progress=None) -> int:
-    """ZeroGPU seconds for this job: the GPU estimate with a margin, clamped to [20, 300]."""
+def _segment_duration(job, seg, origin, model_id, part) -> int:
+    """ZeroGPU seconds for one segment of a job: planned from the cost model (common.segment_duration)."""
+    return int(seg.gpu_duration) or 60
+
+
+@gpu(duration=_segment_duration)
+def interpolate_video_segment(job, seg, origin, model_id, part):
+    """One segment of a video interpolation job as its own ZeroGPU call; its frames go, raw, to the file ``part``
+    and the app stitches them with the audio (models.pipelines.segments)."""
+    from models.pipelines.segments import run_segment_to_part
+
+    return run_segment_to_part(registry.get(model_id), job, seg, origin, part)
+
+
+def interpolate(model_id, model, video, dst, mode, factor, target_fps, progress=None):
+    """The job: in one piece here, or on ZeroGPU in segments of a bounded duration, each its own GPU call
+    (:func:`interpolate_video_segment`) and a cancel point; the result has the same frames either way."""
+    from models.pipelines.segments import interpolate_video_in_segments
+
+    rate = {"fps": float(target_fps)} if mode == "target fps" else {"factor": float(factor or 2)}
+    if not zero_gpu():
+        return pipeline.interpolate_video(model, video, dst, progress=progress_checker(progress), **rate)
+    info = video_io.probe(video)
     est = _video_estimate(video, mode, factor, target_fps, model_id)
-    return gpu_seconds(est["gpu_seconds"] if est else 30.0, seconds_per_unit=1.5, floor=20, cap=300)
+    report, _, _ = interpolate_video_in_segments(
+        model, video, dst, call=lambda job, seg, origin, part: interpolate_video_segment(job, seg, origin, model_id,
+                                                                                       part),
+        **rate, **segment_options(est, info.frame_count, progress))
+    return report
 
 
 def estimate_text(video, mode, factor, target_fps, model_id) -> str:
@@ -84,7 +110,6 @@ def estimate_text(video, mode, factor, target_fps, model_id) -> str:
     return describe_estimate(est) if est else ""
 
 
-@gpu(duration=_video_duration)
 @endpoint("interpolate_video")
 def interpolate_video(video, mode, factor, target_fps, model_id, progress=gr.Progress()):
     """Raise a video's frame rate by x2/x4/x8 or to a target fps; scene cuts are held, the audio is kept.
@@ -106,10 +131,9 @@ def interpolate_video(video, mode, factor, target_fps, model_id, progress=gr.Pro
     if mode == "target fps" and not target_fps:
         raise gr.Error("Enter a target fps, e.g. 60.", print_exception=False)
     model_id, model = load_model("vfi", model_id)
-    rate = {"fps": float(target_fps)} if mode == "target fps" else {"factor": float(factor or 2)}
     dst = output_path(".mp4", video, f"{target_fps:g}fps" if mode == "target fps" else f"x{float(factor or 2):g}")
     started = time.perf_counter()
-    report = pipeline.interpolate_video(model, video, dst, progress=progress_checker(progress), **rate)
+    report = interpolate(model_id, model, video, dst, mode, factor, target_fps, progress)
     took = time.perf_counter() - started
     notes = list(report.warnings)
     if report.out_fps > HIGH_FPS:

@@ -8,11 +8,12 @@ import gradio as gr
 import numpy as np
 
 from models import registry
-from models.device import gpu, gpu_seconds
+from models.device import gpu, gpu_seconds, zero_gpu
 from models.pipelines.estimate import describe_estimate, estimate_video_sr
 from models.pipelines.video_sr import MAX_SCALE, MIN_SCALE, compare_models, upscale_video
 
-from .common import endpoint, image_file, load_model, model_picker, output_path, probe_or_none, progress_checker
+from .common import (endpoint, image_file, load_model, model_picker, output_path, probe_or_none, progress_checker,
+                     segment_options)
 from .components import Dropdown, Number, Radio, Slider
 
 TITLE = "Video SR (space-time)"
@@ -37,10 +38,37 @@ def _job(video, scale, target_fps, time_factor, model_id, info=None) -> dict | N
                              float(scale or 1), float(target_fps or 0), float(time_factor or 1), info.fps)
 
 
-def _duration(video, scale, target_fps, time_factor, model_id, progress=None) -> int:
-    """ZeroGPU seconds for this job: the GPU estimate with a margin, clamped to [20, 300]."""
-    est = _job(video, scale, target_fps, time_factor, model_id)
-    return gpu_seconds(est["gpu_seconds"] if est else 30.0, seconds_per_unit=1.5, floor=20, cap=300)
+def _segment_duration(job, seg, origin, model_id, part) -> int:
+    """ZeroGPU seconds for one segment of a job: planned from the cost model (common.segment_duration)."""
+    return int(seg.gpu_duration) or 60
+
+
+@gpu(duration=_segment_duration)
+def video_sr_segment(job, seg, origin, model_id, part):
+    """One segment of a Video SR job as its own ZeroGPU call; its frames go, raw, to the file ``part`` (the call
+    runs in another process) and the app stitches them with the audio (models.pipelines.segments)."""
+    from models.pipelines.segments import run_segment_to_part
+
+    return run_segment_to_part(registry.get(model_id), job, seg, origin, part)
+
+
+def upscale(model_id, model, video, dst, scale, target_fps, time_factor, progress=None):
+    """The job: in one piece here, or on ZeroGPU in segments of a bounded duration, each its own GPU call
+    (:func:`video_sr_segment`) and a cancel point; the result has the same frames either way."""
+    from models import video_io
+    from models.pipelines.segments import upscale_video_in_segments
+
+    fps, time_factor = (float(target_fps) if target_fps else None), float(time_factor or 1)
+    if not zero_gpu():
+        return upscale_video(model, video, dst, float(scale), fps=fps, time_factor=time_factor,
+                             progress=progress_checker(progress))
+    info = video_io.probe(video)
+    est = _job(video, scale, target_fps, time_factor, model_id, info)
+    report, _, _ = upscale_video_in_segments(
+        model, video, dst, float(scale), fps=fps, time_factor=time_factor,
+        call=lambda job, seg, origin, part: video_sr_segment(job, seg, origin, model_id, part),
+        **segment_options(est, info.frame_count, progress))
+    return report
 
 
 def estimate_text(video, scale, target_fps, time_factor, model_id) -> str:
@@ -52,7 +80,6 @@ def estimate_text(video, scale, target_fps, time_factor, model_id) -> str:
     return describe_estimate(est) if est else ""
 
 
-@gpu(duration=_duration)
 @endpoint("video_sr")
 def video_sr(video, scale, target_fps, time_factor, model_id, progress=gr.Progress()):
     """Upscale a video in space (any scale from 1 to 8) and in time (a target frame rate, or a time factor); the audio
@@ -74,8 +101,7 @@ def video_sr(video, scale, target_fps, time_factor, model_id, progress=gr.Progre
     model_id, model = load_model("stvsr", model_id)
     dst = output_path(".mp4", video, f"x{float(scale):g}")
     started = time.perf_counter()
-    report = upscale_video(model, video, dst, float(scale), fps=float(target_fps) if target_fps else None,
-                           time_factor=float(time_factor or 1), progress=progress_checker(progress))
+    report = upscale(model_id, model, video, dst, scale, target_fps, time_factor, progress)
     took = time.perf_counter() - started
     notes = list(report.warnings)
     if "arbitrary_scale" in registry.spec(model_id).tags and not TRAINED_SCALES[0] <= float(scale) <= TRAINED_SCALES[1]:

@@ -97,6 +97,14 @@ def gpu(duration: int | Callable[..., int] = 60):
     return wrap
 
 
+def zero_gpu() -> bool:
+    """Whether this is a ZeroGPU Space (``SPACES_ZERO_GPU`` set and the ``spaces`` package present): GPU work runs in
+    ``@spaces.GPU`` calls of a bounded duration, so long video jobs run in segments, one call each."""
+    import os
+
+    return _spaces is not None and os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
+
+
 def gpu_seconds(work_units: float, seconds_per_unit: float, floor: int = 20, cap: int = 120) -> int:
     """ZeroGPU duration for a job of ``work_units`` (e.g. output megapixels), clamped to [floor, cap]."""
     return int(max(floor, min(cap, round(10 + work_units * seconds_per_unit))))

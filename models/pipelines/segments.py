@@ -227,11 +227,15 @@ def plan_segments(times, cuts=(), keys=(), frame_seconds: float = 1.0, max_secon
     bounds: list[tuple[int, str]] = [(0, "start")]
     first = 0
     while True:
-        room = per_call - warmup(first) - (rec.chunk + rec.lookahead if rec and rec.chunk else 1)
-        room = max(room, rec.chunk if rec and rec.chunk else 2)
-        if first + room >= n:
+        feed_first = first - warmup(first)
+        if n - feed_first <= per_call:
             break
-        lo, hi = first + max(1, room // 2), first + room
+        hi = first + 1  # the furthest stop whose decoded frames (warm-up, own, look-ahead) fit one call
+        if hi + post(hi) - feed_first > per_call and rec is not None and rec.chunk:
+            hi = min(n - 1, first + rec.chunk)  # not even one frame fits: one chunk, over the budget
+        while hi + 1 < n and hi + 1 + post(hi + 1) - feed_first <= per_call:
+            hi += 1
+        lo = first + max(1, (hi - first) // 2)
         stop, why = None, ""
         in_window = [c for c in cuts if lo <= c <= hi and cuttable(c)]
         if in_window:
@@ -487,3 +491,66 @@ def run_plan(job: VideoJob, plan: Plan, call: Callable[[Segment, str], SegmentRe
 def local_call(model, job: VideoJob, origin: float) -> Callable[[Segment, str], SegmentResult]:
     """A ``call`` for :func:`run_plan` that runs each segment in this process (through a part file, as on ZeroGPU)."""
     return lambda seg, part: run_segment_to_part(model, job, seg, origin, part)
+
+
+def _bind(call, model, job: VideoJob, origin: float) -> Callable[[Segment, str], SegmentResult]:
+    if call is None:
+        return local_call(model, job, origin)
+    return lambda seg, part: call(job, seg, origin, part)
+
+
+# ------------------------------------------------------------------------------------------------ pipelines --
+def _prepare(src: str, limits, out_size: tuple[int, int], out_fps: float, info) -> None:
+    limits.check_input(info)
+    if info.frame_count < 2:
+        raise ValueError("the video has a single frame: it needs at least two")
+    limits.check_output(math.ceil(info.duration * out_fps) + 1, *out_size)
+
+
+def upscale_video_in_segments(model, src: str, dst: str, scale: float, fps: float | None = None,
+                              time_factor: float | None = None, frame_seconds: float = 1.0,
+                              max_seconds: float = SEGMENT_SECONDS, call=None, gpu_duration=None,
+                              limits: video_io.VideoLimits | None = None, progress: Progress | None = None,
+                              check: Callable[[], None] | None = None, retries: int = 1,
+                              no_retry: tuple = (ValueError,), cut_threshold: float = 0.5):
+    """:func:`~.video_sr.upscale_video` in segments (same frames, same audio): ``call(job, segment, origin, part)``
+    runs one segment (default: :func:`run_segment_to_part` here; a ZeroGPU call or a Ray task otherwise),
+    ``frame_seconds`` is the cost model's estimate per source frame on the device the segments run on, and the rest
+    goes to :func:`plan_segments` and :func:`run_plan`. Returns (report, plan, job result)."""
+    from .interpolate import output_fps
+    from .video_sr import VideoSRReport, output_size
+
+    limits = limits or video_io.VideoLimits.from_env()
+    info = video_io.probe(src)
+    out_w, out_h = output_size(info.width, info.height, scale)
+    out_fps = output_fps(info, time_factor, fps)
+    _prepare(src, limits, (out_w, out_h), out_fps, info)
+    job = VideoJob("video_sr", src, out_fps, (out_h, out_w), cut_threshold)
+    plan = plan_job(job, model, frame_seconds, max_seconds, gpu_duration=gpu_duration)
+    result = run_plan(job, plan, _bind(call, model, job, plan.origin), dst, progress, check, retries, no_retry)
+    first = result.segments[0]
+    report = VideoSRReport(out_path=dst, in_size=(info.width, info.height), out_size=(out_w, out_h),
+                           in_fps=info.fps, out_fps=out_fps, in_frames=plan.frames, out_frames=result.frames,
+                           scene_cuts=result.scene_cuts, audio=result.audio, before=first.before, after=first.after)
+    return report, plan, result
+
+
+def interpolate_video_in_segments(model, src: str, dst: str, factor: float | None = None, fps: float | None = None,
+                                  frame_seconds: float = 1.0, max_seconds: float = SEGMENT_SECONDS, call=None,
+                                  gpu_duration=None, limits: video_io.VideoLimits | None = None,
+                                  progress: Progress | None = None, check: Callable[[], None] | None = None,
+                                  retries: int = 1, no_retry: tuple = (ValueError,), cut_threshold: float = 0.5):
+    """:func:`~.interpolate.interpolate_video` in segments (as :func:`upscale_video_in_segments`)."""
+    from .interpolate import VideoReport, output_fps
+
+    limits = limits or video_io.VideoLimits.from_env()
+    info = video_io.probe(src)
+    out_fps = output_fps(info, factor, fps)
+    _prepare(src, limits, (info.width, info.height), out_fps, info)
+    job = VideoJob("interpolate", src, out_fps, None, cut_threshold)
+    plan = plan_job(job, model, frame_seconds, max_seconds, gpu_duration=gpu_duration)
+    result = run_plan(job, plan, _bind(call, model, job, plan.origin), dst, progress, check, retries, no_retry)
+    report = VideoReport(out_path=dst, in_fps=info.fps, out_fps=out_fps, in_frames=plan.frames,
+                         out_frames=result.frames, scene_cuts=result.scene_cuts,
+                         max_time_error=result.max_time_error, audio=result.audio)
+    return report, plan, result
