@@ -99,6 +99,10 @@ VARIABLES = (
              "most faces restored in one photo; a photo with more (after any face selection) is refused"),
     Variable("FRAMEFORGE_JOB_SECONDS", "job_seconds", _number(float), "900",
              "time budget of one job; a job over it stops with a message"),
+    Variable("FRAMEFORGE_BATCH_FILES", "batch_files", _number(int), "10",
+             "most files in one multi-file upload (Video SR, interpolation and Face SR tabs)"),
+    Variable("FRAMEFORGE_BATCH_MB", "batch_mb", _number(float), "500",
+             "largest total size of one multi-file upload, in MB; each file of it gets the job's time budget"),
     Variable("FRAMEFORGE_QUEUE_SIZE", "queue_size", _number(int), "20", "jobs waiting in the queue at most"),
     Variable("FRAMEFORGE_GPU_CONCURRENCY", "gpu_concurrency", _number(int), "1", "jobs running at once"),
     Variable("FRAMEFORGE_DEVICE", "device", _device, "(auto)", "force cpu, cuda or cuda:N (default: CUDA if visible)"),
@@ -126,6 +130,8 @@ class Settings:
     max_image_pixels: int = 4096 * 4096
     max_faces: int = 16
     job_seconds: float = 900.0
+    batch_files: int = 10
+    batch_mb: float = 500.0
     queue_size: int = 20
     gpu_concurrency: int = 1
     device: str | None = None
