@@ -342,6 +342,9 @@ def build() -> None:
                        show_progress="hidden")
     for trigger in (model, background, faces):
         trigger.change(estimate_text, inputs, estimate, api_visibility="private", show_progress="hidden")
+    from . import batch
+
+    batch.build("face_sr", [model, upscale, aligned, background, min_face, min_score, max_yaw, large_faces])
     with gr.Accordion("Compare teacher and student", open=False):
         gr.Markdown("Runs this photo through `face_teacher` (component dictionaries) and `face_student` (distilled, "
                     "no dictionaries) and prints each one's time and peak memory here.")
