@@ -10,6 +10,7 @@ import numpy as np
 from models import registry
 from models.device import accelerated, gpu, gpu_seconds
 from models.imageio import read_image
+from models.face.blind import at_fidelity
 from models.face.pose import MAX_YAW, Selection
 from models.pipelines.face_photo import (MAX_UPSCALE, MIN_UPSCALE, background_upscaler, compare_restorers,
                                          estimate_photo_seconds, find_faces, restore_photo)
@@ -113,7 +114,7 @@ def _duration(image, model_id, upscale, aligned, background=False, *rest, progre
 @gpu(duration=_duration)
 @endpoint("face_sr")
 def face_sr(image, model_id, upscale, aligned, background=False, min_face=0, min_score=0.9, max_yaw=MAX_YAW,
-            faces=None, large_faces=False, progress=gr.Progress()):
+            faces=None, large_faces=False, fidelity=1.0, progress=gr.Progress()):
     """Restore the faces of a photo and upscale the whole photo.
 
     Args:
@@ -130,6 +131,8 @@ def face_sr(image, model_id, upscale, aligned, background=False, min_face=0, min
             filters say. null restores every face that passes the filters.
         large_faces: True also restores faces already large enough (aligned crop above 512 px in the output),
             which come out softer than the plain resize; False leaves them as the resize.
+        fidelity: 0 to 1, for models with the control (face_realesrgan): 1 = fully restored, 0 = faithful to the
+            input (face_basicvsr), between = a blend of the two. Other models ignore it (null in the JSON).
 
     Returns:
         The restored photo (PNG), a gallery with each restored face before (the input pixels, enlarged without
@@ -138,6 +141,7 @@ def face_sr(image, model_id, upscale, aligned, background=False, min_face=0, min
     """
     img = read_image(image, "photo", min_side=16)
     model_id, restorer = load_model("face", model_id)
+    restorer = at_fidelity(restorer, 1.0 if fidelity is None else fidelity)
     u = upscale if upscale is not None else 2
     selection = _selection(min_face, min_score, max_yaw, faces, large_faces)
     estimate = None
@@ -166,6 +170,7 @@ def face_sr(image, model_id, upscale, aligned, background=False, min_face=0, min
         "upscale": float(upscale if upscale is not None else 2),
         "treated_as_aligned_crop": result.aligned,
         "background": "BasicVSR" if background else "Lanczos",
+        "fidelity": getattr(restorer, "fidelity", None),
         "input_size": [int(img.shape[1]), int(img.shape[0])],
         "output_size": [int(result.image.shape[1]), int(result.image.shape[0])],
         "faces": [{"box": [round(v, 1) for v in f.box], "score": round(f.score, 4),
@@ -313,6 +318,8 @@ def build() -> None:
             aligned = Checkbox(False, label="Input is an aligned face crop (skip detection)")
             background = Checkbox(accelerated(), label="Upscale the background with BasicVSR (sharper; slow on a "
                                                           "CPU; photos up to 1 MP), else Lanczos")
+            fidelity = Slider(0.0, 1.0, value=1.0, step=0.05, label="Fidelity (Real-ESRGAN): 0 = faithful to the "
+                                                                    "input, 1 = fully restored")
             with gr.Accordion("Which faces", open=True):
                 gr.Markdown(SELECT_NOTE)
                 with gr.Row():
@@ -335,7 +342,7 @@ def build() -> None:
             boxes = gr.JSON(label="Faces (boxes, scores, landmarks)")
     inputs = [image, model, upscale, aligned, background, min_face, min_score, max_yaw, faces, large_faces]
     outputs = [photo, gallery, slider, boxes]
-    run.click(face_sr, inputs, outputs, api_name="face_sr", concurrency_id="gpu")
+    run.click(face_sr, [*inputs, fidelity], outputs, api_name="face_sr", concurrency_id="gpu")
     detect_inputs = [image, model, upscale, aligned, background, min_face, min_score, max_yaw, large_faces]
     for trigger in (image, upscale, aligned, min_face, min_score, max_yaw, large_faces):
         trigger.change(preview, detect_inputs, [faces, found, estimate], api_visibility="private",
@@ -359,6 +366,6 @@ def build() -> None:
                              ("astronaut_aligned_128.png", True)):
         if (EXAMPLES / name).is_file():
             rows.append([str(EXAMPLES / name), model.value, 2 if not is_aligned else 4, is_aligned, False, 0, 0.9,
-                         MAX_YAW, None, False])
+                         MAX_YAW, None, False, 1.0])
     if rows:
-        gr.Examples(rows, inputs, outputs, fn=face_sr, cache_examples=True, cache_mode="lazy")
+        gr.Examples(rows, [*inputs, fidelity], outputs, fn=face_sr, cache_examples=True, cache_mode="lazy")

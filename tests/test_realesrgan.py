@@ -185,3 +185,39 @@ def test_bench_face_degrade_presets(tmp_path):
     assert np.array_equal(jpeg[1][2], degrade.apply_image(plain[1][1], (128, 128), "jpeg", 3 + 1))  # seed + index
     assert np.array_equal(jpeg[0][2], face.load_pairs(str(tmp_path), 4, preset="jpeg", seed=3)[0][2])
     assert face.main(["--data", str(tmp_path), "--scale", "4", "--degrade", "nope", "--models", "face_bicubic"]) == 2
+
+
+# ------------------------------------------------------------------------------------------------ tab and API --
+def test_tab_fidelity_zero_is_the_faithful_model_and_other_models_ignore_it(tmp_path, small_face):
+    gr = pytest.importorskip("gradio")
+    from demos import face_sr
+
+    crop = np.asarray(Image.fromarray(small_face).resize((32, 32), Image.Resampling.BICUBIC))
+    quiet = {"progress": lambda *a, **k: None}
+    photo0, _, _, info0 = face_sr.face_sr(crop, "face_realesrgan", 4, True, fidelity=0.0, **quiet)
+    photo_b, _, _, info_b = face_sr.face_sr(crop, "face_basicvsr", 4, True, fidelity=0.3, **quiet)
+    assert np.array_equal(np.asarray(Image.open(photo0)), np.asarray(Image.open(photo_b)))
+    assert info0["fidelity"] == 0.0 and info_b["fidelity"] is None  # face_basicvsr has no control: ignored
+    with pytest.raises(gr.Error, match="fidelity"):
+        face_sr.face_sr(crop, "face_realesrgan", 4, True, fidelity=3, **quiet)
+
+
+def test_api_takes_fidelity_last_and_old_calls_still_work(tmp_path_factory):
+    pytest.importorskip("gradio_client")
+    from gradio_client import Client, handle_file
+
+    from tests.app_server import running_app
+
+    crop = tmp_path_factory.mktemp("crop") / "crop.png"
+    ref = np.load(FIXTURES / "realesrgan_reference.npz")
+    Image.fromarray(np.asarray(Image.fromarray(ref["input"]).resize((32, 32), Image.Resampling.BICUBIC))).save(crop)
+    with running_app(tmp_path_factory.mktemp("app") / "app.log",
+                     FRAMEFORGE_OUTPUT_DIR=tmp_path_factory.mktemp("out")) as url:
+        client = Client(url, verbose=False)
+        old = client.predict(handle_file(str(crop)), "face_basicvsr", 4, True, api_name="/face_sr")
+        new = client.predict(handle_file(str(crop)), "face_realesrgan", 4, True, False, 0, 0.9, 45, None, False,
+                             0.0, api_name="/face_sr")
+        named = client.predict(handle_file(str(crop)), "face_realesrgan", 4, True, fidelity=1.0, api_name="/face_sr")
+    assert np.array_equal(np.asarray(Image.open(old[0])), np.asarray(Image.open(new[0])))  # fidelity 0 = faithful
+    assert new[3]["fidelity"] == 0.0 and named[3]["fidelity"] == 1.0
+    assert np.abs(np.asarray(Image.open(named[0])).astype(int) - np.asarray(Image.open(old[0]))).mean() > 2
