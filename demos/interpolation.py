@@ -15,6 +15,7 @@ from models.pipelines.interpolate import MAX_PAIR_FRAMES, save_gif
 
 from .common import (endpoint, image_file, load_model, model_picker, output_path, probe_or_none, progress_checker,
                      segment_options)
+from . import video_options
 from .components import Dropdown, ImageUpload, Number, Radio, Slider
 
 TITLE = "Frame interpolation"
@@ -87,14 +88,19 @@ def interpolate_video_segment(job, seg, origin, model_id, part):
     return run_segment_to_part(registry.get(model_id), job, seg, origin, part)
 
 
-def interpolate(model_id, model, video, dst, mode, factor, target_fps, progress=None):
+def interpolate(model_id, model, video, dst, mode, factor, target_fps, progress=None, **opts):
     """The job: in one piece here, or on ZeroGPU in segments of a bounded duration, each its own GPU call
-    (:func:`interpolate_video_segment`) and a cancel point; the result has the same frames either way."""
+    (:func:`interpolate_video_segment`) and a cancel point; the result has the same frames either way. ``opts``: the
+    loop, output, HDR, duplicate and PNG-input settings of :func:`~models.pipelines.interpolate.interpolate_video`
+    (one piece only)."""
     from models.pipelines.segments import interpolate_video_in_segments
 
     rate = {"fps": float(target_fps)} if mode == "target fps" else {"factor": float(factor or 2)}
     if not zero_gpu():
-        return pipeline.interpolate_video(model, video, dst, progress=progress_checker(progress), **rate)
+        return pipeline.interpolate_video(model, video, dst, progress=progress_checker(progress), **rate, **opts)
+    if opts.get("loop") or opts.get("input_fps") or not video_options.is_default(opts):
+        raise gr.Error("On ZeroGPU, jobs run in segments, which take the default output settings and a video input "
+                       "only (no loop; H.264 CRF 18, 8-bit, HDR kept, duplicates auto).", print_exception=False)
     info = video_io.probe(video)
     est = _video_estimate(video, mode, factor, target_fps, model_id)
     report, _, _ = interpolate_video_in_segments(
@@ -111,29 +117,46 @@ def estimate_text(video, mode, factor, target_fps, model_id) -> str:
 
 
 @endpoint("interpolate_video")
-def interpolate_video(video, mode, factor, target_fps, model_id, progress=gr.Progress()):
-    """Raise a video's frame rate by x2/x4/x8 or to a target fps; scene cuts are held, the audio is kept.
+def interpolate_video(video, mode, factor, target_fps, model_id, loop=False, codec="h264", crf=18, preset="fast",
+                      bit_depth=8, hdr="keep", dedup="auto", frames_zip=None, input_fps=0, progress=gr.Progress()):
+    """Raise a video's frame rate by x2/x4/x8 or to a target fps (also lower: 30 -> 25, each frame made at its exact
+    time); scene cuts are held, the audio is kept; optionally a seamless loop.
 
     Args:
         video: the input video file.
         mode: "factor" (multiply the frame rate) or "target fps".
-        factor: 2, 4 or 8 (mode "factor").
-        target_fps: the output frame rate, 1 to 240 (mode "target fps").
+        factor: 1, 2, 4 or 8 (mode "factor"; 1 keeps the rate, e.g. for a loop or another codec).
+        target_fps: the output frame rate, 1 to 240 (mode "target fps"); below the input's it reduces the rate.
         model_id: interpolation model id, e.g. "rife" or "dis_flow".
+        loop: close the clip seamlessly: the last frame is interpolated into the first (default false).
+        codec: output codec: "h264" (default, mp4), "h265" (mp4), "vp9" (webm), "ffv1" (lossless mkv) or
+            "png-zip" (lossless PNG frames in a zip).
+        crf: constant quality, 0 (best) to 51 (63 for VP9); default 18. Ignored by the lossless codecs.
+        preset: encoder speed, "ultrafast" ... "veryslow" (default "fast").
+        bit_depth: 8 (default) or 10 bits per sample (H.264 High 10, H.265 Main 10, FFV1, 16-bit PNG).
+        hdr: for an HDR input (PQ/HLG): "keep" (default: 10-bit with its BT.2020 tags) or "tonemap" (SDR BT.709).
+        dedup: duplicate frames: "auto" (default: on when the frame rate goes up), "on" or "off".
+        frames_zip: a zip of PNG frames to use instead of the video (the frame rate is input_fps).
+        input_fps: the frame rate of frames_zip (frames per second).
 
     Returns:
-        The interpolated mp4 and a short report.
+        The interpolated video (mp4/webm; None for the download-only mkv and zip), a short report saying what was
+        written, and the result file to download.
     """
-    if not video:
-        raise gr.Error("Upload a video first.", print_exception=False)
+    video, in_fps = video_options.source(video, frames_zip, input_fps)
+    opts = video_options.options(codec, crf, preset, bit_depth, hdr, dedup)
+    if not isinstance(loop, bool):
+        raise gr.Error(f"loop must be true or false, got {loop!r}.", print_exception=False)
     if mode not in ("factor", "target fps"):
         raise gr.Error(f"Mode must be 'factor' or 'target fps', got {mode!r}.", print_exception=False)
     if mode == "target fps" and not target_fps:
         raise gr.Error("Enter a target fps, e.g. 60.", print_exception=False)
     model_id, model = load_model("vfi", model_id)
-    dst = output_path(".mp4", video, f"{target_fps:g}fps" if mode == "target fps" else f"x{float(factor or 2):g}")
+    tag = f"{target_fps:g}fps" if mode == "target fps" else f"x{float(factor or 2):g}"
+    dst = output_path(video_io.output_suffix(opts["codec"]), video, tag + ("_loop" if loop else ""))
     started = time.perf_counter()
-    report = interpolate(model_id, model, video, dst, mode, factor, target_fps, progress)
+    report = interpolate(model_id, model, video, dst, mode, factor, target_fps, video_options.TimeLeft(progress),
+                         **opts, **({"loop": True} if loop else {}), **({"input_fps": in_fps} if in_fps else {}))
     took = time.perf_counter() - started
     notes = list(report.warnings)
     if report.out_fps > HIGH_FPS:
@@ -142,8 +165,9 @@ def interpolate_video(video, mode, factor, target_fps, model_id, progress=gr.Pro
                f"frames) → {report.out_fps:.4g} fps ({report.out_frames} frames) in {took:.1f} s "
                f"({report.out_frames / max(took, 1e-6):.2f} frames/s); scene cuts held: {len(report.scene_cuts)}; "
                f"largest time snap: {report.max_time_error:.3f}; audio: {report.audio}."
-               + "".join(f"\n\n⚠ {n}" for n in notes))
-    return dst, summary
+               + (" Loop: the last → first transition is interpolated." if report.loop else "")
+               + "".join(f"\n\n⚠ {n}" for n in notes) + video_options.report_lines(report))
+    return video_options.playable(dst), summary, dst
 
 
 def build() -> None:
@@ -173,9 +197,11 @@ def build() -> None:
             with gr.Column():
                 video = gr.Video(label="Input video", sources=["upload"])
                 mode = Radio(["factor", "target fps"], value="factor", label="Mode")
-                factor = Dropdown([2, 4, 8], value=2, label="Factor")
-                target_fps = Number(value=60, label="Target fps", minimum=1, maximum=240, visible=False)
+                factor = Dropdown([1, 2, 4, 8], value=2, label="Factor")
+                target_fps = Number(value=60, label="Target fps (below the input's reduces the rate, e.g. 30 → 25)",
+                                    minimum=1, maximum=240, visible=False)
                 vmodel = model_picker("vfi")
+                extra = video_options.controls(loop=True)
                 estimate = gr.Markdown()
                 with gr.Row():
                     vrun = gr.Button("Interpolate video", variant="primary")
@@ -183,15 +209,19 @@ def build() -> None:
             with gr.Column():
                 out_video = gr.Video(label="Result")
                 summary = gr.Markdown()
+                download = gr.File(label="Result file (any codec)")
         video_inputs = [video, mode, factor, target_fps, vmodel]
         mode.change(lambda m: (gr.update(visible=m == "factor"), gr.update(visible=m == "target fps")), mode,
                     [factor, target_fps], api_visibility="private", show_progress="hidden")
         for trigger in video_inputs:
             trigger.change(estimate_text, video_inputs, estimate, api_visibility="private", show_progress="hidden")
-        event = vrun.click(interpolate_video, video_inputs, [out_video, summary], api_name="interpolate_video",
-                           concurrency_id="gpu")
-        stop.click(None, None, None, cancels=[event], api_visibility="private")
+        event = vrun.click(interpolate_video, video_inputs + extra, [out_video, summary, download],
+                           api_name="interpolate_video", concurrency_id="gpu")
+        stop.click(video_options.stopped, None, summary, cancels=[event], api_visibility="private")
+        from . import batch
+
+        batch.build("interpolate_video", video_inputs[1:])  # many files: mode, factor, target fps, model
         clips = sorted((EXAMPLES / "videos").glob("*.mp4"))
         if clips:
-            gr.Examples([[str(clips[-1]), "factor", 2, 60, vmodel.value]], video_inputs, [out_video, summary],
+            gr.Examples([[str(clips[-1]), "factor", 2, 60, vmodel.value]], video_inputs, [out_video, summary, download],
                         fn=interpolate_video, cache_examples=True, cache_mode="lazy")

@@ -7,13 +7,14 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from models import registry
+from models import registry, video_io
 from models.device import gpu, gpu_seconds, zero_gpu
 from models.pipelines.estimate import describe_estimate, estimate_video_sr
 from models.pipelines.video_sr import MAX_SCALE, MIN_SCALE, compare_models, upscale_video
 
 from .common import (endpoint, image_file, load_model, model_picker, output_path, probe_or_none, progress_checker,
                      segment_options)
+from . import video_options
 from .components import Dropdown, Number, Radio, Slider
 
 TITLE = "Video SR (space-time)"
@@ -52,16 +53,20 @@ def video_sr_segment(job, seg, origin, model_id, part):
     return run_segment_to_part(registry.get(model_id), job, seg, origin, part)
 
 
-def upscale(model_id, model, video, dst, scale, target_fps, time_factor, progress=None):
+def upscale(model_id, model, video, dst, scale, target_fps, time_factor, progress=None, **opts):
     """The job: in one piece here, or on ZeroGPU in segments of a bounded duration, each its own GPU call
-    (:func:`video_sr_segment`) and a cancel point; the result has the same frames either way."""
+    (:func:`video_sr_segment`) and a cancel point; the result has the same frames either way. ``opts``: the output,
+    HDR, duplicate and PNG-input settings of :func:`~models.pipelines.video_sr.upscale_video` (one piece only)."""
     from models import video_io
     from models.pipelines.segments import upscale_video_in_segments
 
     fps, time_factor = (float(target_fps) if target_fps else None), float(time_factor or 1)
     if not zero_gpu():
         return upscale_video(model, video, dst, float(scale), fps=fps, time_factor=time_factor,
-                             progress=progress_checker(progress))
+                             progress=progress_checker(progress), **opts)
+    if opts.get("input_fps") or not video_options.is_default(opts):
+        raise gr.Error("On ZeroGPU, jobs run in segments, which take the default output settings and a video input "
+                       "only (H.264 CRF 18, 8-bit, HDR kept, duplicates auto).", print_exception=False)
     info = video_io.probe(video)
     est = _job(video, scale, target_fps, time_factor, model_id, info)
     report, _, _ = upscale_video_in_segments(
@@ -81,7 +86,8 @@ def estimate_text(video, scale, target_fps, time_factor, model_id) -> str:
 
 
 @endpoint("video_sr")
-def video_sr(video, scale, target_fps, time_factor, model_id, progress=gr.Progress()):
+def video_sr(video, scale, target_fps, time_factor, model_id, codec="h264", crf=18, preset="fast", bit_depth=8,
+             hdr="keep", dedup="auto", frames_zip=None, input_fps=0, progress=gr.Progress()):
     """Upscale a video in space (any scale from 1 to 8) and in time (a target frame rate, or a time factor); the audio
     is kept and scene cuts are held rather than morphed.
 
@@ -91,17 +97,29 @@ def video_sr(video, scale, target_fps, time_factor, model_id, progress=gr.Progre
         target_fps: output frames per second; 0 uses the time factor instead.
         time_factor: output fps = input fps x this factor (1, 2, 4 or 8) when target_fps is 0.
         model_id: space-time model id, e.g. "basicvsr+rife", "lanczos+rife" or "lanczos+dis".
+        codec: output codec: "h264" (default, mp4), "h265" (mp4), "vp9" (webm), "ffv1" (lossless mkv) or
+            "png-zip" (lossless PNG frames in a zip).
+        crf: constant quality, 0 (best) to 51 (63 for VP9); default 18. Ignored by the lossless codecs.
+        preset: encoder speed, "ultrafast" ... "veryslow" (default "fast").
+        bit_depth: 8 (default) or 10 bits per sample (H.264 High 10, H.265 Main 10, FFV1, 16-bit PNG).
+        hdr: for an HDR input (PQ/HLG): "keep" (default: 10-bit with its BT.2020 tags) or "tonemap" (SDR BT.709).
+        dedup: duplicate frames: "auto" (default: on when the frame rate goes up), "on" or "off".
+        frames_zip: a zip of PNG frames to use instead of the video (the frame rate is input_fps).
+        input_fps: the frame rate of frames_zip (frames per second).
 
     Returns:
-        The upscaled mp4, a before/after pair of the first frame (before = the input pixels enlarged without
-        smoothing) and a short report.
+        The upscaled video (mp4/webm; None for the download-only mkv and zip), a before/after pair of the first frame
+        (before = the input frame Lanczos-resized to the output size, the same instant), a short report saying what
+        was written, a 1:1 crop of the same pair (the central 256 x 256 output pixels) and the result file to
+        download.
     """
-    if not video:
-        raise gr.Error("Upload a video first.", print_exception=False)
+    src, in_fps = video_options.source(video, frames_zip, input_fps)
+    opts = video_options.options(codec, crf, preset, bit_depth, hdr, dedup)
     model_id, model = load_model("stvsr", model_id)
-    dst = output_path(".mp4", video, f"x{float(scale):g}")
+    dst = output_path(video_io.output_suffix(opts["codec"]), src, f"x{float(scale):g}")
     started = time.perf_counter()
-    report = upscale(model_id, model, video, dst, scale, target_fps, time_factor, progress)
+    report = upscale(model_id, model, src, dst, scale, target_fps, time_factor, video_options.TimeLeft(progress),
+                     **opts, **({"input_fps": in_fps} if in_fps else {}))
     took = time.perf_counter() - started
     notes = list(report.warnings)
     if "arbitrary_scale" in registry.spec(model_id).tags and not TRAINED_SCALES[0] <= float(scale) <= TRAINED_SCALES[1]:
@@ -112,10 +130,12 @@ def video_sr(video, scale, target_fps, time_factor, model_id, progress=gr.Progre
                f"{report.in_fps:.3g} fps ({report.in_frames} frames) → {report.out_size[0]}x{report.out_size[1]} @ "
                f"{report.out_fps:.3g} fps ({report.out_frames} frames) in {took:.1f} s "
                f"({report.out_frames / max(took, 1e-6):.2f} output frames/s); audio: {report.audio}; "
-               f"scene cuts held: {len(report.scene_cuts)}." + "".join(f"\n\n⚠ {n}" for n in notes))
-    h, w = report.after.shape[:2]
-    before = image_file(nearest(report.before, (h, w)), video, "first_frame_input")
-    return dst, (before, image_file(report.after, video, "first_frame_result")), summary
+               f"scene cuts held: {len(report.scene_cuts)}." + "".join(f"\n\n⚠ {n}" for n in notes)
+               + video_options.report_lines(report))
+    before, after, before_crop, after_crop = video_options.before_after(report.before, report.after)
+    pair = (image_file(before, src, "first_frame_input_lanczos"), image_file(after, src, "first_frame_result"))
+    crops = (image_file(before_crop, src, "crop_input_lanczos"), image_file(after_crop, src, "crop_result"))
+    return video_options.playable(dst), pair, summary, crops, dst
 
 
 def _compare_duration(video, scale, target_fps, time_factor, model_a, model_b, seconds, progress=None) -> int:
@@ -185,15 +205,19 @@ def build() -> None:
                 time_factor = Dropdown([1, 2, 4, 8], value=2, label="Time factor")
                 target_fps = Number(value=0, label="Target fps", minimum=0, maximum=240, visible=False)
             model = model_picker("stvsr")
+            extra = video_options.controls()
             estimate = gr.Markdown()
             with gr.Row():
                 run = gr.Button("Upscale", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
         with gr.Column():
             out_video = gr.Video(label="Result")
-            slider = gr.ImageSlider(label="First frame: input (pixels enlarged) / result", format="png",
-                                    type="filepath")
+            slider = gr.ImageSlider(label="First frame, same instant and size: input (Lanczos resize) / result",
+                                    format="png", type="filepath")
+            crop = gr.ImageSlider(label="1:1 crop (central 256 px): input (Lanczos resize) / result", format="png",
+                                  type="filepath")
             summary = gr.Markdown()
+            download = gr.File(label="Result file (any codec)")
     with gr.Accordion("Compare two models on the first seconds", open=False):
         with gr.Row():
             model_b = model_picker("stvsr", label="Second model")
@@ -212,11 +236,15 @@ def build() -> None:
                 rate, [time_factor, target_fps], api_visibility="private", show_progress="hidden")
     for trigger in inputs:
         trigger.change(estimate_text, inputs, estimate, api_visibility="private", show_progress="hidden")
-    event = run.click(video_sr, inputs, outputs, api_name="video_sr", concurrency_id="gpu")
+    event = run.click(video_sr, inputs + extra, outputs + [crop, download], api_name="video_sr",
+                      concurrency_id="gpu")
     cmp_event = cmp_run.click(compare, [video, scale, target_fps, time_factor, model, model_b, seconds],
                               [video_a, video_b, cmp_slider, cmp_table], api_name="compare", concurrency_id="gpu")
-    stop.click(None, None, None, cancels=[event, cmp_event], api_visibility="private")
+    stop.click(video_options.stopped, None, summary, cancels=[event, cmp_event], api_visibility="private")
+    from . import batch
+
+    batch.build("video_sr", inputs[1:])  # many files: scale, target fps, time factor, model
     examples = sorted(EXAMPLES.glob("*.mp4"))
     if examples:
-        gr.Examples([[str(examples[0]), 2.0, 0, 2, model.value]], inputs, outputs, fn=video_sr,
+        gr.Examples([[str(examples[0]), 2.0, 0, 2, model.value]], inputs, outputs + [crop, download], fn=video_sr,
                     cache_examples=True, cache_mode="lazy")

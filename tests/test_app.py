@@ -41,6 +41,14 @@ def media(tmp_path_factory):
     a = np.asarray(Image.fromarray(texture).resize((64, 48), Image.BICUBIC))
     Image.fromarray(a).save(folder / "a.png")
     Image.fromarray(np.roll(a, 4, axis=1)).save(folder / "b.png")
+    from models import video_io
+    from tests.video_factory import pattern
+
+    Image.fromarray(video_io.read_frames(video, max_frames=1)[0]).save(folder / "first.png")
+    with video_io.open_writer(folder / "frames.zip", 8, codec="png-zip") as w:  # the clip's frames as PNGs
+        for frame in video_io.read_frames(video):
+            w.write(frame)
+    assert pattern  # the frames of make_test_video
     return folder
 
 
@@ -49,14 +57,38 @@ def test_video_sr_endpoint(client, media):
 
     from models import video_io
 
-    out, slider, summary = client.predict(handle_file(str(media / "clip.mp4")), 2.0, 0, 2, "lanczos+dis",
-                                          api_name="/video_sr")
+    out, slider, summary, crop, download = client.predict(handle_file(str(media / "clip.mp4")), 2.0, 0, 2,
+                                                          "lanczos+dis", api_name="/video_sr")
     path = out["video"] if isinstance(out, dict) else out
     info = video_io.probe(path)
     assert (info.width, info.height) == (128, 96)
     assert info.frame_count == 15 and abs(info.fps - 16) < 0.01  # 8 frames x2 in time: 7 gaps * 2 + 1
     assert info.has_audio
     assert "audio: copy" in summary
+    assert "Written: H.264 (libx264) CRF 18, preset fast, 8-bit yuv420p in mp4" in summary
+    assert video_io.probe(download).frame_count == 15  # the same result, to download
+    # before/after at the same instant and size: the input Lanczos-resized to the result's size, and a 1:1 crop
+    before, after = (Image.open(x["path"] if isinstance(x, dict) else x) for x in slider)
+    assert before.size == after.size == (128, 96)
+    lanczos = np.asarray(Image.open(media / "first.png").resize((128, 96), Image.LANCZOS)).astype(int)
+    assert np.abs(np.asarray(before).astype(int) - lanczos).mean() < 0.5
+    assert all(Image.open(x["path"] if isinstance(x, dict) else x).size == (128, 96) for x in crop)  # < 256 px
+
+
+def test_video_sr_output_settings_and_png_zip_input(client, media, tmp_path):
+    """A zip of PNG frames in, H.265 CRF 30 10-bit out: the file says so; the settings are in the report."""
+    from gradio_client import handle_file
+
+    from models import video_io
+
+    out, _, summary, _, download = client.predict(
+        None, 1.0, 0, 2, "lanczos+dis", "h265", 30, "ultrafast", 10, "keep", "off",
+        handle_file(str(media / "frames.zip")), 8, api_name="/video_sr")
+    info = video_io.probe(download)
+    assert info.codec == "hevc" and info.bit_depth == 10 and info.frame_count == 15 and not info.has_audio
+    assert b"crf=30.0" in Path(download).read_bytes()
+    assert "H.265/HEVC (libx265) CRF 30, preset ultrafast, 10-bit yuv420p10le" in summary
+    assert "duplicate detection off" in summary
 
 
 def test_compare_endpoint(client, media):
@@ -107,11 +139,27 @@ def test_interpolate_video_endpoint(client, media):
 
     from models import video_io
 
-    out, summary = client.predict(handle_file(str(media / "clip.mp4")), "target fps", 2, 20, "dis_flow",
-                                  api_name="/interpolate_video")
+    out, summary, download = client.predict(handle_file(str(media / "clip.mp4")), "target fps", 2, 20, "dis_flow",
+                                            api_name="/interpolate_video")
     info = video_io.probe(out["video"] if isinstance(out, dict) else out)
     assert abs(info.fps - 20) < 0.01 and info.frame_count == 18  # 7/8 s at 20 fps: 18 frames
     assert info.has_audio
+
+
+def test_interpolate_video_loop_to_png_zip(client, media):
+    """loop + PNG-zip output: 8 frames x2 in a loop = 16 PNGs, the first ones the source frames exactly."""
+    import zipfile
+
+    from gradio_client import handle_file
+
+    out, summary, download = client.predict(
+        None, "factor", 2, 60, "blend", True, "png-zip", 18, "fast", 8, "keep", "auto",
+        handle_file(str(media / "frames.zip")), 8, api_name="/interpolate_video")
+    assert out is None and "Loop: the last → first transition is interpolated" in summary
+    with zipfile.ZipFile(download) as zf:
+        assert len([n for n in zf.namelist() if n.endswith(".png")]) == 16
+        first = np.asarray(Image.open(zf.open("frame_000000.png")))
+    assert np.array_equal(first, np.asarray(Image.open(media / "first.png")))
 
 
 def test_face_sr_endpoint(client):
@@ -177,11 +225,16 @@ def test_browser_runs_one_job_per_tab(server, media, tmp_path):
             page.get_by_text("Input video", exact=True).first.wait_for()
             _visible_uploads(page)[0].set_input_files(str(media / "clip.mp4"))
             page.get_by_text("Estimated time").first.wait_for(timeout=60_000)
+            page.get_by_text("Output, HDR, duplicates, PNG frames").first.click()  # the output settings
+            page.locator(".block", has_text="Bits per sample").last.get_by_text("10", exact=True).click()
             page.get_by_role("button", name="Upscale", exact=True).click()
             page.get_by_text("output frames/s").first.wait_for(timeout=180_000)
+            page.get_by_text("10-bit yuv420p10le in mp4").first.wait_for(timeout=30_000)  # what was written
             page.screenshot(path=str(tmp_path / "video_sr.png"), full_page=True)
-            slider = page.locator(".block", has_text="First frame: input (pixels enlarged) / result").last
+            slider = page.locator(".block", has_text="same instant and size: input (Lanczos resize) / result").last
             slider.locator("img").nth(1).wait_for(timeout=30_000)  # the two sides of the before/after view
+            crop = page.locator(".block", has_text="1:1 crop (central 256 px)").last
+            crop.locator("img").nth(1).wait_for(timeout=30_000)
             # Frame interpolation, image pair: the gallery with each frame's t and the GIF shown inline
             page.get_by_role("tab", name="Frame interpolation").click()
             page.get_by_text("First frame", exact=True).first.wait_for()
@@ -191,6 +244,14 @@ def test_browser_runs_one_job_per_tab(server, media, tmp_path):
             page.get_by_role("button", name="Interpolate", exact=True).click()
             page.get_by_text("t = 0.5").first.wait_for(timeout=120_000)
             page.locator("img[src*='.gif']").first.wait_for(timeout=60_000)
+            # Frame interpolation, video: a seamless loop (a new control), the report says so
+            page.get_by_role("tab", name="Video", exact=True).click()
+            page.get_by_text("Input video", exact=True).last.wait_for()
+            _visible_uploads(page)[0].set_input_files(str(media / "clip.mp4"))
+            page.get_by_text("Output, HDR, duplicates, PNG frames").last.click()
+            page.get_by_text("Loop: close the clip", exact=False).last.click()
+            page.get_by_role("button", name="Interpolate video", exact=True).click()
+            page.get_by_text("Loop: the last → first transition is interpolated").first.wait_for(timeout=180_000)
             # Face SR: the restored photo and every face before | after
             page.get_by_role("tab", name="Face SR").click()
             page.get_by_text("Photo or aligned face crop", exact=True).first.wait_for()

@@ -1,0 +1,154 @@
+"""What the two video tabs share for issue 33: the output settings (codec, CRF, preset, bit depth), HDR handling,
+duplicate frames, a zip of PNG frames as input, the result to download, the before/after views, the time left in
+the progress bar and the message on Stop."""
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from models import video_io
+from models.pipelines.dedup import DUP_THRESHOLD
+from models.pipelines.output import DEDUP_MODES, HDR_MODES, check_output_settings
+
+from .components import Dropdown, Number, Radio, Slider
+
+#: Results a browser plays in the Result player; the others (FFV1 .mkv, PNG .zip) are only offered for download.
+PLAYABLE = (".mp4", ".webm")
+#: Side of the 1:1 crop view (output pixels).
+CROP = 256
+STOPPED = ("⏹ **Stopped.** The job was cancelled at your request; its partial result was deleted, so there is "
+           "nothing to show. Run it again to start over.")
+
+DEFAULTS = dict(codec="h264", crf=18, preset="fast", bit_depth=8, hdr="keep", dedup="auto")
+
+DOCS = """        codec: output codec: "h264" (default, mp4), "h265" (mp4), "vp9" (webm), "ffv1" (lossless mkv) or
+            "png-zip" (lossless PNG frames in a zip).
+        crf: constant quality, 0 (best) to 51 (63 for VP9); default 18. Ignored by the lossless codecs.
+        preset: encoder speed, "ultrafast" ... "veryslow" (default "fast").
+        bit_depth: 8 (default) or 10 bits per sample (H.264 High 10, H.265 Main 10, FFV1, 16-bit PNG).
+        hdr: for an HDR input (PQ/HLG): "keep" (default: 10-bit with its BT.2020 tags) or "tonemap" (SDR BT.709).
+        dedup: duplicate frames: "auto" (default: on when the frame rate goes up), "on" or "off".
+        frames_zip: a zip of PNG frames to use instead of the video (the frame rate is input_fps).
+        input_fps: the frame rate of frames_zip (frames per second)."""
+
+
+def controls(loop: bool = False) -> list:
+    """The tab's extra inputs in a closed accordion, in the API order: [loop], codec, crf, preset, bit_depth, hdr,
+    dedup, frames_zip, input_fps."""
+    out = []
+    with gr.Accordion("Output, HDR, duplicates, PNG frames", open=False):
+        if loop:
+            out.append(gr.Checkbox(value=False, label="Loop: close the clip (the last frame is interpolated into "
+                                                     "the first)"))
+        with gr.Row():
+            out.append(Dropdown(video_io.available_codecs(), value="h264", label="Codec"))
+            out.append(Slider(0, 63, value=18, step=1, precision=0, label="CRF (quality: lower is better)"))
+            out.append(Dropdown(list(video_io.PRESETS), value="fast", label="Encoder preset"))
+            out.append(Radio([8, 10], value=8, label="Bits per sample"))
+        with gr.Row():
+            out.append(Radio(list(HDR_MODES), value="keep", label="HDR input: keep (10-bit, tagged) or tone-map "
+                                                                  "to SDR"))
+            out.append(Radio(list(DEDUP_MODES), value="auto",
+                             label="Duplicate frames (auto: on when the frame rate goes up)"))
+        with gr.Row():
+            out.append(gr.File(label="Or a zip of PNG frames as input", file_types=[".zip"], type="filepath"))
+            out.append(Number(value=0, minimum=0, maximum=240, label="Frame rate of the PNG frames"))
+    return out
+
+
+def source(video, frames_zip, input_fps) -> tuple[str, float | None]:
+    """(path, input fps) of the job's source: the PNG zip when one is given (its frame rate required), else the
+    video."""
+    if frames_zip:
+        path = frames_zip if isinstance(frames_zip, str) else getattr(frames_zip, "name", str(frames_zip))
+        if not str(path).lower().endswith(".zip"):
+            raise gr.Error("The PNG frames must come as a .zip file.", print_exception=False)
+        if not input_fps:
+            raise gr.Error("Give the frame rate of the PNG frames (frames per second).", print_exception=False)
+        return str(path), float(input_fps)
+    if not video:
+        raise gr.Error("Upload a video (or a zip of PNG frames) first.", print_exception=False)
+    return video, None
+
+
+def options(codec, crf, preset, bit_depth, hdr, dedup) -> dict:
+    """The pipeline's keyword arguments, checked (a bad value is a gr.Error naming it)."""
+    opts = dict(codec=codec or "h264", crf=18 if crf is None else crf, preset=preset or "fast",
+                bit_depth=int(bit_depth or 8), hdr=hdr or "keep", dedup=dedup or "auto")
+    try:
+        check_output_settings(**opts, dedup_threshold=DUP_THRESHOLD)
+    except ValueError as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
+    opts["crf"] = int(opts["crf"])
+    return opts
+
+
+def is_default(opts: dict) -> bool:
+    return all(opts.get(k) == v for k, v in DEFAULTS.items())
+
+
+def playable(path: str) -> str | None:
+    """The result for the player (mp4, webm), or None for a download-only result (mkv, zip)."""
+    return path if str(path).lower().endswith(PLAYABLE) else None
+
+
+def report_lines(report) -> str:
+    """The report's words on what was written, duplicates and HDR (markdown)."""
+    lines = [f"Written: {report.output}.", f"Duplicates: {report.dedup}."]
+    if report.hdr:
+        lines.append(f"HDR: {report.hdr}")
+    return "\n\n" + "\n\n".join(lines)
+
+
+def lanczos(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` resized to (height, width) with Lanczos: the plain resize a result should beat."""
+    h, w = size
+    return np.asarray(Image.fromarray(image).resize((w, h), Image.LANCZOS))
+
+
+def crop_box(height: int, width: int, side: int = CROP) -> tuple[slice, slice]:
+    """The central ``side`` x ``side`` window (the whole frame when smaller)."""
+    ch, cw = min(side, height), min(side, width)
+    y, x = (height - ch) // 2, (width - cw) // 2
+    return slice(y, y + ch), slice(x, x + cw)
+
+
+def before_after(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(before, after, before crop, after crop): the input frame Lanczos-resized to the output frame's size (the same
+    instant), and the central 1:1 crop of both (output pixels, no scaling by the page)."""
+    h, w = after.shape[:2]
+    resized = lanczos(before, (h, w)) if before.shape[:2] != (h, w) else before
+    ys, xs = crop_box(h, w)
+    return resized, after, resized[ys, xs], after[ys, xs]
+
+
+class TimeLeft:
+    """A progress callback that adds the time left (from the time so far and the fraction done) to the bar's text."""
+
+    def __init__(self, progress=None):
+        self.progress = progress
+        self.started = time.monotonic()
+
+    def left(self, fraction: float) -> str:
+        if fraction <= 0.02:
+            return ""
+        spent = time.monotonic() - self.started
+        rest = spent * (1 - fraction) / fraction
+        if rest < 90:
+            return f"about {max(1, round(rest))} s left"
+        return f"about {rest / 60:.0f} min left"
+
+    def __call__(self, fraction: float, desc: str | None = None) -> None:
+        if self.progress is None:
+            return
+        left = self.left(fraction)
+        self.progress(fraction, desc=" · ".join(x for x in (desc, left) if x))
+
+
+def stopped() -> str:
+    """The message shown on Stop (the outputs are cleared by the cancel; this says why)."""
+    gr.Warning("Stopped: the job was cancelled and its partial result deleted.")
+    return STOPPED
