@@ -93,7 +93,20 @@ def _students(source: str, ratio: float) -> dict:
         pngs = {init: SG2_STUDENTS / f"stylegan2_mnist_p{pct}_{init}.png" for init in ("plain", "svs")}
     else:
         return {}
-    return {f"fine-tuned {init}": str(p) for init, p in pngs.items() if p.is_file()}
+    names = {"plain": "fine-tuned without SVS (plain)", "svs": "fine-tuned after SVS"}
+    return {f"{pct} % pruned, {names[init]}": str(p) for init, p in pngs.items() if p.is_file()}
+
+
+#: Why the samples right after pruning look like noise (shown under every result).
+PRUNED_NOTE = ("The pruned samples come straight from pruning, before any fine-tuning: removing a block's channels "
+               "breaks what the generator learnt, so they look like noise (with or without SVS, which only rescales "
+               "the weights). Fine-tuning recovers them — SVS is meant to make that faster: see the measured curves "
+               "below (`python -m bench.svs`).")
+
+
+def sampler_text(model) -> str:
+    """How the side-by-side samples are drawn for this generator."""
+    return "fixed z, stored noise" if lab.is_stylegan2(model) else "DDIM-20, eta 0"
 
 
 def _stats_markdown(source: str, result: lab.CompressResult) -> str:
@@ -108,6 +121,7 @@ def _stats_markdown(source: str, result: lab.CompressResult) -> str:
     rows += ["", f"ResNet-block inner widths: {widths}"]
     if result.svs:
         rows += ["", result.svs.summary()]
+    rows += ["", f"Samples above: the same seeds ({sampler_text(result.pruned)}). {PRUNED_NOTE}"]
     return "\n".join(rows)
 
 
@@ -159,7 +173,24 @@ def compress(source: str, ratio: float, method: str, svs: bool, progress=gr.Prog
     if students:
         stats += ("\n\nBelow: the students `python -m bench.svs` fine-tuned from this teacher at this ratio "
                   "(32 digits, fixed seeds): " + ", ".join(students))
-    return stats, samples, str(spectra.figure_path), str(result.archive), list(students.values())
+    return stats, samples, str(spectra.figure_path), str(result.archive), [(p, name) for name, p in students.items()]
+
+
+def _samples_label(source: str) -> str:
+    gan = (source or "").strip().lower() == BUNDLED_STYLEGAN2
+    how = "fixed z, stored noise" if gan else ("DDIM-20" if (source or "").strip().lower() == BUNDLED else
+                                                "DDIM-20 for a DDPM, fixed z for a StyleGAN2")
+    return f"Same seeds ({how}): teacher | pruned, before fine-tuning | pruned + SVS, before fine-tuning"
+
+
+def follow_source(source, method):
+    """The importance choice and the samples' caption for the chosen generator: a StyleGAN2 is always pruned by
+    filter L1 (Taylor is the DDPM's score), so the choice shows "l1" and cannot be changed."""
+    gan = (source or "").strip().lower() == BUNDLED_STYLEGAN2
+    radio = (gr.update(value="l1", interactive=False, info="StyleGAN2: channels are ranked by filter L1")
+             if gan else gr.update(interactive=True, info="taylor: DDPMs only; StyleGAN2 channels are always "
+                                                         "ranked by filter L1"))
+    return radio, gr.update(label=_samples_label(source))
 
 
 def build() -> None:
@@ -180,15 +211,16 @@ def build() -> None:
             go = gr.Button("Compress", variant="primary")
         with gr.Column(scale=2):
             stats = gr.Markdown()
-            samples = gr.Image(label="Same seeds: teacher | pruned | pruned + SVS (DDIM-20)", type="filepath",
-                               format="png")
+            samples = gr.Image(label=_samples_label(BUNDLED), type="filepath", format="png")
             download = gr.File(label="Compressed model (config.json + safetensors)")
     with gr.Row():
         spectra = gr.Image(label="Spectra of the pruned weights before / after SVS", type="filepath", format="png")
         students = gr.Gallery(label="Students fine-tuned by bench.svs (bundled teacher, 30/50/70 %)", columns=2,
-                              height=300)
+                              height=300, show_label=True)
     go.click(compress, [source, ratio, method, use_svs], [stats, samples, spectra, download, students],
              api_name="compress", concurrency_id="gpu")
+    source.change(follow_source, [source, method], [method, samples], api_visibility="private",
+                  show_progress="hidden")
     with gr.Accordion("Measured: fine-tuning with and without SVS (bench.svs)", open=True):
         shown = False
         for path in (RESULTS, SG2_RESULTS, SG2_ADV_RESULTS):

@@ -205,8 +205,10 @@ def convergence_plot(results: dict, path: str | Path, ratios: tuple[float, ...] 
             continue
         colour = colours.setdefault(run["ratio"], f"C{len(colours)}")
         steps, values = zip(*run["curve"])
-        ax.plot(steps, values, "-" if run["init"] == "svs" else "--", marker="o", ms=3, color=colour,
-                label=f"{run['ratio']:.0%} pruned, {run['init']}")
+        svs = run["init"] == "svs"  # SVS: solid line, filled circles; plain: dashed line, open squares
+        ax.plot(steps, values, ls="-" if svs else (0, (4, 2)), marker="o" if svs else "s", ms=4 if svs else 4.5,
+                mfc=colour if svs else "white", color=colour, lw=1.6 if svs else 1.2,
+                label=f"{run['ratio']:.0%} pruned, {'SVS (solid)' if svs else 'plain (dashed)'}")
     teacher = results.get("teacher", {}).get("fd")
     if teacher is not None:
         ax.axhline(teacher, color="black", lw=0.8, ls=":", label="teacher")
@@ -216,7 +218,7 @@ def convergence_plot(results: dict, path: str | Path, ratios: tuple[float, ...] 
     ax.set_yscale("log")
     ax.set_title(results.get("metric", ""), fontsize=8)
     ax.grid(True, which="both", lw=0.3, alpha=0.5)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, ncol=2, handlelength=4)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, format="png", dpi=110)

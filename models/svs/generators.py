@@ -51,12 +51,17 @@ def tiny_unet() -> nn.Module:
 
 def _from_pretrained(source: str) -> nn.Module:
     """``UNet2DModel.from_pretrained`` on the local folder ``source`` itself, then on its ``unet`` subfolder."""
+    import importlib.util
+
     from diffusers import UNet2DModel
 
+    # Without accelerate diffusers falls back to low_cpu_mem_usage=False after printing "pip install accelerate"
+    # (misleading: nothing is missing); asking for that load directly gives the same model without the warning.
+    quiet = {} if importlib.util.find_spec("accelerate") else {"low_cpu_mem_usage": False}
     errors = []
     for subfolder in (None, "unet"):
         try:
-            model = UNet2DModel.from_pretrained(source, subfolder=subfolder, use_safetensors=True)
+            model = UNet2DModel.from_pretrained(source, subfolder=subfolder, use_safetensors=True, **quiet)
         except Exception as exc:  # missing files, offline Hub, bad config ...
             where = f"{source}/{subfolder}" if subfolder else source
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
