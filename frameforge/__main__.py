@@ -1,7 +1,10 @@
 """FrameForge from the command line: the tabs' pipelines over many files, with a progress bar.
 
-    python -m frameforge video-sr IN... -o OUT [--scale 2] [--time-factor 2 | --fps 60] [--model ID]
-    python -m frameforge interpolate IN... -o OUT [--factor 2 | --fps 60] [--model ID]
+    python -m frameforge video-sr IN... -o OUT [--scale 2] [--time-factor 2 | --fps 60] [--model ID] [OUTPUT]
+    python -m frameforge interpolate IN... -o OUT [--factor 2 | --fps 60] [--loop] [--model ID] [OUTPUT]
+    python -m frameforge interpolate A.png B.png -o OUT [--frames 3] [--model ID]      (an image pair)
+      OUTPUT: [--codec h264|h265|vp9|ffv1|png-zip|png-folder] [--crf 18] [--preset fast] [--bit-depth 8|10]
+              [--hdr keep|tonemap] [--dedup auto|on|off] [--input-fps FPS (zip / folder of PNG frames)]
     python -m frameforge face-sr IN... -o OUT [--upscale 2] [--aligned] [--model ID] [--background lanczos|basicvsr]
                                               [--fidelity 0-1] [--faces 1,3] [--min-face PX] [--min-score 0.9-1]
                                               [--max-yaw DEG] [--restore-large-faces]
@@ -10,7 +13,8 @@
     python -m frameforge models [TASK]
 
 IN may be files or folders (every video / image file inside, sorted). Results go to the folder OUT, named after
-their input. Exit codes: 0 all done, 1 some inputs failed (each one's reason on stderr; the others are processed),
+their input. video-sr and interpolate take --ray local|ADDRESS [--ray-workers 2] [--segment-seconds 120]: the files,
+and segments of long videos, run on Ray workers (pip install -r requirements-ray.txt) with the same results. Exit codes: 0 all done, 1 some inputs failed (each one's reason on stderr; the others are processed),
 2 bad arguments or no input found.
 """
 from __future__ import annotations
@@ -42,6 +46,58 @@ def gather(inputs: list[str], exts: tuple[str, ...]) -> list[Path]:
     if not out:
         raise UsageError(f"no input files found (looked for {', '.join(exts)})")
     return out
+
+
+def gather_videos(inputs: list[str]) -> list[Path]:
+    """Videos and PNG sequences: video files and .zip files of PNG frames, from files and folders; a folder with no
+    video or zip inside but PNG files is itself one PNG sequence."""
+    out = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            inside = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in VIDEO_EXTS + (".zip",))
+            if not inside and any(f.suffix.lower() == ".png" for f in p.iterdir() if f.is_file()):
+                inside = [p]
+            out += inside
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise UsageError(f"{item}: no such file or folder")
+    if not out:
+        raise UsageError(f"no input files found (looked for {', '.join(VIDEO_EXTS)}, .zip or a folder of .png)")
+    return out
+
+
+def video_options(args) -> dict:
+    """The output, HDR, duplicate and PNG-input options of video-sr / interpolate, for the pipelines (checked
+    there; a bad value is reported per input). ``png-folder`` writes the PNG frames into a folder."""
+    opts = dict(codec="png-zip" if args.codec == "png-folder" else args.codec, crf=args.crf, preset=args.preset,
+                bit_depth=args.bit_depth, hdr=args.hdr, dedup=args.dedup)
+    if args.input_fps:
+        opts["input_fps"] = args.input_fps
+    if getattr(args, "loop", False):
+        opts["loop"] = True
+    return opts
+
+
+def result_suffix(args) -> str:
+    from models import video_io
+
+    return "" if args.codec == "png-folder" else video_io.CODECS[args.codec].suffix
+
+
+def check_ray_options(args) -> None:
+    if getattr(args, "ray", None) and (args.codec != "h264" or args.crf != 18 or args.preset != "fast"
+                                       or args.bit_depth != 8 or args.hdr != "keep" or args.dedup != "auto"
+                                       or args.input_fps or getattr(args, "loop", False)):
+        raise UsageError("--ray runs the default output settings only (no --codec/--crf/--preset/--bit-depth/--hdr/"
+                         "--dedup/--input-fps/--loop)")
+
+
+def report_text(report) -> str:
+    """What was written, duplicates, HDR: the report's words for one input."""
+    text = f"; {report.output}; {report.dedup}"
+    return text + (f"; {report.hdr}" if report.hdr else "")
 
 
 class Failures(list):
@@ -142,6 +198,21 @@ def _model(task: str, model_id: str | None):
     return model_id, registry.get(model_id)
 
 
+def _on_ray(args, task: str, model_id: str, model, plan: dict, params: dict, cost) -> list[str]:
+    """The files of ``plan`` over Ray (frameforge/ray_jobs.py; Ray is imported only here)."""
+    try:
+        from . import ray_jobs
+    except ImportError as exc:
+        raise UsageError(f"--ray needs Ray ({exc}): pip install -r requirements-ray.txt") from None
+    for src, dst in plan.items():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    out = ray_jobs.run(task, model_id, model, dict(plan), params, address=args.ray, workers=args.ray_workers,
+                       segment_seconds=args.segment_seconds, cost=cost)
+    if out.failed:
+        return Failures(out.lines + [f"{len(out.failed)} of {len(plan)} input(s) failed"])
+    return out.lines
+
+
 def _frame_bar(desc: str):
     from tqdm import tqdm
 
@@ -157,22 +228,33 @@ def _frame_bar(desc: str):
 def run_video_sr(args) -> list[str]:
     from models.pipelines.video_sr import upscale_video
 
-    files = gather(args.inputs, VIDEO_EXTS)
+    files = gather_videos(args.inputs)
+    check_ray_options(args)
     model_id, model = _model("video-sr", args.model)
-    plan = plan_results(files, args.output, f"_x{args.scale:g}_{model_id.replace('+', '-')}.mp4")
+    plan = plan_results(files, args.output, f"_x{args.scale:g}_{model_id.replace('+', '-')}{result_suffix(args)}")
+    if getattr(args, "ray", None):
+        from models.pipelines.estimate import estimate_video_sr
+
+        def cost(info) -> float:  # estimated seconds on the reference CPU, decides which files go in segments
+            est = estimate_video_sr(model_id, info.frame_count, (info.width, info.height), args.scale,
+                                    args.fps or 0, args.time_factor, info.fps)
+            return est["cpu_seconds"] if est else float(info.frame_count)
+
+        return _on_ray(args, "video_sr", model_id, model, plan,
+                       dict(scale=args.scale, fps=args.fps or None, time_factor=args.time_factor), cost)
 
     def work(src: Path) -> str:
         dst = plan[src]
         bar, progress = _frame_bar(src.name)
         try:
             report = upscale_video(model, str(src), str(dst), args.scale, fps=args.fps or None,
-                                   time_factor=args.time_factor, progress=progress)
+                                   time_factor=args.time_factor, progress=progress, **video_options(args))
         finally:
             bar.close()
         for w in report.warnings:
             print(f"{src.name}: warning: {w}", file=sys.stderr)
         return (f"{dst}  ({report.out_size[0]}x{report.out_size[1]} @ {report.out_fps:.4g} fps, "
-                f"{report.out_frames} frames)")
+                f"{report.out_frames} frames{report_text(report)})")
 
     return each(list(plan), work)
 
@@ -180,24 +262,67 @@ def run_video_sr(args) -> list[str]:
 def run_interpolate(args) -> list[str]:
     from models.pipelines.interpolate import interpolate_video
 
-    files = gather(args.inputs, VIDEO_EXTS)
+    if image_pair(args.inputs):
+        return run_image_pair(args)
+    files = gather_videos(args.inputs)
+    check_ray_options(args)
     model_id, model = _model("interpolate", args.model)
     tag = f"{args.fps:g}fps" if args.fps else f"x{args.factor:g}"
-    plan = plan_results(files, args.output, f"_{tag}_{model_id}.mp4")
+    plan = plan_results(files, args.output, f"_{tag}{'_loop' if args.loop else ''}_{model_id}{result_suffix(args)}")
+    if getattr(args, "ray", None):
+        from models.pipelines.estimate import estimate_interpolation
+
+        def cost(info) -> float:
+            factor = (args.fps / info.fps) if args.fps else args.factor
+            est = estimate_interpolation(model_id, info.frame_count, (info.width, info.height), factor)
+            return est["cpu_seconds"] if est else float(info.frame_count)
+
+        return _on_ray(args, "interpolate", model_id, model, plan,
+                       {"fps": args.fps} if args.fps else {"factor": args.factor}, cost)
 
     def work(src: Path) -> str:
         dst = plan[src]
         bar, progress = _frame_bar(src.name)
         try:
             rate = {"fps": args.fps} if args.fps else {"factor": args.factor}
-            report = interpolate_video(model, str(src), str(dst), progress=progress, **rate)
+            report = interpolate_video(model, str(src), str(dst), progress=progress, **rate, **video_options(args))
         finally:
             bar.close()
         for w in report.warnings:
             print(f"{src.name}: warning: {w}", file=sys.stderr)
-        return f"{dst}  ({report.out_fps:.4g} fps, {report.out_frames} frames)"
+        return f"{dst}  ({report.out_fps:.4g} fps, {report.out_frames} frames{report_text(report)})"
 
     return each(list(plan), work)
+
+
+def image_pair(inputs: list[str]) -> bool:
+    """Two image files (not videos): interpolate the pair, as the tab's Image pair view."""
+    return len(inputs) == 2 and all(Path(i).is_file() and Path(i).suffix.lower() in IMAGE_EXTS for i in inputs)
+
+
+def run_image_pair(args) -> list[str]:
+    """``--frames`` in-between frames of two images, written as PNGs named with their t, plus a preview mp4 (the
+    pair and its in-betweens at 8 fps)."""
+    from PIL import Image
+
+    from models import video_io
+    from models.imageio import read_image
+    from models.pipelines.interpolate import interpolate_pair
+
+    model_id, model = _model("interpolate", args.model)
+    a, b = (Path(i) for i in args.inputs)
+    result = interpolate_pair(model, read_image(str(a), a.name), read_image(str(b), b.name), args.frames)
+    stem = clean_stem(f"{a.stem}_{b.stem}")
+    lines = []
+    for image, t in zip(result.frames, result.times):
+        dst = Path(args.output) / result_name(stem, f"_t{t:.4f}_{model_id}.png")
+        Image.fromarray(image).save(dst)
+        lines.append(f"{dst}  (t = {t:.4g})")
+    preview = Path(args.output) / result_name(stem, f"_{args.frames}frames_{model_id}.mp4")
+    with video_io.VideoWriter(preview, 8) as writer:
+        for frame in result.sequence():
+            writer.write(frame)
+    return lines + [f"{preview}  (preview: the pair and {len(result.frames)} in-between frames at 8 fps)"]
 
 
 def run_face_sr(args) -> list[str]:
@@ -282,11 +407,39 @@ def list_models(args) -> list[str]:
     return rows
 
 
+def ray_args(p: argparse.ArgumentParser) -> None:
+    """--ray and its settings (video commands)."""
+    p.add_argument("--ray", metavar="local|ADDRESS",
+                   help="run on Ray: 'local' starts a cluster on this machine, else the address of a running one "
+                        "(e.g. ray://head:10001 or auto); needs requirements-ray.txt")
+    p.add_argument("--ray-workers", type=int, default=2, metavar="N",
+                   help="workers (CPUs) of a local cluster (default 2; each loads the model once)")
+    p.add_argument("--segment-seconds", type=float, default=120.0, metavar="S",
+                   help="with --ray, a video estimated to take longer than this (reference CPU seconds) is cut "
+                        "into segments of about that much work, spread over the workers (default 120)")
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m frameforge", description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="\n".join(__doc__.splitlines()[2:]))
     sub = ap.add_subparsers(dest="command", required=True)
+
+    def output_args(p):
+        from models import video_io
+
+        p.add_argument("--codec", default="h264", choices=[*video_io.available_codecs(), "png-folder"],
+                       help="output: h264 (default, mp4), h265 (mp4), vp9 (webm), ffv1 (lossless mkv), png-zip or "
+                            "png-folder (lossless PNG frames)")
+        p.add_argument("--crf", type=int, default=18, help="constant quality, 0-51 (VP9 0-63; default 18)")
+        p.add_argument("--preset", default="fast", choices=video_io.PRESETS, help="encoder speed (default fast)")
+        p.add_argument("--bit-depth", type=int, default=8, choices=(8, 10), help="bits per sample (default 8)")
+        p.add_argument("--hdr", default="keep", choices=("keep", "tonemap"),
+                       help="HDR (PQ/HLG) input: keep it 10-bit with its tags (default) or tone-map to SDR")
+        p.add_argument("--dedup", default="auto", choices=("auto", "on", "off"),
+                       help="drop duplicate frames and re-time (auto: when the frame rate goes up)")
+        p.add_argument("--input-fps", type=number_arg(0.001, 240), default=0.0,
+                       help="frame rate of a PNG-sequence input (a .zip or a folder of .png frames)")
 
     def files(p, what):
         p.add_argument("inputs", nargs="+", metavar="IN", help=f"{what} files or folders")
@@ -296,16 +449,24 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("video-sr", help="space-time video super-resolution")
     files(p, "video")
     p.add_argument("--scale", type=number_arg(1, 8), default=2.0, help="spatial scale, 1-8 (default 2)")
-    p.add_argument("--time-factor", type=number_arg(1, 16), default=1.0,
-                   help="output fps = input fps x this (default 1)")
+    p.add_argument("--time-factor", type=number_arg(1, 16), default=2.0,
+                   help="output fps = input fps x this (default 2, as the tab)")
     p.add_argument("--fps", type=number_arg(1, 240, zero_means_off=True), default=0.0,
                    help="target fps, 1-240 (overrides --time-factor)")
+    output_args(p)
+    ray_args(p)
     p.set_defaults(run=run_video_sr)
     p = sub.add_parser("interpolate", help="frame interpolation of videos")
     files(p, "video")
-    p.add_argument("--factor", type=number_arg(1, 16), default=2.0, help="x2, x4, x8 (default 2)")
+    p.add_argument("--factor", type=number_arg(1, 16), default=2.0, help="x2, x4, x8 (default 2; 1 keeps the rate)")
     p.add_argument("--fps", type=number_arg(1, 240, zero_means_off=True), default=0.0,
-                   help="target fps, 1-240 (overrides --factor)")
+                   help="target fps, 1-240 (overrides --factor; below the input's reduces the rate, e.g. 30 -> 25)")
+    p.add_argument("--loop", action="store_true", help="close the clip seamlessly: the last frame is interpolated "
+                                                       "into the first")
+    p.add_argument("--frames", type=int, default=3, choices=range(1, 32), metavar="1-31",
+                   help="in-between frames for an image pair (two image files as IN; default 3)")
+    output_args(p)
+    ray_args(p)
     p.set_defaults(run=run_interpolate)
     p = sub.add_parser("face-sr", help="restore the faces of photos")
     files(p, "image")
