@@ -113,9 +113,45 @@ def endpoint(name: str):
             finally:
                 _JOB.reset(token)
 
+        # The MCP tool is named after its endpoint, and described from a docstring Gradio's one-line parser reads
+        # whole (see :func:`tool_doc`).
+        run.__name__ = run.__qualname__ = name
+        run.__doc__ = tool_doc(fn.__doc__)
         return run
 
     return wrap
+
+
+def tool_doc(doc: str | None) -> str | None:
+    """A handler's Google-style docstring with every ``Args:`` entry and the whole ``Returns:`` section on one line
+    each: Gradio (API page, MCP schema) reads one line per argument, so a wrapped description was cut at its first
+    line, and it joins the lines of ``Returns:`` with ", ", which put stray commas where the text wrapped."""
+    if not doc:
+        return doc
+    import inspect
+
+    lines = inspect.cleandoc(doc).splitlines()
+    out: list[str] = []
+    section, indent = None, None
+    for line in lines:
+        stripped = line.strip()
+        if stripped in ("Args:", "Returns:"):
+            section, indent = stripped, None
+            out.append(stripped)
+            continue
+        if section is None or not stripped:
+            out.append(line)
+            continue
+        depth = len(line) - len(line.lstrip())
+        if indent is None:
+            indent = depth
+        if section == "Args:" and depth <= indent:
+            out.append(line)  # a new argument
+        elif out and out[-1].strip() and out[-1].strip() != section:
+            out[-1] = f"{out[-1]} {stripped}"  # a wrapped line: joined to what it continues
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def progress_checker(progress=None):

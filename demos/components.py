@@ -101,6 +101,20 @@ class Dropdown(gr.Dropdown):
             return super().preprocess(payload)
         return checked_choice(self, payload)
 
+    def api_info(self) -> dict:
+        """Numeric choices are numbers in the API and MCP schema (Gradio types every dropdown as a string)."""
+        return numeric_info(self, super().api_info())
+
+
+def numeric_info(component, info: dict) -> dict:
+    """``info`` with ``type`` "integer" or "number" when every choice of ``component`` is a number."""
+    values = [v for _, v in component.choices]
+    if not values or getattr(component, "multiselect", False):
+        return info
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return dict(info, type="integer" if all(isinstance(v, int) for v in values) else "number")
+    return info
+
 
 class Checkbox(gr.Checkbox):
     """A checkbox whose API value must be a JSON boolean: the strings "false" or "no" (which Gradio's checkbox

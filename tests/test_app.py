@@ -308,3 +308,23 @@ def test_mcp_lists_the_tools(server):
     assert "any scale from 1 to 8" in tool.description
     assert "spatial scale" in tool.inputSchema["properties"]["scale"]["description"]
     assert "load_layers" not in by_name and "model_card" not in by_name
+
+
+def test_mcp_schema_reads_whole_and_types_numbers(server):
+    """The running app's MCP schema: every argument described in full (wrapped docstring lines included), one
+    returns sentence without stray commas, numeric choices typed as numbers, each tool named as its endpoint."""
+    import httpx
+
+    schema = {t["name"]: t for t in httpx.get(f"{server}/gradio_api/mcp/schema", timeout=30).json()}
+    assert "face_compare" in schema and "compare_teacher_student" not in schema
+    assert {"video_sr_batch", "interpolate_video_batch", "face_sr_batch"} <= set(schema)
+    for name, tool in schema.items():
+        assert ", ," not in tool["description"] and ",," not in tool["description"], name
+        for arg, prop in tool["inputSchema"]["properties"].items():
+            text = prop.get("description", "")
+            assert text and text.rstrip()[-1] in ".)\"'", (name, arg, text)
+    props = schema["video_sr"]["inputSchema"]["properties"]
+    assert props["time_factor"]["type"] in ("integer", "number")
+    assert schema["interpolate_video"]["inputSchema"]["properties"]["factor"]["type"] in ("integer", "number")
+    assert schema["face_sr"]["inputSchema"]["properties"]["background"]["description"].endswith("False for Lanczos.")
+    assert "enlarged without smoothing) and after" in schema["face_sr"]["description"]
