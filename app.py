@@ -20,7 +20,7 @@ os.environ.setdefault("FRAMEFORGE_OUTPUT_DIR", str(Path(os.environ["GRADIO_TEMP_
 
 import gradio as gr  # noqa: E402
 
-from demos import compression, face_sr, interpolation, video_sr  # noqa: E402
+from demos import common, compression, face_sr, interpolation, video_sr  # noqa: E402
 from models import settings  # noqa: E402
 
 TABS = (video_sr, interpolation, face_sr, compression)
@@ -39,7 +39,7 @@ def build_app() -> gr.Blocks:
                 tab.build()
     # Every model-running event shares the concurrency group "gpu": FRAMEFORGE_GPU_CONCURRENCY jobs at a time.
     demo.queue(max_size=cfg.queue_size, default_concurrency_limit=cfg.gpu_concurrency)
-    return demo
+    return common.explain_request_errors(demo)
 
 
 def main() -> None:
@@ -52,8 +52,10 @@ def main() -> None:
         cfg = settings.get()
     except settings.SettingsError as exc:
         sys.exit(f"FrameForge settings: {exc}")
-    Path(os.environ["GRADIO_TEMP_DIR"]).mkdir(parents=True, exist_ok=True)
+    temp = Path(os.environ["GRADIO_TEMP_DIR"])
+    temp.mkdir(parents=True, exist_ok=True)
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
+    common.start_temp_sweeper(temp, cfg.temp_max_age, keep=(Path(os.environ["GRADIO_EXAMPLES_CACHE"]),))
     build_app().launch(share=args.share, max_file_size="500mb", allowed_paths=[str(cfg.output_dir)],
                        mcp_server=cfg.mcp)
 

@@ -300,3 +300,103 @@ def load_model(task: str, model_id: str | None):
         raise gr.Error(f"Unknown {task} model {model_id!r}; choose one of {', '.join(known)}.",
                        print_exception=False)
     return model_id, registry.get(model_id)
+
+
+# ------------------------------------------------------------------------------------- requests and uploads --
+def _input_label(block) -> str:
+    return str(getattr(block, "label", None) or type(block).__name__)
+
+
+def explain_request_errors(demo: gr.Blocks) -> gr.Blocks:
+    """Make Gradio's own refusals of a request, raised before any handler runs, come back as messages that say
+    what is wrong (Gradio sends ``{"error": null}`` for them): too few inputs, a file input naming a server path
+    that was not uploaded, and a URL refused by the SSRF check or not downloadable. The same messages reach HTTP
+    and MCP clients (an MCP tool call goes through the same request path)."""
+    from gradio.exceptions import InvalidPathError
+
+    original = demo.preprocess_data
+
+    async def preprocess_data(block_fn, inputs, *args, **kwargs):
+        endpoint_name = f"/{block_fn.api_name}" if getattr(block_fn, "api_name", None) else "this event"
+        wanted = list(block_fn.inputs)
+        if inputs is not None and len(inputs) < len(wanted):
+            names = ", ".join(_input_label(b) for b in wanted)
+            raise user_error(endpoint_name, f"{endpoint_name} takes {len(wanted)} inputs ({names}); the request "
+                                            f"gave {len(inputs)}.")
+        try:
+            return await original(block_fn, inputs, *args, **kwargs)
+        except InvalidPathError:
+            raise user_error(endpoint_name, "A file input names a path on the server that was not uploaded to this "
+                                            "app; it is refused. Upload the file (or give a public http(s) URL).") \
+                from None
+        except gr.Error:
+            raise
+        except Exception as exc:  # noqa: BLE001 - only the download refusals below are turned into messages
+            text = str(exc)
+            match = re.fullmatch(r"Hostname (.+) failed validation", text)
+            if match:
+                raise user_error(endpoint_name, f"The URL's host {match.group(1)} was refused: only public http(s) "
+                                                "addresses are fetched (not this server, local or private "
+                                                "networks). Upload the file instead.") from None
+            if text.startswith("Failed to download file"):
+                raise user_error(endpoint_name, f"A file input's URL could not be downloaded ({text}).") from None
+            raise
+
+    demo.preprocess_data = preprocess_data
+    return demo
+
+
+def sweep_folder(folder: Path, max_age: float, keep: tuple[Path, ...] = ()) -> int:
+    """Delete the files under ``folder`` not modified for ``max_age`` seconds (but none under ``keep``), and then
+    the empty folders; returns how many files went. Nothing outside ``folder`` is touched (links are not
+    followed)."""
+    import os
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - max_age
+    kept = [Path(os.path.abspath(k)) for k in keep]
+    removed = 0
+    for root, dirs, names in os.walk(folder, topdown=True, followlinks=False):
+        here = Path(root)
+        dirs[:] = [d for d in dirs if (here / d) not in kept]
+        for name in names:
+            path = here / name
+            try:
+                if path.lstat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except OSError:
+                pass
+    for root, dirs, names in os.walk(folder, topdown=False, followlinks=False):
+        here = Path(root)
+        if here != folder and not names and not dirs and here not in kept:
+            try:
+                here.rmdir()
+            except OSError:
+                pass
+    return removed
+
+
+def start_temp_sweeper(folder: Path, max_age: float, keep: tuple[Path, ...] = ()):
+    """A daemon thread that sweeps Gradio's temp folder (:func:`sweep_folder`) every ``max_age / 4`` seconds (at
+    most 10 minutes): uploads a client abandoned half-way (Gradio leaves their ``tmp*`` files behind, untracked),
+    ``data:`` images saved by the image inputs, and results older than ``max_age``. Returns the thread."""
+    import threading
+
+    interval = max(1.0, min(600.0, max_age / 4))
+
+    def loop():
+        while True:
+            try:
+                n = sweep_folder(folder, max_age, keep)
+                if n:
+                    log.info("swept %d file(s) older than %g s from %s", n, max_age, folder)
+            except Exception as exc:  # noqa: BLE001 - the sweeper must outlive one bad pass
+                log.warning("temp sweep failed: %s", exc)
+            time.sleep(interval)
+
+    thread = threading.Thread(target=loop, name="frameforge-temp-sweeper", daemon=True)
+    thread.start()
+    return thread

@@ -132,6 +132,7 @@ def interpolate_video(model, src: str, dst: str, factor: float | None = None, fp
     report.output = video_io.describe_output(writer)
     report.duplicates, report.dedup = job.stats.duplicates, job.dedup_note()
     report.warnings += truncation_warning(info, report.in_frames)
+    report.warnings += list(getattr(info, "notes", ()))  # interlaced, a rotation off the 90-degree grid
     return report
 
 

@@ -30,9 +30,10 @@ class PairStep:
     hold: bool = False  # the same picture at both ends (a still kept by dedup): nothing to make, hold frame0
 
 
-#: Most output instants handed on in one step (a longer gap between two source frames comes in parts). No pair of
-#: a constant-rate source at the allowed rates has more (x8: 8; 240 fps from 10 fps: 24), so their steps are whole.
-GAP_CHUNK = 32
+#: Most output instants handed on in one step (a longer gap between two source frames comes in parts): x2-x8 and
+#: target rates up to 16x the source's stay whole. Splitting changes no frame: the interpolators make each instant
+#: on its own (tests/test_hardening.py), so 8 + 8 instants are the 16 frames one step would make.
+GAP_CHUNK = 16
 
 
 def _parts(step: PairStep, chunk: int) -> Iterator[PairStep]:

@@ -99,6 +99,7 @@ def upscale_video(model, src: str, dst: str, scale: float, fps: float | None = N
     report.output = video_io.describe_output(writer)
     report.duplicates, report.dedup = job.stats.duplicates, job.dedup_note()
     report.warnings += truncation_warning(info, report.in_frames)
+    report.warnings += list(getattr(info, "notes", ()))  # interlaced, a rotation off the 90-degree grid
     return report
 
 
