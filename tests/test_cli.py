@@ -74,7 +74,9 @@ def test_face_sr_and_svs_and_models(tmp_path, capsys):
         zf.extractall(tmp_path / "c")
     pruned = registry.create("ddpm_pruned", folder=tmp_path / "c" / "bundled_pruned30_svs")
     assert 0.7 < sum(p.numel() for p in pruned.parameters()) / 1_112_801 < 0.9
-    assert run("compress", "bundled", "-o", tmp_path / "c", "--ratio", 0.99) == 1
+    with pytest.raises(SystemExit) as info:  # a bad value is a bad argument: exit 2 (issue 35)
+        run("compress", "bundled", "-o", tmp_path / "c", "--ratio", 0.99)
+    assert info.value.code == 2
     capsys.readouterr()
     assert run("models", "vfi") == 0
     listing = capsys.readouterr().out
@@ -90,6 +92,94 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         run("video-sr", "--scale", "two")
     assert info.value.code == 2
+
+
+def test_bad_values_exit_2_before_any_model_loads(tmp_path, capsys, monkeypatch):
+    """Every bad number exits 2 while the arguments are parsed (the app's rule, models.checks.number): nothing is
+    loaded, nothing written."""
+    from models import registry
+
+    loaded = []
+    monkeypatch.setattr(registry, "get", lambda *a, **k: loaded.append(a) or pytest.fail("a model was loaded"))
+    clip = ROOT / "examples" / "videos" / "bounce_sync_320x240.mp4"
+    cases = [("compress", "bundled", "--ratio", "nan"), ("compress", "bundled", "--ratio", "inf"),
+             ("video-sr", clip, "--scale", "0"), ("video-sr", clip, "--scale", "nan"),
+             ("video-sr", clip, "--fps", "-5"), ("interpolate", clip, "--factor", "1e400"),
+             ("interpolate", clip, "--fps", "999"), ("face-sr", clip, "--upscale", "9")]
+    for command, *rest in cases:
+        with pytest.raises(SystemExit) as info:
+            run(command, *rest[:1], "-o", tmp_path / "out", *rest[1:])
+        assert info.value.code == 2, (command, rest)
+        err = capsys.readouterr().err
+        assert f"argument {rest[1]}" in err and ("must be" in err), err
+    assert "must be a finite number, got 'nan'" in (run_err := _err(capsys, "compress", "bundled", "-o",
+                                                                      tmp_path / "o", "--ratio", "nan"))
+    assert not loaded and not (tmp_path / "out").exists(), run_err
+
+
+def _err(capsys, *argv) -> str:
+    with pytest.raises(SystemExit):
+        run(*argv)
+    return capsys.readouterr().err
+
+
+def test_output_that_is_a_file_exits_2(tmp_path, capsys):
+    (tmp_path / "taken").write_text("x")
+    clip = ROOT / "examples" / "videos" / "bounce_sync_320x240.mp4"
+    assert run("interpolate", clip, "-o", tmp_path / "taken", "--model", "blend") == 2
+    assert "is a file; give a folder" in capsys.readouterr().err
+    assert (tmp_path / "taken").read_text() == "x"
+
+
+def test_result_names_same_stems_long_names_and_bidi(tmp_path, capsys):
+    """Two inputs with the same stem keep both results; a 250-byte stem gives a name of at most 255 bytes; a
+    right-to-left override never reaches a result's name; running again with -o = the input folder does not
+    process the results of the first run."""
+    from tests.video_factory import make_test_video
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    make_test_video(a / "clip.mp4", n_frames=4, size=(32, 48), fps=10, audio=False)
+    make_test_video(b / "clip.mp4", n_frames=5, size=(32, 48), fps=10, audio=False)
+    long = "é" * 125  # 250 bytes of UTF-8: the input name fits in 255 bytes, its result name would not
+    make_test_video(a / f"{long}.mp4", n_frames=4, size=(32, 48), fps=10, audio=False)
+    make_test_video(a / "evil\u202egnp.mp4", n_frames=4, size=(32, 48), fps=10, audio=False)
+    out = tmp_path / "out"
+    assert run("interpolate", a / "clip.mp4", b / "clip.mp4", a / f"{long}.mp4", a / "evil\u202egnp.mp4", "-o", out,
+               "--factor", 2, "--model", "blend") == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert "clip_x2_blend.mp4" in names and "clip_2_x2_blend.mp4" in names
+    from models import video_io
+
+    assert {video_io.probe(out / n).frame_count for n in ("clip_x2_blend.mp4", "clip_2_x2_blend.mp4")} == {7, 9}
+    assert all(len(n.encode()) <= 255 for n in names) and any(n.startswith("é" * 100) for n in names)
+    assert "evilgnp_x2_blend.mp4" in names and not any("\u202e" in n for n in names)
+    capsys.readouterr()
+    # -o = the input folder, twice: the second run does not take the first run's results as inputs
+    solo = tmp_path / "solo"
+    solo.mkdir()
+    make_test_video(solo / "s.mp4", n_frames=4, size=(32, 48), fps=10, audio=False)
+    assert run("interpolate", solo, "-o", solo, "--factor", 2, "--model", "blend") == 0
+    assert run("interpolate", solo, "-o", solo, "--factor", 2, "--model", "blend") == 0
+    assert sorted(p.name for p in solo.iterdir()) == ["s.mp4", "s_x2_blend.mp4"]
+    assert "skipping" in capsys.readouterr().err
+
+
+def test_limits_follow_the_real_frame_times_and_the_encoder(tmp_path, capsys):
+    """A clip whose header says 0.2 s while its frames span 25 s is held to the output-frame limit by its real
+    length; a result wider than the encoder takes is refused by name (not a library error)."""
+    from tests.test_hardening import short_header
+    from tests.video_factory import make_test_video
+
+    clip = make_test_video(tmp_path / "long.mp4", n_frames=250, fps=10, audio=False)
+    lying = short_header(clip, tmp_path / "lying.mp4")
+    assert run("interpolate", lying, "-o", tmp_path / "out", "--factor", 8, "--model", "blend") == 1
+    err = capsys.readouterr().err
+    assert "2001 frames; the limit is 1800" in err and not list((tmp_path / "out").iterdir())
+    wide = make_test_video(tmp_path / "wide.mp4", n_frames=3, size=(16, 4000), fps=10, audio=False)
+    assert run("video-sr", wide, "-o", tmp_path / "w", "--scale", 8, "--time-factor", 1, "--model",
+               "lanczos+dis") == 1
+    assert "32000x128 pixels; the video encoder takes at most 16384" in capsys.readouterr().err
 
 
 def test_zerogpu_durations_follow_the_job(monkeypatch):
