@@ -38,7 +38,8 @@ SELECT_NOTE = ("Faces are numbered largest first. Left alone (kept as the plain 
 
 class FaceNumbers(gr.CheckboxGroup):
     """The per-face checkboxes: their choices come from detecting the uploaded photo, so an API call may send any face
-    numbers (1 = largest) or null (every face that passes the filters); the photo's own count is checked later."""
+    numbers (1 = largest), or [] / null for every face that passes the filters (the default; in the app, unticking
+    every face means the same); the photo's own count is checked later."""
 
     is_template = True
 
@@ -62,7 +63,7 @@ class FaceNumbers(gr.CheckboxGroup):
 
 
 def _selection(min_face, min_score, max_yaw, faces, large_faces) -> Selection:
-    return Selection(faces=None if faces is None else tuple(faces), min_size=float(min_face or 0),
+    return Selection(faces=tuple(faces) if faces else None, min_size=float(min_face or 0),
                      min_score=float(0.9 if min_score is None else min_score),
                      max_yaw=float(MAX_YAW if max_yaw is None else max_yaw), large_faces=bool(large_faces))
 
@@ -128,7 +129,7 @@ def face_sr(image, model_id, upscale, aligned, background=False, min_face=0, min
         min_score: leave faces detected with a lower confidence alone, 0.9 (MTCNN's own threshold) to 1.
         max_yaw: leave profiles turned more than this many degrees (estimated from the landmarks) alone, 0 to 90.
         faces: the face numbers to restore (1 = the largest face), e.g. [1, 3]; these are restored whatever the
-            filters say. null restores every face that passes the filters.
+            filters say. An empty list or null restores every face that passes the filters.
         large_faces: True also restores faces already large enough (aligned crop above 512 px in the output),
             which come out softer than the plain resize; False leaves them as the resize.
         fidelity: 0 to 1, for models with the control (face_realesrgan): 1 = fully restored, 0 = faithful to the
@@ -226,9 +227,13 @@ def preview(image, model_id, upscale, aligned, background, min_face, min_score, 
 
 
 def _estimate_text(model_id, img, detected, ticked, background) -> str:
-    chosen = [d for d in detected if d.number in set(ticked or [])]
     if not detected:
         return "No face found in this photo."
+    note = ""
+    if not ticked:  # nothing ticked: the filters decide, as for an API call without face numbers
+        ticked = [d.number for d in detected if not d.skipped]
+        note = "No face ticked: the filters decide. "
+    chosen = [d for d in detected if d.number in set(ticked)]
     from dataclasses import replace
 
     # ticked faces are restored whatever the filters said
@@ -237,7 +242,7 @@ def _estimate_text(model_id, img, detected, ticked, background) -> str:
     sides = ", ".join(f"{d.crop_side}" for d in chosen) or "none"
     where = "the GPU (assumed 25x this 2-core CPU)" if accelerated() else "this 2-core CPU"
     time_text = f"about {_human(est)}" if est is not None else "not measured for this model"
-    return (f"{len(chosen)} of {len(detected)} faces will be restored (aligned crops of {sides} px). Estimated time "
+    return (f"{note}{len(chosen)} of {len(detected)} faces will be restored (aligned crops of {sides} px). Estimated time "
             f"on {where}: {time_text} (measured per face here, growing with the crop's area).")
 
 

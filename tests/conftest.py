@@ -8,6 +8,15 @@ from pathlib import Path
 # No test reaches the network: huggingface_hub reads this when it is first imported, so it is set before anything
 # imports it (a variable set inside a test comes too late).
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Gradio files made in this process (uploads, caches of components built by tests) go to a folder of the test
+# session, removed at its end, not to <temp>/gradio or the app's <temp>/frameforge_gradio.
+if "GRADIO_TEMP_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="frameforge_tests_gradio_")
+    atexit.register(shutil.rmtree, os.environ["GRADIO_TEMP_DIR"], True)
 
 import pytest
 

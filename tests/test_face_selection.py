@@ -207,6 +207,11 @@ def test_tab_handler_restores_the_ticked_faces_only():
     _, _, _, info = face_sr.face_sr(path, "face_bicubic", 1, False, progress=quiet)
     assert len(info["faces"]) == 4 and len(info["left_alone"]) == 1
     assert info["left_alone"][0]["reason"].startswith("profile") and abs(info["left_alone"][0]["yaw"]) > 45
+    # an empty list (what an API call sends by default, or every box unticked) means the same
+    _, _, _, same = face_sr.face_sr(path, "face_bicubic", 1, False, False, 0, 0.9, 45, [], False, progress=quiet)
+    assert [f["number"] for f in same["faces"]] == [f["number"] for f in info["faces"]]
+    assert face_sr.estimate_text(path, "face_basicvsr", 1, False, False, 0, 0.9, 45, [], False).startswith(
+        "No face ticked: the filters decide. 4 of 5 faces")
     import gradio as gr
 
     with pytest.raises(gr.Error, match="face 9 does not exist"):
