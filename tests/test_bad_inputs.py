@@ -109,6 +109,13 @@ def models_dir(tmp_path_factory):
     from models.svs.generators import tiny_unet
 
     tiny_unet().save_pretrained(d / "tiny")
+    (d / "linked").mkdir()  # a model folder whose weights file is a link out of FRAMEFORGE_MODELS_DIRS
+    outside = d.parent / "outside_weights.safetensors"
+    outside.write_bytes((d / "tiny" / "diffusion_pytorch_model.safetensors").read_bytes())
+    (d / "linked" / "config.json").write_text((d / "tiny" / "config.json").read_text())
+    import os
+
+    os.symlink(outside, d / "linked" / "diffusion_pytorch_model.safetensors")
     return d
 
 
@@ -124,7 +131,8 @@ def app(tmp_path_factory, models_dir, out_dir):
     from tests.app_server import running_app
 
     log = tmp_path_factory.mktemp("log") / "app.log"
-    with running_app(log, FRAMEFORGE_OUTPUT_DIR=out_dir, FRAMEFORGE_MODELS_DIRS=models_dir, **LIMITS) as url:
+    with running_app(log, FRAMEFORGE_OUTPUT_DIR=out_dir, FRAMEFORGE_MODELS_DIRS=models_dir, FRAMEFORGE_MAX_FACES=1,
+                     **LIMITS) as url:
         yield url, log
 
 
@@ -383,3 +391,279 @@ def test_job_time_budget(monkeypatch, files):
     with pytest.raises(gr.Error, match="time budget of 0.001 s"):
         interpolation.interpolate_video(str(files["clip"]), "factor", 2, 60, "dis_flow", progress=None)
     assert not list((files["a"].parent / "out").glob("clip_*"))  # the partial result was removed
+
+
+# ------------------------------------------------------------------------------------------ issue 35 (round two) --
+def raw_call(client, url: str, api: str, data: list, timeout: float = 300) -> str:
+    """One request through the HTTP API as any client can send it (no gradio_client checks or uploads), the inputs
+    after ``data`` filled with the endpoint's defaults; returns the event stream's last message."""
+    import httpx
+
+    params = client.view_api(print_info=False, return_format="dict")["named_endpoints"][api]["parameters"]
+    data = list(data) + [p.get("parameter_default") for p in params[len(data):]]
+    r = httpx.post(f"{url}/gradio_api/call{api}", json={"data": data}, timeout=60)
+    r.raise_for_status()
+    return httpx.get(f"{url}/gradio_api/call{api}/{r.json()['event_id']}", timeout=timeout).text
+
+
+def short_call(url: str, api: str, data: list) -> str:
+    """Like :func:`raw_call` with exactly ``data`` (for too-few-inputs requests)."""
+    import httpx
+
+    r = httpx.post(f"{url}/gradio_api/call{api}", json={"data": data}, timeout=60)
+    r.raise_for_status()
+    return httpx.get(f"{url}/gradio_api/call{api}/{r.json()['event_id']}", timeout=120).text
+
+
+def error_of(stream: str) -> str | None:
+    import json
+
+    for line in stream.splitlines():
+        if line.startswith("data:"):
+            payload = json.loads(line[5:])
+            if isinstance(payload, dict) and "error" in payload:
+                return payload["error"]
+    raise AssertionError(f"no error in {stream[-500:]}")
+
+
+def upload(url: str, path) -> dict:
+    """Upload a file as any client does (POST /gradio_api/upload) and return its FileData."""
+    import httpx
+
+    with open(path, "rb") as fh:
+        r = httpx.post(f"{url}/gradio_api/upload", files={"files": (Path(path).name, fh)}, timeout=60)
+    r.raise_for_status()
+    return {**file_data(r.json()[0]), "orig_name": Path(path).name}
+
+
+def file_data(path=None, url=None) -> dict:
+    return {"path": None if path is None else str(path), "url": url, "meta": {"_type": "gradio.FileData"}}
+
+
+@pytest.fixture(scope="module")
+def hard_files(tmp_path_factory):
+    """Inputs of issue 35: a data: URL bomb, clips with broken or lying timing, a 1-pixel-wide clip, a float TIFF
+    with NaN, a clip with a long pause."""
+    import base64
+
+    from tests.test_hardening import short_header, timed_video
+    from video_factory import make_test_video
+
+    d = tmp_path_factory.mktemp("hard")
+    f = {}
+    Image.new("1", (20000, 20000)).save(d / "bomb.png", optimize=True)
+    f["bomb_url"] = "data:image/png;base64," + base64.b64encode((d / "bomb.png").read_bytes()).decode()
+    f["zero_times"] = timed_video(d / "zero.mp4", [0] * 10)
+    long = make_test_video(d / "long.mp4", n_frames=250, fps=10, audio=False)  # 25 s
+    f["lying"] = short_header(long, d / "lying.mp4")  # its header says 0.2 s
+    f["thin"] = make_test_video(d / "thin.mp4", n_frames=6, size=(48, 1), fps=10, audio=False)
+    nan = np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(64, 64)
+    nan[10, 10] = np.nan
+    Image.fromarray(nan).save(d / "nan.tif")
+    f["nan_tif"] = d / "nan.tif"
+    f["pause"] = timed_video(d / "pause.mp4", [0, 40, 80, 25000, 25040, 25080], size=(240, 320))
+    f["work"] = _video(d / "repro.mp4", 30, size=(240, 320), fps=10)
+    f["pair"] = ROOT / "examples" / "faces" / "astronaut_pair.jpg"
+    return f
+
+
+def _peak_growth_mb(app, fn):
+    """(fn's result, growth of the server's peak RSS in MB while fn ran)."""
+    from tests.app_server import peak_rss_kb, reset_peak_rss
+
+    pid = app[0].pid
+    if not reset_peak_rss(pid):
+        pytest.skip("cannot reset the server's peak RSS here (/proc/PID/clear_refs)")
+    before = peak_rss_kb(pid)
+    result = fn()
+    return result, (peak_rss_kb(pid) - before) / 1024
+
+
+@pytest.mark.parametrize("api", ["/interpolate_pair", "/face_sr", "/face_compare"])
+def test_data_url_image_bombs_are_refused_before_decoding(client, app, hard_files, api):
+    """A 65 KB request carrying a 20000x20000 PNG as a data: URL: refused from the header, the server's peak memory
+    grows by less than 150 MB (it grew by 3.4 GB when Gradio decoded it)."""
+    image = file_data(url=hard_files["bomb_url"])
+    data = [image, image] if api == "/interpolate_pair" else [image]
+    stream, grown = _peak_growth_mb(app, lambda: raw_call(client, app[0], api, data))
+    assert "20000x20000 = 400,000,000 pixels; the limit is 16,777,216" in (error_of(stream) or "")
+    print(f"{api}: server peak RSS growth {grown:.0f} MB")
+    assert grown < 150, f"peak RSS grew by {grown:.0f} MB"
+
+
+def test_a_long_pause_in_a_video_streams_with_bounded_memory(client, app, hard_files):
+    """Frame times 0, 40, 80 ms, then 25 s later: the 750 output frames of the pause are made 16 at a time (they
+    were all made and held at once: about 0.7 GB here, 9 GB for a 50 s pause at 1080p)."""
+    result, grown = _peak_growth_mb(app, lambda: client.predict(
+        up(hard_files["pause"]), "target fps", 2, 30, "blend", api_name="/interpolate_video"))
+    out = result[0]
+    from models import video_io
+
+    assert video_io.probe(out["video"] if isinstance(out, dict) else out).frame_count == 753
+    print(f"server peak RSS growth over the paused clip: {grown:.0f} MB")
+    assert grown < 120, f"peak RSS grew by {grown:.0f} MB"
+
+
+def test_limits_use_the_real_frame_times(client, hard_files):
+    """The header says 0.2 s, the frames span 25 s: x8 would make 2001 frames (limit 1000); it made 12,020 before."""
+    with pytest.raises(Exception, match="2001 frames; the limit is 1000"):
+        client.predict(up(hard_files["lying"]), "factor", 8, 60, "blend", api_name="/interpolate_video")
+    with pytest.raises(Exception, match="2001 frames; the limit is 1000"):
+        client.predict(up(hard_files["lying"]), 1, 0, 8, "lanczos+dis", api_name="/video_sr")
+
+
+STRICT = [  # (case, endpoint, inputs as the HTTP API sends them, message)
+    ("aligned 'false'", "/face_sr", ["face", "face_bicubic", 2, "false"],
+     r"aligned face crop.*must be true or false \(a JSON boolean\), got 'false'"),
+    ("background 'no'", "/face_sr", ["face", "face_bicubic", 2, False, "no"], "must be true or false.*got 'no'"),
+    ("svs 'false'", "/compress", ["bundled", 0.5, "l1", "false"],
+     "Singular Value Scaling after pruning must be true or false.*got 'false'"),
+    ("time factor true", "/video_sr", ["clip", 2, 0, True, "lanczos+dis"],
+     "Time factor must be one of 1, 2, 4, 8; got True"),
+    ("401-digit upscale", "/face_sr", ["face", "face_bicubic", 10 ** 400, False],
+     "Upscale must be a finite number, got a 401-digit integer"),
+]
+
+
+@pytest.mark.parametrize("case,api,inputs,message", STRICT, ids=[c[0] for c in STRICT])
+def test_booleans_and_numbers_are_strict_over_http(client, app, files, case, api, inputs, message):
+    def value(x):
+        return upload(app[0], files[x]) if isinstance(x, str) and x in files else x
+
+    data = [value(x) for x in inputs]
+    error = error_of(raw_call(client, app[0], api, data))
+    assert error and __import__("re").search(message, error), error
+
+
+def test_identical_interpolate_video_requests_give_identical_files(client, hard_files):
+    """The same request three times gives byte-identical files (x264 without mb-tree; it differed before)."""
+    digests = set()
+    for _ in range(3):
+        out = client.predict(up(hard_files["work"]), "factor", 2, 60, "blend", api_name="/interpolate_video")[0]
+        path = Path(out["video"] if isinstance(out, dict) else out)
+        digests.add(__import__("hashlib").sha256(path.read_bytes()).hexdigest())
+    assert len(digests) == 1
+
+
+MESSAGES = [  # (case, endpoint, inputs, message)
+    ("all frame times 0", "/interpolate_video", ["zero_times", "factor", 2, 60, "blend"],
+     "All 10 frames of .* have the same time stamp .*0 fps"),
+    ("all frame times 0 (video SR)", "/video_sr", ["zero_times", 2, 0, 2, "lanczos+dis"], "the same time stamp"),
+    ("1-pixel-wide clip with DIS", "/interpolate_video", ["thin", "factor", 2, 60, "dis_flow"],
+     "DIS optical flow needs frames at least 8x8 pixels; these are 1x48"),
+    ("NaN in a float TIFF", "/interpolate_pair", ["nan_tif", "nan_tif", 1, "blend", 8],
+     "1 NaN or infinite pixel value"),
+    ("more faces than the cap", "/face_sr", ["pair", "face_bicubic", 1, False],
+     "the photo has 2 faces to restore; the limit is 1 per photo .FRAMEFORGE_MAX_FACES"),
+]
+
+
+@pytest.mark.parametrize("case,api,inputs,message", MESSAGES, ids=[c[0] for c in MESSAGES])
+def test_clear_messages_round_two(client, hard_files, case, api, inputs, message):
+    args = [up(hard_files[x]) if isinstance(x, str) and x in hard_files else x for x in inputs]
+    with pytest.raises(Exception, match=message):
+        client.predict(*args, api_name=api)
+
+
+def test_face_compare_has_the_face_cap_too(client, hard_files):
+    with pytest.raises(Exception, match="2 faces to restore; the limit is 1"):
+        client.predict(up(hard_files["pair"]), 1, False, api_name="/face_compare")
+
+
+def test_requests_gradio_refuses_get_a_message(client, app):
+    """Too few inputs and server paths that were not uploaded ({"error": null} before): the same message for a path
+    that exists and one that does not."""
+    error = error_of(short_call(app[0], "/interpolate_pair", [None, None]))
+    assert error and "/interpolate_pair takes 5 inputs (First frame, Second frame, In-between frames" in error
+    assert "the request gave 2" in error
+    messages = {error_of(short_call(app[0], "/interpolate_pair", [file_data(p), file_data(p), 1, "blend", 8]))
+                for p in ("/etc/passwd", "/etc/no-such-file", str(ROOT / "app.py"))}
+    assert len(messages) == 1 and "not uploaded to this app" in messages.pop()
+
+
+def test_svs_layers_that_are_not_names(client):
+    with pytest.raises(Exception, match="layers must be layer names"):
+        client.predict("bundled", 42, api_name="/svs_spectrum")
+    with pytest.raises(Exception, match="no layer name in ',,,'"):
+        client.predict("bundled", ",,,", api_name="/svs_spectrum")
+
+
+def test_a_model_file_linked_out_of_the_models_folder_is_refused(client, models_dir):
+    with pytest.raises(Exception, match="diffusion_pytorch_model.safetensors .*link to a file outside"):
+        client.predict(str(models_dir / "linked"), "", api_name="/svs_spectrum")
+
+
+def _mcp(url: str):
+    """A minimal MCP client over streamable HTTP: rpc(method, params) -> result or error."""
+    import json
+
+    import httpx
+
+    endpoint = f"{url}/gradio_api/mcp/"
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    http = httpx.Client(timeout=300)
+    counter = iter(range(1, 1000))
+
+    def rpc(method, params=None):
+        r = http.post(endpoint, headers=headers, json={"jsonrpc": "2.0", "id": next(counter), "method": method,
+                                                        "params": params or {}})
+        for line in r.text.splitlines():
+            if line.startswith("data:"):
+                return json.loads(line[5:])
+        return r.json()
+
+    rpc("initialize", {"protocolVersion": "2025-03-26", "capabilities": {},
+                       "clientInfo": {"name": "t", "version": "1"}})
+    http.post(endpoint, headers=headers, json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+    return rpc
+
+
+def test_mcp_takes_the_documented_sources_and_explains_refused_urls(app, models_dir):
+    rpc = _mcp(app[0])
+    tools = {t["name"]: t for t in rpc("tools/list")["result"]["tools"]}
+    for name in ("compress", "svs_spectrum"):
+        source = tools[name]["inputSchema"]["properties"]["source"]
+        assert source["type"] == "string" and "enum" not in source, source
+        assert "FRAMEFORGE_MODELS_DIRS" in source.get("description", "") and "Hub" in source.get("description", "")
+    result = rpc("tools/call", {"name": "svs_spectrum", "arguments": {"source": str(models_dir / "tiny"),
+                                                                         "layers": []}})["result"]
+    assert not result.get("isError"), result
+    assert any("tiny" in c.get("text", "") for c in result["content"] if c["type"] == "text")
+    refused = rpc("tools/call", {"name": "interpolate_pair", "arguments": {
+        "image0": f"{app[0]}/gradio_api/file=/etc/passwd", "image1": "http://10.1.2.3/b.png", "n": 1,
+        "model_id": "blend", "preview_fps": 8}})["result"]
+    assert refused["isError"] and "127.0.0.1 was refused: only public http(s) addresses" in \
+        refused["content"][0]["text"]
+
+
+def test_aborted_uploads_are_swept(tmp_path):
+    """An upload the client abandons half-way leaves a part file in Gradio's temp folder (kept for ever before);
+    the sweeper deletes it once it is FRAMEFORGE_TEMP_MAX_AGE old."""
+    import socket
+
+    from tests.app_server import running_app
+
+    temp = tmp_path / "gradio"
+    with running_app(tmp_path / "app.log", GRADIO_TEMP_DIR=temp, FRAMEFORGE_TEMP_MAX_AGE="6",
+                     FRAMEFORGE_OUTPUT_DIR=tmp_path / "results") as url:
+        host, port = url.removeprefix("http://").split(":")
+        boundary = "frameforgeboundary"
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.mp4\"\r\n"
+                "Content-Type: video/mp4\r\n\r\n").encode()
+        with socket.create_connection((host, int(port))) as s:
+            s.sendall(f"POST /gradio_api/upload HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; "
+                      f"boundary={boundary}\r\nContent-Length: {100_000_000}\r\n\r\n".encode() + head
+                      + b"\0" * 2_000_000)
+            time.sleep(1.0)
+        deadline = time.time() + 10
+        while not [p for p in temp.iterdir() if p.is_file() and p.name.startswith("tmp")]:
+            if time.time() > deadline:
+                pytest.fail(f"no part file appeared in {temp}: {sorted(p.name for p in temp.iterdir())}")
+            time.sleep(0.2)
+        part = next(p for p in temp.iterdir() if p.is_file() and p.name.startswith("tmp"))
+        deadline = time.time() + 30
+        while part.exists():
+            if time.time() > deadline:
+                pytest.fail(f"the aborted upload {part.name} was not swept")
+            time.sleep(0.5)
+        assert "swept" in (tmp_path / "app.log").read_text()
