@@ -252,13 +252,17 @@ def test_browser_runs_one_job_per_tab(server, media, tmp_path):
             page.get_by_text("Loop: close the clip", exact=False).last.click()
             page.get_by_role("button", name="Interpolate video", exact=True).click()
             page.get_by_text("Loop: the last → first transition is interpolated").first.wait_for(timeout=180_000)
-            # Face SR: the restored photo and every face before | after
+            # Face SR: the faces found are ticked with an estimate; unticking one leaves it out of the result
             page.get_by_role("tab", name="Face SR").click()
             page.get_by_text("Photo or aligned face crop", exact=True).first.wait_for()
-            _visible_uploads(page)[0].set_input_files(str(ROOT / "examples" / "faces" / "astronaut_256.jpg"))
+            _visible_uploads(page)[0].set_input_files(str(ROOT / "examples" / "faces" / "astronaut_pair.jpg"))
+            page.get_by_text("2 of 2 faces will be restored").first.wait_for(timeout=60_000)
+            page.get_by_text("face 2: ", exact=False).first.click()
+            page.get_by_text("1 of 2 faces will be restored").first.wait_for(timeout=30_000)
             page.get_by_role("button", name="Restore faces", exact=True).click()
             page.get_by_text("face 1: restored").first.wait_for(timeout=180_000)
             page.get_by_text("face 1: input (pixels enlarged)").first.wait_for()
+            assert page.get_by_text("face 2: restored").count() == 0
             # Compression: prune the bundled generator at 50 % + SVS
             page.get_by_role("tab", name="Compression (SVS)").click()
             page.get_by_role("button", name="Compress", exact=True).click()
