@@ -25,6 +25,9 @@ USER_ERRORS = (ValueError, WeightsUnavailable, FileNotFoundError, SegmentFailed)
 #: ZeroGPU: estimated GPU seconds of work per segment call of a video job (each asks for about 10 + 1.5x that,
 #: :func:`segment_duration`, far under the 300 s cap; a short call also waits less for a GPU).
 SEGMENT_GPU_SECONDS = 60.0
+#: The most estimated GPU seconds one segment may take (asks for 10 + 1.5 x 193 = 300 s, ZeroGPU's cap here): a
+#: recurrent model (BasicVSR) whose warm-up and look-ahead would dominate 60 s segments gets up to this.
+SEGMENT_CAP_SECONDS = 193.0
 
 
 class JobStopped(Exception):
@@ -186,8 +189,9 @@ def segment_options(est: dict | None, frames: int, progress=None) -> dict:
     1 s per frame without an estimate), each segment a cancel point (Stop, the job's budget) with progress, a failed
     segment run once more."""
     per_frame = (est["gpu_seconds"] / max(frames, 1)) if est else 1.0
-    return dict(frame_seconds=max(per_frame, 1e-4), max_seconds=SEGMENT_GPU_SECONDS, gpu_duration=segment_duration,
-                progress=progress_checker(progress), check=check_job, retries=1, no_retry=(JobStopped, *USER_ERRORS))
+    return dict(frame_seconds=max(per_frame, 1e-4), max_seconds=SEGMENT_GPU_SECONDS, cap_seconds=SEGMENT_CAP_SECONDS,
+                gpu_duration=segment_duration, progress=progress_checker(progress), check=check_job, retries=1,
+                no_retry=(JobStopped, *USER_ERRORS))
 
 
 # ------------------------------------------------------------------------------------------------ results --

@@ -59,6 +59,12 @@ class FrameWorker:
     def pid(self) -> int:
         return os.getpid()
 
+    def peak_mib(self) -> float:
+        """Peak resident memory of this worker process (MiB): the model, decoding, one task's frames."""
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
     def whole(self, src: str, name: str, params: dict) -> tuple[bytes, str]:
         """The whole file as the plain command makes it: (the result's bytes, its summary line)."""
         from models.pipelines.interpolate import interpolate_video
@@ -95,6 +101,7 @@ class Outcome:
     lines: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     worker_deaths: int = 0
+    worker_peak_mib: list[float] = field(default_factory=list)  # per worker at the end (replaced ones not counted)
 
 
 def _plan_file(task: str, model, src: Path, params: dict, segment_seconds: float, cost):
@@ -198,6 +205,10 @@ def run(task: str, model_id: str, model, files: dict[Path, Path], params: dict, 
             out.lines.append(f"{dst}  ({len(plan.segments)} segments, {stitched.frames} frames)")
             done_files.add(task_.src)
             results.clear()
+    try:
+        out.worker_peak_mib = [round(m, 1) for m in ray.get([actor.peak_mib.remote() for actor in pool])]
+    except ray.exceptions.RayError:  # a worker lost at the very end: no memory figure
+        out.worker_peak_mib = []
     for actor in pool:
         ray.kill(actor)
     return out

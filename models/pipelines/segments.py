@@ -177,11 +177,16 @@ def _last_at_or_before(sorted_values, x: int, default: int = 0) -> int:
 
 
 def plan_segments(times, cuts=(), keys=(), frame_seconds: float = 1.0, max_seconds: float = SEGMENT_SECONDS,
-                  rec: Recurrence | None = None, gpu_duration: Callable[[float], int] | None = None) -> Plan:
+                  rec: Recurrence | None = None, gpu_duration: Callable[[float], int] | None = None,
+                  cap_seconds: float | None = None) -> Plan:
     """Cut ``len(times)`` source frames into segments of at most ``max_seconds`` estimated compute each
     (``frame_seconds`` per decoded source frame, its outputs included). See the module docstring for where
     segments end and what they decode around their frames. ``gpu_duration(seconds)`` fills each segment's ZeroGPU
-    duration."""
+    duration.
+
+    A recurrent model decodes up to ``warmup + chunk + lookahead`` frames more than it owns; when ``max_seconds``
+    leaves room for less than three times that, its segments get that room, up to ``cap_seconds`` (the most one
+    call may take; default: ``max_seconds``), so that most of a segment's work is its own frames."""
     n = len(times)
     if n < 2:
         raise ValueError("a video job needs at least two frames")
@@ -191,6 +196,9 @@ def plan_segments(times, cuts=(), keys=(), frame_seconds: float = 1.0, max_secon
     keys = sorted(set(int(k) for k in keys if 0 < k < n))
     cut_set = set(cuts)
     per_call = max(1, int(max_seconds // frame_seconds))  # decoded frames one segment may take
+    if rec is not None and rec.chunk:
+        overhead = rec.warmup + rec.chunk + rec.lookahead
+        per_call = max(per_call, min(3 * overhead, int((cap_seconds or max_seconds) // frame_seconds)))
     increasing, top = [True], times[0]  # a segment may start only at a frame later than every frame before it
     for t in times[1:]:
         increasing.append(t > top)
@@ -248,6 +256,9 @@ def plan_segments(times, cuts=(), keys=(), frame_seconds: float = 1.0, max_secon
             keyed = [i for i in grid if i in set(keys) and i >= lo]
             stop = keyed[0] if keyed else (grid[0] if grid else None)
             why = "key" if keyed else "split"
+        if stop is None and rec is not None and rec.chunk:  # no grid point fits the budget: the next one
+            stop = next((i for i in range(hi + 1, n) if on_grid(i) and cuttable(i)), None)
+            why = "cut" if stop in cut_set else "split"
         if stop is None:  # a recurrent model without a known chunk: only a scene cut can end a segment
             later = [c for c in cuts if c > first and cuttable(c)]
             if not later:
@@ -292,11 +303,13 @@ class VideoJob:
 
 
 def plan_job(job: VideoJob, model, frame_seconds: float, max_seconds: float = SEGMENT_SECONDS,
-             source: Scan | None = None, gpu_duration: Callable[[float], int] | None = None) -> Plan:
+             source: Scan | None = None, gpu_duration: Callable[[float], int] | None = None,
+             cap_seconds: float | None = None) -> Plan:
     """The segments of ``job`` for ``model`` (its recurrence decides the overlap), from a :func:`scan` of the source."""
     source = source or scan(job.src, job.out_fps, job.cut_threshold)
     rec = recurrence(model) if job.task == "video_sr" else None
-    return plan_segments(source.times, source.cuts, source.keys, frame_seconds, max_seconds, rec, gpu_duration)
+    return plan_segments(source.times, source.cuts, source.keys, frame_seconds, max_seconds, rec, gpu_duration,
+                         cap_seconds)
 
 
 @dataclass
@@ -512,7 +525,8 @@ def upscale_video_in_segments(model, src: str, dst: str, scale: float, fps: floa
                               max_seconds: float = SEGMENT_SECONDS, call=None, gpu_duration=None,
                               limits: video_io.VideoLimits | None = None, progress: Progress | None = None,
                               check: Callable[[], None] | None = None, retries: int = 1,
-                              no_retry: tuple = (ValueError,), cut_threshold: float = 0.5):
+                              no_retry: tuple = (ValueError,), cut_threshold: float = 0.5,
+                              cap_seconds: float | None = None):
     """:func:`~.video_sr.upscale_video` in segments (same frames, same audio): ``call(job, segment, origin, part)``
     runs one segment (default: :func:`run_segment_to_part` here; a ZeroGPU call or a Ray task otherwise),
     ``frame_seconds`` is the cost model's estimate per source frame on the device the segments run on, and the rest
@@ -526,7 +540,7 @@ def upscale_video_in_segments(model, src: str, dst: str, scale: float, fps: floa
     out_fps = output_fps(info, time_factor, fps)
     _prepare(src, limits, (out_w, out_h), out_fps, info)
     job = VideoJob("video_sr", src, out_fps, (out_h, out_w), cut_threshold)
-    plan = plan_job(job, model, frame_seconds, max_seconds, gpu_duration=gpu_duration)
+    plan = plan_job(job, model, frame_seconds, max_seconds, gpu_duration=gpu_duration, cap_seconds=cap_seconds)
     result = run_plan(job, plan, _bind(call, model, job, plan.origin), dst, progress, check, retries, no_retry)
     first = result.segments[0]
     report = VideoSRReport(out_path=dst, in_size=(info.width, info.height), out_size=(out_w, out_h),
@@ -539,7 +553,8 @@ def interpolate_video_in_segments(model, src: str, dst: str, factor: float | Non
                                   frame_seconds: float = 1.0, max_seconds: float = SEGMENT_SECONDS, call=None,
                                   gpu_duration=None, limits: video_io.VideoLimits | None = None,
                                   progress: Progress | None = None, check: Callable[[], None] | None = None,
-                                  retries: int = 1, no_retry: tuple = (ValueError,), cut_threshold: float = 0.5):
+                                  retries: int = 1, no_retry: tuple = (ValueError,), cut_threshold: float = 0.5,
+                                  cap_seconds: float | None = None):
     """:func:`~.interpolate.interpolate_video` in segments (as :func:`upscale_video_in_segments`)."""
     from .interpolate import VideoReport, output_fps
 
@@ -548,7 +563,7 @@ def interpolate_video_in_segments(model, src: str, dst: str, factor: float | Non
     out_fps = output_fps(info, factor, fps)
     _prepare(src, limits, (info.width, info.height), out_fps, info)
     job = VideoJob("interpolate", src, out_fps, None, cut_threshold)
-    plan = plan_job(job, model, frame_seconds, max_seconds, gpu_duration=gpu_duration)
+    plan = plan_job(job, model, frame_seconds, max_seconds, gpu_duration=gpu_duration, cap_seconds=cap_seconds)
     result = run_plan(job, plan, _bind(call, model, job, plan.origin), dst, progress, check, retries, no_retry)
     report = VideoReport(out_path=dst, in_fps=info.fps, out_fps=out_fps, in_frames=plan.frames,
                          out_frames=result.frames, scene_cuts=result.scene_cuts,
