@@ -248,3 +248,24 @@ def test_cli_face_selection(tmp_path, capsys):
     assert "max_yaw must be a number between 0 and 90" in capsys.readouterr().err
     assert main(["face-sr", path, "-o", str(out), "--model", "face_bicubic", "--faces", "7"]) == 1
     assert "face 7 does not exist" in capsys.readouterr().err
+
+
+def test_face_time_estimate_grows_with_the_crop():
+    from models.pipelines.face_photo import BASE_SECONDS, estimate_photo_seconds, face_seconds
+
+    for side, seconds in BASE_SECONDS.items():
+        if side >= 16:
+            assert face_seconds("face_basicvsr", side) == pytest.approx(seconds)
+    sides = [16, 64, 100, 128, 200, 256, 300, 384, 450, 512, 900]
+    times = [face_seconds("face_basicvsr", s) for s in sides]
+    assert times == sorted(times) and times[-1] == face_seconds("face_basicvsr", 512)  # crops stop at 512 px
+    assert face_seconds("face_teacher", 200) > face_seconds("face_student", 200) > face_seconds("face_basicvsr", 200)
+    assert face_seconds("face_bicubic", 400) < 0.1 and face_seconds("no_such_model", 100) is None
+    two = estimate_photo_seconds("face_basicvsr", [128, 256])
+    assert two == pytest.approx(5.7 + 13.1 + 0.5)
+    assert estimate_photo_seconds("face_basicvsr", [128], 1_000_000, "basicvsr") > two
+    # the tab's per-face estimate for a real photo follows its faces' crops
+    faces = find_faces(_photo("photo_selfie-many-people.jpg"), upscale=2, selection=Selection())
+    kept = [f.crop_side for f in faces if not f.skipped]
+    assert estimate_photo_seconds("face_basicvsr", kept) == pytest.approx(
+        sum(face_seconds("face_basicvsr", s) for s in kept) + 0.5)

@@ -282,28 +282,34 @@ def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool
     return PhotoResult(image=photo, faces=results, aligned=False, detected=detected, notes=notes)
 
 
-#: Seconds to restore one face by the side of its aligned crop at its own resolution (16..512 px, the pipeline's
-#: native crop), measured on this machine's 2-core CPU (shared with other jobs, so on the slow side) as
-#: restorer.restore(align_face(photo, landmarks, S), 512) on a real portrait (Adele_crop.png), warm model. Between
-#: the sides the time is interpolated linearly in S^2; the BasicVSR-based models grow with the crop's area (BasicVSR
-#: x4 runs on the crop), the weight-free resizes cost nothing.
-FACE_SECONDS: dict[str, dict[int, float]] = {
-    "face_basicvsr": {0: 0.0, 128: 5.7, 256: 13.1, 384: 65.0, 512: 104.0},
-}
-#: Models missing from :data:`FACE_SECONDS` that cost what a measured one does (same base, small head).
-FACE_SECONDS_LIKE = {"face_student_nokd": "face_student", "face_student_perceptual": "face_student"}
-#: The pretrained background upscaler (BasicVSR x4 on the whole photo): seconds per input megapixel, measured here.
+#: Seconds for BasicVSR x4 (the base of every learned face model here) to restore one face, by the side of its
+#: aligned crop at its own resolution (16..512 px, the pipeline's native crop): restorer.restore(align_face(photo,
+#: landmarks, S), 512) on a real portrait (Adele_crop.png), warm model, on this 2-core CPU at low load (load average
+#: about 2). Between the sides the time is interpolated linearly in S^2 (BasicVSR runs on the crop). The same runs at
+#: load average 13-16 took 2-7x longer; the tab multiplies by the machine's measured speed now
+#: (models.pipelines.estimate.speed_factor, when present).
+BASE_SECONDS: dict[int, float] = {0: 0.0, 128: 5.7, 256: 13.1, 384: 45.0, 512: 104.0}
+#: What each model adds per face on top of the base (its head at 512 px; weight-free resizes cost nothing). The
+#: students' and the teacher's heads measured +0.6 / +1.1 s on one thread (bench.face_speed), about +1 / +2.5 s here.
+HEAD_SECONDS: dict[str, float] = {"face_basicvsr": 0.0, "face_student": 1.0, "face_student_nokd": 1.0,
+                                  "face_student_perceptual": 1.0, "face_teacher": 2.5}
+RESIZE_MODELS = ("face_bicubic", "face_lanczos")
+#: The pretrained background upscaler (BasicVSR x4 on the whole photo): seconds per input megapixel (the same
+#: network as the base: 5.7 s per 128x128 crop ~ 350 s/MP, less per pixel on larger inputs).
 BACKGROUND_SECONDS_PER_MP = 240.0
 
 
 def face_seconds(model_id: str, crop_side: float) -> float | None:
-    """Estimated seconds to restore one face whose native aligned crop is ``crop_side`` px (None: not measured)."""
-    table = FACE_SECONDS.get(FACE_SECONDS_LIKE.get(model_id, model_id))
-    if table is None:
-        return None if model_id not in ("face_bicubic", "face_lanczos") else 0.05
-    sides = sorted(table)
+    """Estimated seconds to restore one face whose native aligned crop is ``crop_side`` px, on this CPU at low load
+    (None: a model whose time was not measured)."""
+    if model_id in RESIZE_MODELS:
+        return 0.05
+    if model_id not in HEAD_SECONDS:
+        return None
+    sides = sorted(BASE_SECONDS)
     s = float(np.clip(crop_side, MIN_SIDE, sides[-1]))
-    return float(np.interp(s * s, [k * k for k in sides], [table[k] for k in sides]))
+    base = float(np.interp(s * s, [k * k for k in sides], [BASE_SECONDS[k] for k in sides]))
+    return base + HEAD_SECONDS[model_id]
 
 
 def estimate_photo_seconds(model_id: str, crop_sides: list[float], photo_pixels: int = 0,
