@@ -332,3 +332,21 @@ def test_mcp_schema_reads_whole_and_types_numbers(server):
     assert schema["interpolate_video"]["inputSchema"]["properties"]["factor"]["type"] in ("integer", "number")
     assert schema["face_sr"]["inputSchema"]["properties"]["background"]["description"].endswith("False for Lanczos.")
     assert "enlarged without smoothing) and after" in schema["face_sr"]["description"]
+
+
+def test_face_sr_batch_endpoint(client):
+    """Three photos uploaded at once: three restored photos and one zip (them + report.md)."""
+    import zipfile
+
+    from gradio_client import handle_file
+
+    photos = [ROOT / "examples" / "faces" / n for n in ("astronaut_256.jpg", "astronaut_pair.jpg", "astronaut_256.jpg")]
+    results, archive, report = client.predict([handle_file(str(p)) for p in photos], "face_bicubic", 2, False, False,
+                                              0, 0.9, 45, False, api_name="/face_sr_batch")
+    paths = [r["path"] if isinstance(r, dict) else r for r in results]
+    assert len(paths) == 3
+    for photo, path in zip(photos, paths):
+        assert Image.open(path).size == tuple(2 * s for s in Image.open(photo).size)
+    with zipfile.ZipFile(archive["path"] if isinstance(archive, dict) else archive) as zf:
+        assert len(zf.namelist()) == 4 and "report.md" in zf.namelist()
+    assert report.startswith("**3 of 3 files done**")
