@@ -160,14 +160,14 @@ def test_a_check_between_segments_stops_the_job(tmp_path):
         pass
 
     def check():
-        if len(seen) == 2:
+        if len(seen) == 3:  # the planning tick and two segments done: stop before the third
             raise Stopped("cancelled")
 
     with pytest.raises(Stopped):
         S.upscale_video_in_segments(registry.get("lanczos+rife"), str(src), str(tmp_path / "x.mp4"), 2.0,
                                     max_seconds=7.0, check=check, progress=lambda f, d: seen.append(f),
                                     no_retry=(Stopped,))
-    assert seen == pytest.approx([5 / 14, 10 / 14]) and not (tmp_path / "x.mp4").exists()
+    assert seen == pytest.approx([0.0, 5 / 14, 10 / 14]) and not (tmp_path / "x.mp4").exists()
 
 
 # --------------------------------------------------------------------------------------------- ZeroGPU --

@@ -540,6 +540,8 @@ def upscale_video_in_segments(model, src: str, dst: str, scale: float, fps: floa
     out_fps = output_fps(info, time_factor, fps)
     _prepare(src, limits, (out_w, out_h), out_fps, info)
     job = VideoJob("video_sr", src, out_fps, (out_h, out_w), cut_threshold)
+    if progress is not None:
+        progress(0.0, "finding scene cuts and planning segments")
     plan = plan_job(job, model, frame_seconds, max_seconds, gpu_duration=gpu_duration, cap_seconds=cap_seconds)
     result = run_plan(job, plan, _bind(call, model, job, plan.origin), dst, progress, check, retries, no_retry)
     first = result.segments[0]
@@ -563,6 +565,8 @@ def interpolate_video_in_segments(model, src: str, dst: str, factor: float | Non
     out_fps = output_fps(info, factor, fps)
     _prepare(src, limits, (info.width, info.height), out_fps, info)
     job = VideoJob("interpolate", src, out_fps, None, cut_threshold)
+    if progress is not None:
+        progress(0.0, "finding scene cuts and planning segments")
     plan = plan_job(job, model, frame_seconds, max_seconds, gpu_duration=gpu_duration, cap_seconds=cap_seconds)
     result = run_plan(job, plan, _bind(call, model, job, plan.origin), dst, progress, check, retries, no_retry)
     report = VideoReport(out_path=dst, in_fps=info.fps, out_fps=out_fps, in_frames=plan.frames,
