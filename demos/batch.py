@@ -253,10 +253,14 @@ def build(kind: str, settings_inputs: list) -> None:
         gr.Markdown(f"Up to {cfg.batch_files} files ({cfg.batch_mb:g} MB in all), done one after another with the "
                     "settings above; each file's report below and every result in one zip.")
         files = gr.File(label="Files", file_count="multiple", file_types=types, type="filepath")
-        go = gr.Button("Run on every file")
+        with gr.Row():
+            go = gr.Button("Run on every file")
+            stop = gr.Button("Stop", variant="stop")
         with gr.Row():
             results = gr.File(label="Results", file_count="multiple", interactive=False)
             archive = gr.File(label="All results (zip)", interactive=False)
         report = gr.Markdown()
-    go.click(handler, [files, *settings_inputs], [results, archive, report], api_name=f"{kind}_batch",
-             concurrency_id="gpu")
+    event = go.click(handler, [files, *settings_inputs], [results, archive, report], api_name=f"{kind}_batch",
+                     concurrency_id="gpu")
+    stop.click(lambda: "Stopped: the batch was cancelled; the files it had made are removed.", None, report,
+               cancels=[event], api_visibility="private")
