@@ -232,3 +232,19 @@ def test_zerogpu_interpolation_of_a_long_job_asks_for_bounded_calls(tmp_path, ze
                            **DEFAULT_OPTIONS)
     calls = zero_gpu["interpolate_video_segment"]
     assert len(calls) >= 4 and report.out_frames == 39 and video_io.probe(tmp_path / "x2.mp4").frame_count == 39
+
+
+@pytest.mark.parametrize("vfr, rotation", [(True, 0), (False, 90)])
+def test_segments_keep_variable_frame_timing_and_rotation(tmp_path, written, vfr, rotation):
+    """Irregular frame times (the whole video's output grid continues across boundaries) and a rotated stream."""
+    from video_factory import make_test_video
+
+    src = make_test_video(tmp_path / "v.mp4", n_frames=30, size=(48, 64), fps=25, vfr=vfr, rotation=rotation)
+    model = registry.get("rife")
+    one = interpolate_video(model, str(src), str(tmp_path / "one.mp4"), fps=50)
+    report, plan, _ = S.interpolate_video_in_segments(model, str(src), str(tmp_path / "seg.mp4"), fps=50,
+                                                      frame_seconds=1.0, max_seconds=8.0)
+    assert len(plan.segments) == 5
+    a, b = written["one.mp4"], written["seg.mp4"]
+    assert len(a) == len(b) == one.out_frames == report.out_frames and a[0].shape == b[0].shape
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
