@@ -269,3 +269,11 @@ def test_face_time_estimate_grows_with_the_crop():
     kept = [f.crop_side for f in faces if not f.skipped]
     assert estimate_photo_seconds("face_basicvsr", kept) == pytest.approx(
         sum(face_seconds("face_basicvsr", s) for s in kept) + 0.5)
+
+
+def test_selection_on_the_bundled_two_face_example():
+    """Without ../shared: the repository's own two-face photo, each face chosen alone, then both."""
+    photo = np.asarray(Image.open(ROOT / "examples" / "faces" / "astronaut_pair.jpg").convert("RGB"))
+    for chosen in [(1,), (2,), (1, 2)]:
+        res = restore_photo(photo, ColourRestorer(), upscale=2, selection=Selection(faces=chosen))
+        assert _pasted(res, photo, 2) == set(chosen) and {f.number for f in res.faces} == set(chosen)
