@@ -133,7 +133,11 @@ def _native_side(landmarks: np.ndarray, face_size: int) -> float:
 def large_face(output_px: float, face_size: int = 512) -> bool:
     """A face is *large enough already* when its aligned crop would be wider than the restorer's ``face_size``
     (512 px) in the output photo: the restored crop would then be enlarged again when pasted (or the face shrunk to
-    fit the restorer first) and comes out softer than the plain resize of the photo."""
+    fit the restorer first) and comes out softer than the plain resize of the photo.
+
+    Measured with face_basicvsr on photo_img2.jpg (../shared/data/examples/faces) downscaled and restored back,
+    Laplacian energy of the face box relative to the true photo's: a crop of 735 px in the output 0.05 restored vs
+    0.05 Lanczos (nothing gained), 367 px 0.17 vs 0.18, 185 px 0.31 vs 0.24 (restoring sharpens only small faces)."""
     return output_px > face_size
 
 
