@@ -10,7 +10,7 @@ import numpy as np
 from models import registry
 from models.device import accelerated, gpu, gpu_seconds
 from models.imageio import read_image
-from models.face.blind import at_fidelity
+from models.face.blind import DEFAULT_FIDELITY, at_fidelity
 from models.face.pose import MAX_YAW, Selection
 from models.pipelines.face_photo import (MAX_UPSCALE, MIN_UPSCALE, background_upscaler, compare_restorers,
                                          estimate_photo_seconds, find_faces, restore_photo)
@@ -115,7 +115,7 @@ def _duration(image, model_id, upscale, aligned, background=False, *rest, progre
 @gpu(duration=_duration)
 @endpoint("face_sr")
 def face_sr(image, model_id, upscale, aligned, background=False, min_face=0, min_score=0.9, max_yaw=MAX_YAW,
-            faces=None, large_faces=False, fidelity=1.0, progress=gr.Progress()):
+            faces=None, large_faces=False, fidelity=DEFAULT_FIDELITY, progress=gr.Progress()):
     """Restore the faces of a photo and upscale the whole photo.
 
     Args:
@@ -133,7 +133,9 @@ def face_sr(image, model_id, upscale, aligned, background=False, min_face=0, min
         large_faces: True also restores faces already large enough (aligned crop above 512 px in the output),
             which come out softer than the plain resize; False leaves them as the resize.
         fidelity: 0 to 1, for models with the control (face_realesrgan): 1 = fully restored, 0 = faithful to the
-            input (face_basicvsr), between = a blend of the two. Other models ignore it (null in the JSON).
+            input (face_basicvsr), between = a blend of the two; default 0.7 (chosen on training faces: the most
+            restoration that keeps the identity distance at the faithful path's). Other models ignore it (null in
+            the JSON).
 
     Returns:
         The restored photo (PNG), a gallery with each restored face before (the input pixels, enlarged without
@@ -142,7 +144,7 @@ def face_sr(image, model_id, upscale, aligned, background=False, min_face=0, min
     """
     img = read_image(image, "photo", min_side=16)
     model_id, restorer = load_model("face", model_id)
-    restorer = at_fidelity(restorer, 1.0 if fidelity is None else fidelity)
+    restorer = at_fidelity(restorer, fidelity)
     u = upscale if upscale is not None else 2
     selection = _selection(min_face, min_score, max_yaw, faces, large_faces)
     estimate = None
@@ -323,8 +325,8 @@ def build() -> None:
             aligned = Checkbox(False, label="Input is an aligned face crop (skip detection)")
             background = Checkbox(accelerated(), label="Upscale the background with BasicVSR (sharper; slow on a "
                                                           "CPU; photos up to 1 MP), else Lanczos")
-            fidelity = Slider(0.0, 1.0, value=1.0, step=0.05, label="Fidelity (Real-ESRGAN): 0 = faithful to the "
-                                                                    "input, 1 = fully restored")
+            fidelity = Slider(0.0, 1.0, value=DEFAULT_FIDELITY, step=0.05,
+                              label="Fidelity (Real-ESRGAN): 0 = faithful to the input, 1 = fully restored")
             with gr.Accordion("Which faces", open=True):
                 gr.Markdown(SELECT_NOTE)
                 with gr.Row():
@@ -371,6 +373,6 @@ def build() -> None:
                              ("astronaut_aligned_128.png", True)):
         if (EXAMPLES / name).is_file():
             rows.append([str(EXAMPLES / name), model.value, 2 if not is_aligned else 4, is_aligned, False, 0, 0.9,
-                         MAX_YAW, None, False, 1.0])
+                         MAX_YAW, None, False, DEFAULT_FIDELITY])
     if rows:
         gr.Examples(rows, [*inputs, fidelity], outputs, fn=face_sr, cache_examples=True, cache_mode="lazy")

@@ -474,9 +474,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
     p.add_argument("--background", choices=("lanczos", "basicvsr"), default="lanczos",  # face_photo.BACKGROUNDS
                    help="upscale the background with Lanczos (default) or the pretrained BasicVSR (photos up to 1 MP)")
-    p.add_argument("--fidelity", type=float, default=1.0,
-                   help="0-1, models with the control (face_realesrgan): 1 = fully restored (default), 0 = faithful "
-                        "to the input (face_basicvsr), between = a blend")
+    p.add_argument("--fidelity", type=float, default=None,
+                   help="0-1, models with the control (face_realesrgan): 1 = fully restored, 0 = faithful to the "
+                        "input (face_basicvsr), between = a blend (default 0.7, models.face.blind.DEFAULT_FIDELITY)")
     p.add_argument("--faces", default=None, help="comma-separated face numbers to restore (1 = the largest face); "
                                                  "default: every face that passes the filters below")
     p.add_argument("--min-face", type=float, default=0.0, help="leave faces smaller than this (px, box side) alone")

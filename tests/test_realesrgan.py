@@ -132,7 +132,7 @@ def small_face() -> np.ndarray:
 
 def test_fidelity_blends_the_restored_and_the_faithful_face(small_face):
     restorer = registry.get("face_realesrgan")
-    restored = restorer.restore(small_face, 64)
+    restored = restorer.restore(small_face, 64, fidelity=1.0)
     faithful = registry.get("face_basicvsr").restore(small_face, 64)
     assert np.array_equal(restored, registry.get("realesrgan_x4plus").upscale(small_face, (64, 64)))
     assert np.array_equal(restorer.restore(small_face, 64, fidelity=0.0), faithful)
@@ -158,7 +158,8 @@ def test_cli_fidelity_zero_is_the_faithful_model_and_a_bad_value_is_refused(tmp_
     Image.fromarray(np.asarray(Image.fromarray(small_face).resize((32, 32), Image.Resampling.BICUBIC))).save(crop)
     outs = {}
     for name, extra in (("f0", ["--model", "face_realesrgan", "--fidelity", "0"]),
-                        ("basic", ["--model", "face_basicvsr"]), ("f1", ["--model", "face_realesrgan"])):
+                        ("basic", ["--model", "face_basicvsr"]),
+                        ("f1", ["--model", "face_realesrgan", "--fidelity", "1"])):
         assert main(["face-sr", str(crop), "-o", str(tmp_path / name), "--aligned", "--upscale", "4", *extra]) == 0
         outs[name] = np.asarray(Image.open(tmp_path / name / "crop_faces_x4.png"))
     assert outs["f0"].shape == (128, 128, 3) and np.array_equal(outs["f0"], outs["basic"])
