@@ -261,6 +261,8 @@ def test_face_time_estimate_grows_with_the_crop():
     assert times == sorted(times) and times[-1] == face_seconds("face_basicvsr", 512)  # crops stop at 512 px
     assert face_seconds("face_teacher", 200) > face_seconds("face_student", 200) > face_seconds("face_basicvsr", 200)
     assert face_seconds("face_bicubic", 400) < 0.1 and face_seconds("no_such_model", 100) is None
+    assert face_seconds("face_realesrgan", 64) == face_seconds("face_realesrgan", 512) > face_seconds(
+        "face_basicvsr", 128)  # every crop shrunk to 128 px first
     two = estimate_photo_seconds("face_basicvsr", [128, 256])
     assert two == pytest.approx(5.7 + 13.1 + 0.5)
     assert estimate_photo_seconds("face_basicvsr", [128], 1_000_000, "basicvsr") > two

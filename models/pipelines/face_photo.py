@@ -298,6 +298,10 @@ BASE_SECONDS: dict[int, float] = {0: 0.0, 128: 5.7, 256: 13.1, 384: 45.0, 512: 1
 HEAD_SECONDS: dict[str, float] = {"face_basicvsr": 0.0, "face_student": 1.0, "face_student_nokd": 1.0,
                                   "face_student_perceptual": 1.0, "face_teacher": 2.5}
 RESIZE_MODELS = ("face_bicubic", "face_lanczos")
+#: Models whose cost per face does not grow with the crop: face_realesrgan shrinks every crop to 128 px first and
+#: runs Real-ESRGAN x4 plus, below fidelity 1, BasicVSR on it: 2.5-3.5x BasicVSR's 128 px time here (measured side
+#: by side at 128 and 384 px crops, two runs).
+CONSTANT_SECONDS: dict[str, float] = {"face_realesrgan": 3.0 * 5.7}
 #: The pretrained background upscaler (BasicVSR x4 on the whole photo): seconds per input megapixel (the same
 #: network as the base: 5.7 s per 128x128 crop ~ 350 s/MP, less per pixel on larger inputs).
 BACKGROUND_SECONDS_PER_MP = 240.0
@@ -308,6 +312,8 @@ def face_seconds(model_id: str, crop_side: float) -> float | None:
     (None: a model whose time was not measured)."""
     if model_id in RESIZE_MODELS:
         return 0.05
+    if model_id in CONSTANT_SECONDS:
+        return CONSTANT_SECONDS[model_id]
     if model_id not in HEAD_SECONDS:
         return None
     sides = sorted(BASE_SECONDS)
