@@ -9,7 +9,7 @@ import gradio as gr
 from models import registry, video_io
 from models.device import gpu, gpu_seconds, zero_gpu
 from models.imageio import read_image
-from models.pipelines.estimate import describe_estimate, estimate_interpolation
+from models.pipelines.estimate import describe_estimate, estimate_interpolation, scaled
 from models.pipelines import interpolate as pipeline
 from models.pipelines.interpolate import MAX_PAIR_FRAMES, save_gif
 
@@ -113,7 +113,7 @@ def interpolate(model_id, model, video, dst, mode, factor, target_fps, progress=
 def estimate_text(video, mode, factor, target_fps, model_id) -> str:
     """What the job will make and about how long it takes on this machine (shown before it runs)."""
     est = _video_estimate(video, mode, factor, target_fps, model_id)
-    return describe_estimate(est) if est else ""
+    return describe_estimate(scaled(est)) if est else ""
 
 
 @endpoint("interpolate_video")

@@ -9,7 +9,7 @@ import numpy as np
 
 from models import registry, video_io
 from models.device import gpu, gpu_seconds, zero_gpu
-from models.pipelines.estimate import describe_estimate, estimate_video_sr
+from models.pipelines.estimate import describe_estimate, estimate_video_sr, scaled
 from models.pipelines.video_sr import MAX_SCALE, MIN_SCALE, compare_models, upscale_video
 
 from .common import (endpoint, image_file, load_model, model_picker, output_path, probe_or_none, progress_checker,
@@ -82,7 +82,7 @@ def estimate_text(video, scale, target_fps, time_factor, model_id) -> str:
         est = _job(video, scale, target_fps, time_factor, model_id)
     except (ValueError, KeyError):
         return ""
-    return describe_estimate(est) if est else ""
+    return describe_estimate(scaled(est)) if est else ""
 
 
 @endpoint("video_sr")

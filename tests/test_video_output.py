@@ -291,3 +291,34 @@ def test_frame_rate_reduction_30_to_25(tmp_path):
     assert abs(info.fps - 25) < 1e-6 and info.frame_count == 26 and report.out_frames == 26
     xs = np.diff([centroid(f) for f in video_io.read_frames(out)])
     assert np.allclose(xs, 2 * 30 / 25, atol=0.05)  # each 25 fps frame made at its exact time: even steps
+
+
+# ------------------------------------------------------------------------------------------------ estimates
+def test_estimates_count_only_the_frames_made():
+    from models.pipelines import estimate as est
+
+    assert est.frame_counts(31, 30, 60) == (61, 30)
+    assert est.frame_counts(31, 30, 30) == (31, 0)  # time factor 1: nothing made
+    assert est.frame_counts(31, 30, 25) == (26, 20)  # 30 -> 25: every 6th source frame is an output frame
+    assert est.frame_counts(26, 25, 60) == (61, 55)
+    same = est.estimate_video_sr("lanczos+rife", 31, (640, 360), 2.0, 0, 1.0, 30)
+    double = est.estimate_video_sr("lanczos+rife", 31, (640, 360), 2.0, 0, 2.0, 30)
+    assert same["made_frames"] == 0 and same["parts"]["made"] == 0
+    # RIFE is charged for the 30 made frames only: at x1 the job is resizing + encoding, far cheaper
+    assert double["cpu_seconds"] > 5 * same["cpu_seconds"]
+    down = est.estimate_interpolation("rife", 31, (640, 360), 25 / 30)
+    assert down["out_frames"] == 26 and down["made_frames"] == 20 and down["cpu_seconds"] > 0
+
+
+def test_estimate_scaled_by_a_probe_of_the_model_and_time_left():
+    from demos.video_options import TimeLeft
+    from models.pipelines import estimate as est
+
+    raw = est.estimate_interpolation("blend", 31, (320, 180), 2.0)
+    now = est.scaled(raw)
+    assert now["cpu_seconds"] > 0 and now["speed"] > 0 and ("blend", 320, 180) in est._probes
+    seen = []
+    bar = TimeLeft(lambda f, desc=None: seen.append(desc))
+    bar.started -= 10  # 10 s spent
+    bar(0.25, "frame 3/12")
+    assert seen == ["frame 3/12 · about 30 s left"]
