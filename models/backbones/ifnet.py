@@ -101,13 +101,16 @@ class IFNet(nn.Module):
         return [getattr(self, f"block{i}") for i in range(len(WIDTHS))]
 
     def flows(self, img0: torch.Tensor, img1: torch.Tensor, t: float | torch.Tensor,
-              levels: Sequence[float] = LEVELS) -> tuple[torch.Tensor, torch.Tensor]:
-        """(F (B, 4, H, W), mask logit (B, 1, H, W)) at time t (a float or a (B,) / (B, 1, 1, 1) tensor)."""
+              levels: Sequence[float] = LEVELS, encoded: tuple[torch.Tensor, torch.Tensor] | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(F (B, 4, H, W), mask logit (B, 1, H, W)) at time t (a float or a (B,) / (B, 1, 1, 1) tensor).
+
+        ``encoded``: (E(I_0), E(I_1)) when already computed (:meth:`encode_pair`), else computed here."""
         if len(levels) != len(WIDTHS):
             raise ValueError(f"IFNet takes {len(WIDTHS)} levels, got {list(levels)}")
         b = img0.shape[0]
         tt = torch.as_tensor(t, dtype=img0.dtype, device=img0.device).reshape(-1, 1, 1, 1)
-        e0, e1 = self.encode(img0), self.encode(img1)
+        e0, e1 = encoded if encoded is not None else self.encode_pair(img0, img1)
         flow = mask = feat = None
         for block, s in zip(self.blocks, levels):
             # the block's inputs at 1 / s; warps are computed only where the (bilinear, non-antialiased) resize
@@ -125,6 +128,22 @@ class IFNet(nn.Module):
             flow = y[:, :4] * s if flow is None else flow + y[:, :4] * s
             mask, feat = y[:, 4:5], y[:, 5:]
         return flow, mask
+
+    def encode_pair(self, img0: torch.Tensor, img1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(E(I_0), E(I_1)), each (B, 4, H, W)."""
+        return self.encode(img0), self.encode(img1)
+
+    def coarse_flow(self, img0: torch.Tensor, img1: torch.Tensor, s: float = LEVELS[0], t: float = 0.5,
+                    encoded: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """A cheap motion estimate: the first block alone at 1 / ``s`` of the frame, F_t->0 and F_t->1 (B, 4, H/s,
+        W/s) in frame pixels (H, W multiples of 4 s). At s = 16 it costs 1/256 of the block at full size, so
+        next to the encoder (``encoded``, reused by :meth:`flows`) it is nearly free."""
+        b = img0.shape[0]
+        e0, e1 = encoded if encoded is not None else self.encode_pair(img0, img1)
+        x = downsample(torch.cat((img0, img1, e0, e1), 1), s)
+        tt = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
+        x = torch.cat((x, tt.expand(b, 1, *x.shape[-2:])), 1)
+        return self.block0(x)[:, :4] * s
 
     def forward(self, img0: torch.Tensor, img1: torch.Tensor, t: float | torch.Tensor = 0.5,
                 levels: Sequence[float] = LEVELS) -> torch.Tensor:

@@ -3,8 +3,12 @@ at any t, and hands its motion (flows at t and blend mask) to the models that bu
 
 * **Padding**: frames are edge-replicated at the bottom/right to a multiple of 4 x the coarsest level (64 for the
   default list), then cropped back.
-* **Level list** from the frame size (:func:`levels_for`): RIFE's list (16, 8, 4, 2, 1) divided by a factor k
-  (:data:`LEVEL_RULE`, picked on training clips with ``python -m bench.rife_levels``).
+* **Level list** per pair from the motion (``level_mode="motion"``, :func:`levels_for_motion`): the first IFNet
+  block alone at 1/16 of the frame (:meth:`IFNet.coarse_flow`, on the encoder features the full pass reuses) gives
+  the pair's displacement; a small one gets the finer list (8, 4, 2, 1, 0.5), a large one the frame-size rule. Or
+  from the frame size alone (``level_mode="size"``, :func:`levels_for`, the rule before): RIFE's list
+  (16, 8, 4, 2, 1) divided by a factor k (:data:`LEVEL_RULE`). Both picked on training clips with
+  ``python -m bench.rife_levels`` (``--motion`` for the threshold).
 * **Tiles**: frames above ``max_pixels`` are interpolated in overlapping tiles (``tile``, ``overlap``) with blended
   seams; the motion of the whole frame is not needed at once.
 * **Precision**: fp16 autocast on CUDA (models.device); on the CPU fp32, or bf16 autocast with ``cpu_bf16=True``.
@@ -38,6 +42,37 @@ def levels_for(h: int, w: int, rule=LEVEL_RULE) -> tuple[float, ...]:
     return tuple(s / k for s in LEVELS)
 
 
+#: The motion rule (``python -m bench.rife_levels --motion`` on training triplets, bench/results/rife_levels_motion.json):
+#: motion = 2 x the ``quantile`` of the coarse flows' magnitude |F_t->0|, |F_t->1| at t = 0.5 (the frame-to-frame
+#: displacement in pixels); at most ``threshold`` px -> the list divided by ``k_small``; above -> the size rule's k,
+#: capped at ``k_large``. Frames with a short side above ``max_short`` keep the size rule (no such training clips).
+MOTION_RULE = {"quantile": 0.9, "threshold": 8.0, "k_small": 2.0, "k_large": 1.0, "max_short": 720}
+#: Level modes of :class:`RifeInterpolator`: per pair from the motion, or from the frame size alone.
+LEVEL_MODES = ("motion", "size")
+#: The mode of ``registry.create("rife")``.
+DEFAULT_LEVEL_MODE = "size"
+
+
+def motion_px(coarse: torch.Tensor, quantile: float = MOTION_RULE["quantile"]) -> torch.Tensor:
+    """Per pair (B,) frame-to-frame displacement in pixels from :meth:`IFNet.coarse_flow` at t = 0.5 (B, 4, h, w):
+    2 x the ``quantile`` over pixels of max(|F_t->0|, |F_t->1|)."""
+    c = coarse.float()
+    mag = torch.maximum(c[:, :2].norm(dim=1), c[:, 2:].norm(dim=1)).flatten(1)  # (B, h w)
+    return 2.0 * torch.quantile(mag, quantile, dim=1)
+
+
+def levels_for_motion(h: int, w: int, motion: float, rule=LEVEL_RULE, motion_rule: dict | None = None
+                      ) -> tuple[float, ...]:
+    """Level list for an (h, w) pair whose displacement is ``motion`` px (:func:`motion_px`): LEVELS / k_small
+    when motion <= threshold, else the size rule's list with k capped at k_large; the size rule above max_short."""
+    m = {**MOTION_RULE, **(motion_rule or {})}
+    short = min(h, w)
+    k = next(k for bound, k in rule if short <= bound)
+    if short <= m["max_short"]:
+        k = m["k_small"] if motion <= m["threshold"] else min(k, m["k_large"])
+    return tuple(s / k for s in LEVELS)
+
+
 def to_tensor(frames: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
     """uint8 (H, W, 3) frames -> float (N, 3, H, W) in [0, 1] on ``device``."""
     x = torch.from_numpy(np.stack([np.asarray(f) for f in frames])).to(device)
@@ -55,41 +90,89 @@ class RifeInterpolator(NetRunner):
     arbitrary_t = True
 
     def __init__(self, net: IFNet | None = None, levels: Sequence[float] | None = None,
-                 max_pixels: int = 3840 * 2160, tile: int = 1024, overlap: int = 128, cpu_bf16: bool = False):
+                 max_pixels: int = 3840 * 2160, tile: int = 1024, overlap: int = 128, cpu_bf16: bool = False,
+                 level_mode: str | None = None):
+        level_mode = level_mode or DEFAULT_LEVEL_MODE
+        if level_mode not in LEVEL_MODES:
+            raise ValueError(f"level_mode must be one of {LEVEL_MODES}, got {level_mode!r}")
         self.net = (net or IFNet()).eval()
-        self.levels = tuple(levels) if levels else None  # None: from the frame size
+        self.levels = tuple(levels) if levels else None  # None: per pair (level_mode)
+        self.level_mode = level_mode
         self.max_pixels, self.tile, self.overlap = int(max_pixels), int(tile), int(overlap)
         self.cpu_bf16 = cpu_bf16
 
     def _levels(self, h: int, w: int) -> tuple[float, ...]:
+        """The list that does not need the frames: fixed, or the size rule."""
         return self.levels or levels_for(h, w)
 
+    def _by_motion(self, h: int, w: int) -> bool:
+        return self.levels is None and self.level_mode == "motion" and min(h, w) <= MOTION_RULE["max_short"]
+
     @torch.no_grad()
-    def motion(self, img0: torch.Tensor, img1: torch.Tensor, t: float | torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+    def pair_levels(self, img0: torch.Tensor, img1: torch.Tensor) -> tuple[tuple[float, ...], float | None]:
+        """(level list, displacement in px or None when not measured) for one pair of float frames (1, 3, H, W)."""
+        h, w = img0.shape[-2:]
+        if not self._by_motion(h, w):
+            return self._levels(h, w), None
+        self.net.to(img0.device)
+        a, b = self._padded(img0, img1, 64)
+        with self._precision(img0.device):
+            m = float(motion_px(self.net.coarse_flow(a, b))[0])
+        return levels_for_motion(h, w, m), m
+
+    @staticmethod
+    def _padded(img0: torch.Tensor, img1: torch.Tensor, multiple: int) -> tuple[torch.Tensor, torch.Tensor]:
+        h, w = img0.shape[-2:]
+        pad = (0, (-w) % multiple, 0, (-h) % multiple)
+        return F.pad(img0, pad, mode="replicate"), F.pad(img1, pad, mode="replicate")
+
+    @torch.no_grad()
+    def motion(self, img0: torch.Tensor, img1: torch.Tensor, t: float | torch.Tensor,
+               levels: Sequence[float] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """IFNet's motion at t for float frames (B, 3, H, W) in [0, 1], any H, W (padded inside):
         (F (B, 4, H, W): F_t->0 then F_t->1 in pixels, mask M (B, 1, H, W) in [0, 1], the weight of frame 0).
 
             I_t ~ M W(I_0, F_t->0) + (1 - M) W(I_1, F_t->1)
 
+        ``levels``: the list to use; None: the fixed list, else the frame-size rule (the motion-chosen list is
+        :meth:`pair_levels`; the aligned kernel models call this with the rule they were trained with).
         IFNet runs on the frames' device (callers such as the aligned interpolators pass frames already there).
         """
         self.net.to(img0.device)
         h, w = img0.shape[-2:]
-        levels = self._levels(h, w)
-        multiple = max(64, int(4 * max(levels)))
-        pad = (0, (-w) % multiple, 0, (-h) % multiple)
-        a, b = F.pad(img0, pad, mode="replicate"), F.pad(img1, pad, mode="replicate")
-        with self._precision(img0.device):
-            flow, mask = self.net.flows(a, b, t, levels)
+        levels = tuple(levels) if levels else self._levels(h, w)
+        a, b = self._padded(img0, img1, max(64, int(4 * max(levels))))
+        return self._motion(a, b, t, levels, None, h, w)
+
+    def _motion(self, a, b, t, levels, encoded, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+        with self._precision(a.device):
+            flow, mask = self.net.flows(a, b, t, levels, encoded=encoded)
         return flow[:, :, :h, :w].float(), torch.sigmoid(mask[:, :, :h, :w].float())
 
     @torch.no_grad()
     def _frames(self, img0: torch.Tensor, img1: torch.Tensor, ts: Sequence[float]) -> list[torch.Tensor]:
-        """I_t (3, H, W) for each t, one IFNet pass per t (the blocks take t as input)."""
+        """I_t (3, H, W) for each t, one IFNet pass per t (the blocks take t as input); the level list is chosen
+        once for the pair (:meth:`pair_levels`), the encoder runs once."""
+        self.net.to(img0.device)
+        h, w = img0.shape[-2:]
+        encoded = None
+        if self._by_motion(h, w):
+            # both candidate lists pad to 64 (coarsest level 16 or 8), so the encoder's features serve both passes
+            a, b = self._padded(img0, img1, 64)
+            with self._precision(img0.device):
+                encoded = self.net.encode_pair(a, b)
+                m = float(motion_px(self.net.coarse_flow(a, b, encoded=encoded))[0])
+            levels = levels_for_motion(h, w, m)
+        else:
+            levels = self._levels(h, w)
+            a, b = self._padded(img0, img1, max(64, int(4 * max(levels))))
+            if len(ts) > 1:
+                with self._precision(img0.device):
+                    encoded = self.net.encode_pair(a, b)
+        self.last_levels = levels  # what the last pair used (benchmarks read it)
         out = []
         for t in ts:
-            flow, m = self.motion(img0, img1, t)
+            flow, m = self._motion(a, b, t, levels, encoded, h, w)
             out.append(merge(img0, img1, flow, m)[0])
         return out
 
@@ -116,5 +199,6 @@ class RifeInterpolator(NetRunner):
         return [frame0.copy() if t == 0.0 else frame1.copy() if t == 1.0 else made[t] for t in ts]
 
     def __repr__(self) -> str:
-        return f"RifeInterpolator(levels={self.levels or 'auto'}, cpu_bf16={self.cpu_bf16})"
+        return (f"RifeInterpolator(levels={self.levels or 'auto'}, level_mode={self.level_mode!r}, "
+                f"cpu_bf16={self.cpu_bf16})")
 

@@ -1,0 +1,64 @@
+"""RIFE's level list chosen per pair from the motion (issue 31): the coarse estimate, the rule, the interpolator."""
+import numpy as np
+import pytest
+import torch
+
+from models import registry
+from models.backbones.ifnet import LEVELS
+from models.backbones.rife import MOTION_RULE, levels_for, levels_for_motion, motion_px
+from tests.test_backbones import texture
+
+FINE = tuple(s / 2 for s in LEVELS)
+
+
+def _pair(d: int, h: int = 192, w: int = 256):
+    tex = texture(h, w + 64)
+    return tex[:, 16:16 + w], tex[:, 16 + d:16 + d + w]  # frame 1 = frame 0 moved d px left
+
+
+def test_coarse_flow_measures_a_known_pan():
+    """The first block alone at 1/16 gives the displacement of a panning texture within 1.5 px (or 15 %)."""
+    rife = registry.get("rife")
+    for d in (1, 6, 24, 40):
+        f0, f1 = _pair(d)
+        x = torch.from_numpy(np.stack([f0, f1])).permute(0, 3, 1, 2).float() / 255
+        a, b = rife._padded(x[:1], x[1:], 64)
+        with torch.no_grad():
+            coarse = rife.net.coarse_flow(a, b)
+        assert coarse.shape == (1, 4, 192 // 16, 256 // 16)
+        m = float(motion_px(coarse)[0])
+        assert abs(m - d) <= max(1.5, 0.15 * d), (d, m)
+
+
+def test_level_rule_by_motion():
+    thr = MOTION_RULE["threshold"]
+    assert levels_for_motion(480, 854, 0.5 * thr) == FINE  # small motion: the finer list
+    assert levels_for_motion(480, 854, 2 * thr + 1) == levels_for(480, 854) == LEVELS  # large: the size rule
+    assert levels_for_motion(720, 1280, 0.0) == FINE
+    # above max_short the size rule whatever the motion
+    assert levels_for_motion(1080, 1920, 0.0) == levels_for(1080, 1920)
+    assert levels_for_motion(2160, 3840, 100.0) == levels_for(2160, 3840)
+    k_large = MOTION_RULE["k_large"]
+    assert levels_for_motion(240, 320, 100.0) == tuple(s / min(2.0, k_large) for s in LEVELS)
+    with pytest.raises(ValueError, match="level_mode"):
+        registry.create("rife", level_mode="fast")
+
+
+def test_motion_mode_uses_the_chosen_list_exactly():
+    """A 2 px pan at 368 px (the size rule says 16..1) runs the finer list, bit-equal to asking for it; a 40 px pan
+    runs the size rule's list; level_mode="size" is the rule of before."""
+    motion, size = registry.create("rife", level_mode="motion"), registry.create("rife", level_mode="size")
+    fixed_fine = registry.create("rife", levels=FINE)
+    assert motion.level_mode == "motion"
+    f0, f1 = _pair(2, 368, 384)
+    out = motion.interpolate(f0, f1, [0.5])[0]
+    assert motion.last_levels == FINE
+    assert np.array_equal(out, fixed_fine.interpolate(f0, f1, [0.5])[0])
+    ref = size.interpolate(f0, f1, [0.5])[0]
+    assert size.last_levels == LEVELS and not np.array_equal(out, ref)
+    g0, g1 = _pair(40, 368, 384)
+    assert np.array_equal(motion.interpolate(g0, g1, [0.5])[0], size.interpolate(g0, g1, [0.5])[0])
+    assert motion.last_levels == LEVELS
+    x = torch.from_numpy(np.stack([f0, f1])).permute(0, 3, 1, 2).float() / 255
+    levels, m = motion.pair_levels(x[:1], x[1:])
+    assert levels == FINE and abs(m - 2) < 1.5
