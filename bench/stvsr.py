@@ -96,7 +96,9 @@ def lr_frames(hr: list[np.ndarray], space: float, preset: str = "bi", seed: int 
     """The LR input of a sequence of (cropped) HR frames under a degradation preset (``bi``: :func:`degrade`)."""
     if preset == "bi":
         return [degrade(f, space) for f in hr]
-    return degradation.degrade_frames(hr, lr_size(hr[0].shape[:2], space), preset, seed)
+    # the decoded frames carry the decoder's QP maps and frame types (models.degrade.CodedFrame) for the models
+    # that read them (the pre-cleaner); to every other model they are plain frames
+    return degradation.degrade_sequence(hr, lr_size(hr[0].shape[:2], space), preset, seed, side_data=True).coded()
 
 
 def evaluate_sequence(model, hr: list[np.ndarray], space: float, time_scale: int, warm: bool,

@@ -156,6 +156,28 @@ class Decoded:
     qp: list[np.ndarray | None] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
 
+    def coded(self) -> list[np.ndarray]:
+        """The frames as :class:`CodedFrame` where side information is known, else as they are."""
+        if not self.qp:
+            return list(self.frames)
+        return [f if q is None else CodedFrame(f, q, t) for f, q, t in zip(self.frames, self.qp, self.types)]
+
+
+class CodedFrame(np.ndarray):
+    """A decoded uint8 RGB frame that carries its decoder's side information, ``qp`` (the macroblock QP map) and
+    ``frame_type`` ("I", "P", "B"), to the models that use it (the pre-cleaner); to any other code it is a plain
+    array. Views of the same shape keep the side information, any other shape (a crop, a resize) drops it."""
+
+    def __new__(cls, image: np.ndarray, qp: np.ndarray | None = None, frame_type: str | None = None):
+        obj = np.asarray(image).view(cls)
+        obj.qp, obj.frame_type = qp, frame_type
+        return obj
+
+    def __array_finalize__(self, obj) -> None:
+        same = obj is not None and getattr(obj, "shape", None) == self.shape
+        self.qp = getattr(obj, "qp", None) if same else None
+        self.frame_type = getattr(obj, "frame_type", None) if same else None
+
 
 def _pad(img: np.ndarray) -> np.ndarray:
     """Replicate the last row/column to an even height and a width that is a multiple of 64: yuv420p needs even

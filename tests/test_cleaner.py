@@ -113,3 +113,17 @@ def test_one_training_step_lowers_the_loss_on_its_batch():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0]
+
+
+def test_cleaner_reads_the_side_data_a_coded_frame_carries():
+    from models import degrade
+
+    c = Cleaner(width=8, blocks=1)
+    torch.nn.init.constant_(c.net.head.bias, 0.5)
+    torch.nn.init.normal_(c.net.tail.weight, std=0.05)  # a residual that depends on the side planes
+    dec = degrade.compress([_frame(32, 48, k) for k in range(3)], 30, side_data=True)
+    coded = dec.coded()[2]
+    blind = c.clean(np.asarray(coded).view(np.ndarray))
+    told = c.clean(coded)
+    assert (told == c.clean(dec.frames[2], qp=dec.qp[2], frame_type=dec.types[2])).all()
+    assert (told != blind).any()

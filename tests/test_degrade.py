@@ -169,3 +169,15 @@ def test_real_single_image_and_errors():
         D.encode([img], 60)
     with pytest.raises(ValueError, match="no frames"):
         D.encode([], 23)
+
+
+def test_decoded_frames_carry_their_side_data_until_reshaped():
+    dec = D.compress(_clip(6, 40, 70), 28, side_data=True)
+    coded = dec.coded()
+    f = coded[1]
+    assert isinstance(f, D.CodedFrame) and f.frame_type in ("P", "B") and f.qp.shape == (3, 8)  # the padded 48x128 stream
+    assert (np.asarray(f) == dec.frames[1]).all()
+    same = f[...]  # a same-shape view keeps it, a crop drops it
+    assert same.qp is f.qp and f[:10].qp is None
+    plain = D.degrade_sequence(_clip(2, 40, 70), (40, 70), "bi").coded()
+    assert not isinstance(plain[0], D.CodedFrame)

@@ -15,8 +15,9 @@ with the decoder's QP maps and frame types. Four frames of each window (after it
 give two 96 px crops each, aligned to the 16 px macroblocks. A step draws 64 px sub-crops (aligned), random flips,
 and hides the side data (m = 0) half of the time, so the cleaner also works without it. Loss: Charbonnier to the
 clean LR. Validation: 192 px crops of the held-out sources at CRF 23, CRF 30 and clean, scored as the PSNR gain of
-the cleaned frame over its input, without side data (what the app's pipelines give it); ``best.pt`` keeps the best
-``gain(crf23) + gain(crf30) + 4·min(0, gain(clean))``.
+the cleaned frame over its input without side data (what the app's pipelines give it), and for clean inputs the PSNR
+of the cleaned frame against them (capped at 60); ``best.pt`` keeps the best
+``gain(crf23) + gain(crf30) + 0.5·min(0, psnr(clean) - 40)``.
 """
 from __future__ import annotations
 
@@ -170,14 +171,19 @@ def validate(net, vals: dict, device, bf16: bool, known: bool = False) -> dict:
             with mixed_precision(device, bf16):
                 pred = net(x.contiguous(memory_format=torch.channels_last) if bf16 else x,
                            None if side is None else side.to(device)).float()
-            gains.append((_psnr(pred.cpu(), y) - _psnr(x.cpu(), y)).numpy())
-        out[f"gain_{name}{'_qp' if known else ''}"] = float(np.concatenate(gains).mean())
+            if name == "clean":  # input == target: how far the cleaner moves a clean frame (PSNR, capped at 60)
+                gains.append(_psnr(pred.cpu(), y).clamp_max(60.0).numpy())
+            else:
+                gains.append((_psnr(pred.cpu(), y) - _psnr(x.cpu(), y)).numpy())
+        key = "psnr_clean" if name == "clean" else f"gain_{name}"
+        out[f"{key}{'_qp' if known else ''}"] = float(np.concatenate(gains).mean())
     net.train()
     return out
 
 
 def score(v: dict) -> float:
-    return v["gain_crf23"] + v["gain_crf30"] + 4 * min(0.0, v["gain_clean"])
+    """Gains at CRF 23 and 30, less a penalty when a clean frame moves by more than 40 dB PSNR."""
+    return v["gain_crf23"] + v["gain_crf30"] + 0.5 * min(0.0, v["psnr_clean"] - 40.0)
 
 
 def _load(path) -> dict:

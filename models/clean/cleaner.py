@@ -83,10 +83,13 @@ class Cleaner(NetRunner):
 
     @torch.inference_mode()
     def clean(self, frame: np.ndarray, qp: np.ndarray | None = None, frame_type: str | None = None) -> np.ndarray:
-        """The cleaned uint8 frame (same size); ``qp`` / ``frame_type`` from the decoder when known."""
+        """The cleaned uint8 frame (same size); ``qp`` / ``frame_type`` from the decoder when known (by default those
+        a :class:`models.degrade.CodedFrame` carries)."""
         check_frame(frame)
+        if qp is None:
+            qp, frame_type = getattr(frame, "qp", None), getattr(frame, "frame_type", None)
         device = next(self.net.parameters()).device
-        x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float().div_(255).to(device)
+        x = torch.from_numpy(np.ascontiguousarray(frame).view(np.ndarray)).permute(2, 0, 1)[None].float().div_(255).to(device)
         side = None
         if qp is not None:
             side = torch.from_numpy(side_planes(qp, frame_type, frame.shape[:2]))[None].to(device)
