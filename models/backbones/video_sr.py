@@ -10,6 +10,9 @@
 * **Any output size**: x4 by the network, then a PIL Lanczos resize to the requested size (antialiased when
   shrinking, for scales below 4; interpolating above). Single frames (:meth:`upscale`) run as a one-frame clip.
 * **Precision**: fp16 autocast on CUDA (models.device); fp32 on the CPU, or bf16 autocast with ``cpu_bf16``.
+* **CPU form** (``cpu_mode``, :mod:`models.backbones.cpu_fast`): on the CPU BasicVSR runs as an inference copy in
+  channels-last order or compiled, the same weights; None = :data:`CPU_MODE`, measured with
+  ``python -m bench.vsr_peers``.
 
 Memory (CPU fp32, measured with ``bench.stvsr_speed``): see ``bench/results/stvsr_speed.md``.
 """
@@ -33,6 +36,10 @@ from .runner import NetRunner
 #: SpyNet needs frames larger than 32 px a side (it rounds up to a multiple of 32 and halves its coarsest 32 px
 #: level): windows are at least this.
 MIN_WINDOW = 33
+#: BasicVSR's form on the CPU (:mod:`models.backbones.cpu_fast`) when ``cpu_mode`` is None.
+CPU_MODE = "plain"
+#: The sub-networks ``cpu_mode="compile"`` compiles.
+COMPILE_PARTS = ("spynet", "backward_trunk", "forward_trunk")
 
 
 def axis_tiles(n: int, core: int, halo: int, min_window: int = MIN_WINDOW) -> list[tuple[int, int, int, int]]:
@@ -70,12 +77,15 @@ class BasicVSRUpscaler(NetRunner):
     """:class:`~models.interfaces.SpatialUpscaler` (one frame) and a streaming video upscaler (many frames)."""
 
     def __init__(self, net: BasicVSR | None = None, chunk: int = 15, lookahead: int = 6, tile: int = 360,
-                 halo: int = 16, cpu_bf16: bool = False):
+                 halo: int = 16, cpu_bf16: bool = False, cpu_mode: str | None = None):
+        from .cpu_fast import check_mode
+
         if chunk < 1 or lookahead < 0 or tile < 16 or halo < 0:
             raise ValueError("chunk >= 1, lookahead >= 0, tile >= 16 and halo >= 0 are required")
         self.net = (net or BasicVSR()).eval()
         self.chunk, self.lookahead, self.tile, self.halo = chunk, lookahead, tile, halo
         self.cpu_bf16 = cpu_bf16
+        self.cpu_mode = check_mode(cpu_mode)
 
     # ------------------------------------------------------------------------------------------------ public --
     def upscale(self, frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -92,7 +102,7 @@ class BasicVSRUpscaler(NetRunner):
 
         size = _check_size(size) if size is not None else None
         device = inference_device()
-        self.net.to(device)
+        self._net_on(device, self.cpu_mode or CPU_MODE, COMPILE_PARTS, "BasicVSR")
         state: dict = {}
         buf: list[tuple[np.ndarray, bool]] = []
         shape = None
@@ -141,7 +151,7 @@ class BasicVSRUpscaler(NetRunner):
         hp, wp = lr.shape[-2:]
         out = [np.zeros((4 * hp, 4 * wp, 3), np.uint8) for _ in range(n_core)]
         fused = [np.zeros((self.net.num_feat, hp, wp), np.float16) for _ in range(n_core)] if features else None
-        net = self.net
+        net = self._net_on(device, self.cpu_mode or CPU_MODE, COMPILE_PARTS, "BasicVSR")
         with self._precision(device):
             for wy0, wy1, cy0, cy1 in axis_tiles(hp, self.tile, self.halo):
                 for wx0, wx1, cx0, cx1 in axis_tiles(wp, self.tile, self.halo):

@@ -1,0 +1,53 @@
+"""CPU forms of IFNet and BasicVSR (issue 31): same weights, same outputs as the plain fp32 network.
+
+Tolerance: uint8 outputs within 1 grey level of the plain path on >= 99.9 % of the values and >= 50 dB PSNR
+against it (float rounding of reordered convolutions only; the quality bound of the issue is 0.05 dB)."""
+import numpy as np
+import pytest
+import torch
+
+from models import registry
+from models.backbones import cpu_fast
+from tests.test_backbones import texture
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> None:
+    d = np.abs(a.astype(int) - b.astype(int))
+    assert d.max() <= 2 and (d <= 1).mean() >= 0.999, (d.max(), (d <= 1).mean())
+    mse = max(float(np.mean(d.astype(float) ** 2)), 1e-10)
+    assert 10 * np.log10(255 ** 2 / mse) >= 50
+
+
+def test_rife_channels_last_equals_plain(monkeypatch):
+    monkeypatch.setenv("FRAMEFORGE_DEVICE", "cpu")
+    tex = texture(128, 220)
+    f0, f1 = tex[:, :192], tex[:, 5:197]
+    plain = registry.create("rife", cpu_mode="plain")
+    fast = registry.create("rife", cpu_mode="channels_last")
+    a, b = plain.interpolate(f0, f1, [0.3, 0.5]), fast.interpolate(f0, f1, [0.3, 0.5])
+    for x, y in zip(a, b):
+        _close(x, y)
+    net = fast._net(torch.device("cpu"))
+    assert net is not fast.net and net.block0.conv0[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert plain._net(torch.device("cpu")) is plain.net  # plain: the network itself, no copy
+    assert "channels_last" in repr(fast)
+    with pytest.raises(ValueError, match="cpu mode"):
+        registry.create("rife", cpu_mode="turbo")
+
+
+def test_basicvsr_channels_last_equals_plain(monkeypatch):
+    monkeypatch.setenv("FRAMEFORGE_DEVICE", "cpu")
+    tex = texture(48, 90)
+    frames = [np.ascontiguousarray(tex[:, 2 * i:2 * i + 64]) for i in range(4)]
+    plain = registry.create("basicvsr", cpu_mode="plain", chunk=2, lookahead=1)
+    fast = registry.create("basicvsr", cpu_mode="channels_last", chunk=2, lookahead=1)
+    for x, y in zip(plain.upscale_stream(frames), fast.upscale_stream(frames)):
+        assert x.shape == (192, 256, 3)
+        _close(x, y)
+
+
+def test_compile_falls_back_without_a_compiler(monkeypatch):
+    info = {"model": "test CPU", "cores": 2, "flags": [], "bf16_native": False, "compiler": None, "torch_threads": 1}
+    monkeypatch.setattr("models.device.log_cpu_once", lambda log=None: info)
+    assert cpu_fast.resolve("compile", "IFNet") == "channels_last"
+    assert cpu_fast.resolve("plain", "IFNet") == "plain"
