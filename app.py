@@ -48,6 +48,9 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    from models.device import log_cpu_once
+
+    log_cpu_once()  # the CPU's model, ISA flags and compiler: what the CPU forms of the networks are chosen from
     try:
         cfg = settings.get()
     except settings.SettingsError as exc:
