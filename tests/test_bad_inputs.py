@@ -303,7 +303,7 @@ def test_compress_bad_inputs(client, models_dir):
 def test_only_the_tabs_endpoints_are_in_the_api(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert names == {"/video_sr", "/compare", "/interpolate_pair", "/interpolate_video", "/face_sr", "/face_compare",
-                     "/svs_spectrum", "/compress"}
+                     "/svs_spectrum", "/compress", "/video_sr_batch", "/interpolate_video_batch", "/face_sr_batch"}
 
 
 def test_accepted_inputs_that_used_to_go_wrong(client, files, out_dir):

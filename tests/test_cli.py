@@ -211,7 +211,7 @@ def test_zerogpu_durations_follow_the_job(monkeypatch):
         importlib.reload(mod)
     try:
         assert set(recorded) == {"video_sr_segment", "compare", "interpolate_pair", "interpolate_video_segment",
-                                 "face_sr", "compare_teacher_student"}
+                                 "face_sr", "face_compare"}  # the handlers are named after their endpoints
         short = ROOT / "examples" / "videos" / "bounce_sync_320x240.mp4"
         # video jobs run in segments, one call each, asking for the duration planned from the cost model (the plans
         # and the calls themselves: tests/test_segments.py)
@@ -230,7 +230,7 @@ def test_zerogpu_durations_follow_the_job(monkeypatch):
         f = recorded["face_sr"]
         assert 20 <= f(np.zeros((10, 10, 3)), "face_bicubic", 1, False) <= f(None, "face_bicubic", 4, False) <= 120
         assert f(None, "face_bicubic", 2, False) < f(None, "face_bicubic", 2, False, True) <= 120  # BasicVSR background
-        fc = recorded["compare_teacher_student"]
+        fc = recorded["face_compare"]
         assert 20 <= fc(None, 1, False) <= fc(None, 4, False) <= 120
     finally:
         monkeypatch.undo()
