@@ -222,3 +222,18 @@ def test_api_takes_fidelity_last_and_old_calls_still_work(tmp_path_factory):
     assert np.array_equal(np.asarray(Image.open(old[0])), np.asarray(Image.open(new[0])))  # fidelity 0 = faithful
     assert new[3]["fidelity"] == 0.0 and named[3]["fidelity"] == 1.0
     assert np.abs(np.asarray(Image.open(named[0])).astype(int) - np.asarray(Image.open(old[0]))).mean() > 2
+
+
+def test_fidelity_sweep_rows_are_the_restorer_at_those_fidelities(tmp_path):
+    from bench import face_fidelity
+    from bench.face import load_pairs
+    from bench.metrics import psnr
+
+    hq = Path(__file__).resolve().parents[1] / "examples" / "faces" / "astronaut_aligned_128.png"
+    Image.open(hq).convert("RGB").save(tmp_path / "a.png")
+    report = face_fidelity.run(str(tmp_path), 8, [0.0, 0.5, 1.0], preset="jpeg", seed=2)
+    (_, gt, lr), = load_pairs(str(tmp_path), 8, preset="jpeg", seed=2)
+    restorer = registry.get("face_realesrgan")
+    for row in report["results"]:
+        assert row["psnr"] == pytest.approx(psnr(restorer.restore(lr, 512, fidelity=row["fidelity"]), gt), abs=1e-9)
+    assert report["degrade"] == "jpeg" and report["seed"] == 2
