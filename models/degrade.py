@@ -286,7 +286,8 @@ def encode(frames: list[np.ndarray], crf: int, codec: str = "h264", fps: float =
     return buf.getvalue()
 
 
-_PICT = {1: "I", 2: "P", 3: "B"}
+#: PyAV's picture types (``VideoFrame.pict_type``) by name
+PICTURE_TYPES = {1: "I", 2: "P", 3: "B"}
 
 
 def decode(data: bytes, size: tuple[int, int] | None = None, side_data: bool = False) -> Decoded:
@@ -313,7 +314,7 @@ def decode(data: bytes, size: tuple[int, int] | None = None, side_data: bool = F
                     if hasattr(sd, "qp_map"):
                         qp = np.asarray(sd.qp_map(), dtype=np.float32)
                 qps.append(qp)
-                types.append(_PICT.get(int(fr.pict_type), "P"))
+                types.append(PICTURE_TYPES.get(int(fr.pict_type), "P"))
     return Decoded(frames, qps, types)
 
 

@@ -127,3 +127,33 @@ def test_cleaner_reads_the_side_data_a_coded_frame_carries():
     told = c.clean(coded)
     assert (told == c.clean(dec.frames[2], qp=dec.qp[2], frame_type=dec.types[2])).all()
     assert (told != blind).any()
+
+
+def test_the_video_pipeline_hands_the_decoders_qp_maps_to_the_cleaner(tmp_path, monkeypatch):
+    """upscale_video decodes QP maps for a cleaned pipeline (and only for it) and the cleaner receives them."""
+    from models import degrade, video_io
+    from models.baselines.resize import Lanczos
+    from models.baselines.two_stage import TwoStage
+    from models.clean import cleaner as C
+    from models.pipelines.video_sr import upscale_video
+
+    src = tmp_path / "clip.mp4"
+    src.write_bytes(degrade.encode([_frame(48, 64, k) for k in range(5)], 28))
+    frames = list(video_io.iter_frames(src, side_data=True))
+    assert all(isinstance(f.image, degrade.CodedFrame) and f.image.qp.shape == (3, 4) for f in frames)
+    assert not any(isinstance(f.image, degrade.CodedFrame) for f in video_io.iter_frames(src))
+
+    class Hold:
+        arbitrary_t = True
+
+        def interpolate(self, a, b, ts):
+            return [a.copy() for _ in ts]
+
+    seen = []
+    clean = C.Cleaner.clean
+    monkeypatch.setattr(C.Cleaner, "clean", lambda self, f, qp=None, frame_type=None: (
+        seen.append(getattr(f, "qp", None) is not None), clean(self, f, qp, frame_type))[1])
+    cleaned = TwoStage(CleanedUpscaler(Cleaner(width=8, blocks=1), Lanczos()), Hold())
+    assert cleaned.side_data and not TwoStage(Lanczos(), Hold()).side_data
+    upscale_video(cleaned, str(src), str(tmp_path / "out.mp4"), 2.0, time_factor=1)
+    assert len(seen) == 5 and all(seen)

@@ -63,6 +63,11 @@ class TwoStage:
     def arbitrary_t(self) -> bool:
         return bool(getattr(self.interpolator, "arbitrary_t", False))
 
+    @property
+    def side_data(self) -> bool:
+        """Whether the upscaler reads the decoder's QP maps (a pre-cleaner): the pipelines then decode them."""
+        return bool(getattr(self.upscaler, "side_data", False))
+
     def upscale_pair(self, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float],
                      size: tuple[int, int]) -> list[np.ndarray]:
         check_pair(frame0, frame1)

@@ -102,6 +102,8 @@ class CleanedUpscaler:
     """:class:`~models.interfaces.SpatialUpscaler`: clean each LR frame, then hand it to ``upscaler`` (through its
     stream when it has one, so a video upscaler still sees the whole sequence)."""
 
+    side_data = True  # the pipelines decode QP maps and frame types for it (models.degrade.CodedFrame)
+
     def __init__(self, cleaner: Cleaner, upscaler):
         self.cleaner = cleaner
         self.upscaler = upscaler
