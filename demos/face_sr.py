@@ -73,16 +73,17 @@ def _human(seconds: float) -> str:
 
 
 def _estimate(model_id, detected, photo_pixels: int, background: bool) -> float | None:
-    """This machine's estimate for the faces that will be restored (seconds; on a GPU divided by the assumed
-    speed-up of models.pipelines.estimate)."""
-    from models.pipelines.estimate import GPU_SPEEDUP
+    """This machine's estimate for the faces that will be restored (seconds): the per-face times measured here,
+    times the machine's speed now (models.pipelines.estimate.speed_factor: other processes' load); on a GPU divided
+    by the assumed speed-up of models.pipelines.estimate."""
+    from models.pipelines import estimate as costs
 
     est = estimate_photo_seconds(model_id or registry.default_id("face"),
                                  [d.crop_side for d in detected if not d.skipped], photo_pixels,
                                  "basicvsr" if background else "lanczos")
     if est is None:
         return None
-    return est / GPU_SPEEDUP if accelerated() else est
+    return est / costs.GPU_SPEEDUP if accelerated() else est * costs.speed_factor()
 
 
 def eta_progress(progress, estimate: float | None):
@@ -245,7 +246,8 @@ def _estimate_text(model_id, img, detected, ticked, background) -> str:
     where = "the GPU (assumed 25x this 2-core CPU)" if accelerated() else "this 2-core CPU"
     time_text = f"about {_human(est)}" if est is not None else "not measured for this model"
     return (f"{note}{len(chosen)} of {len(detected)} faces will be restored (aligned crops of {sides} px). Estimated time "
-            f"on {where}: {time_text} (measured per face here, growing with the crop's area).")
+            f"on {where}: {time_text} (measured per face here, growing with the crop's area, scaled by this machine's "
+            "load now).")
 
 
 def estimate_text(image, model_id, upscale, aligned, background, min_face, min_score, max_yaw, faces, large_faces):
