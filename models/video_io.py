@@ -343,13 +343,15 @@ def _to_display(image: np.ndarray, rotation: int) -> np.ndarray:
 
 
 def iter_frames(path, max_frames: int | None = None, start_time: float = 0.0, fps: float | None = None,
-                tone_map: bool = False) -> Iterator[Frame]:
+                tone_map: bool = False, side_data: bool = False) -> Iterator[Frame]:
     """Decode frames one at a time (never the whole video in memory), rotated to display orientation.
 
     ``start_time`` (seconds from the stream start) seeks to the key frame before it and skips earlier frames.
     A zip or folder of PNG frames (:func:`is_sequence`) is read at ``fps`` frames per second. ``tone_map``: an HDR
     stream (PQ or HLG, :func:`hdr_kind`) comes out tone-mapped to SDR BT.709 (:func:`tone_map_to_sdr`); without it
     an HDR stream's frames are its PQ/HLG-coded values (what :class:`VideoWriter` with ``hdr`` writes back).
+    ``side_data``: 8-bit unrotated frames come as :class:`models.degrade.CodedFrame` with the decoder's macroblock
+    QP map and frame type where the codec exports them (H.264; for the pre-cleaner).
     """
     if max_frames is not None and max_frames <= 0:
         return
@@ -359,6 +361,8 @@ def iter_frames(path, max_frames: int | None = None, start_time: float = 0.0, fp
     name = Path(path).name
     with _open_input(path) as container:
         stream = container.streams.video[0]
+        if side_data:
+            stream.codec_context.options = {"export_side_data": "venc_params"}
         stream.thread_type = "AUTO"
         tb = stream.time_base or Fraction(1, 90000)
         origin = stream.start_time or 0  # pts of the stream start
@@ -389,6 +393,8 @@ def iter_frames(path, max_frames: int | None = None, start_time: float = 0.0, fp
                 else:
                     rgb = frame.to_ndarray(format="rgb24")
                 image = _to_display(rgb, rotation)
+                if side_data and not rotation and hdr is None and not deep:
+                    image = _coded(image, frame)
                 yield Frame(image=image, time=time, index=index)
                 produced += 1
                 if max_frames is not None and produced >= max_frames:
@@ -397,6 +403,17 @@ def iter_frames(path, max_frames: int | None = None, start_time: float = 0.0, fp
             raise VideoError(f"{name} is damaged: decoding stopped after {decoded} frames ({_reason(exc)}).") from exc
     if produced == 0 and start_time <= 0:
         raise VideoError(f"{name} contains no decodable video frames.")
+
+
+def _coded(image: np.ndarray, frame: "av.VideoFrame") -> np.ndarray:
+    """``image`` with the QP map and type of the decoded ``frame`` when its decoder exported them."""
+    from .degrade import PICTURE_TYPES, CodedFrame
+
+    for sd in frame.side_data:
+        if hasattr(sd, "qp_map"):
+            qp = np.asarray(sd.qp_map(), dtype=np.float32)
+            return CodedFrame(image, qp, PICTURE_TYPES.get(int(frame.pict_type), "P"))
+    return image
 
 
 def read_frames(path, max_frames: int | None = None) -> list[np.ndarray]:

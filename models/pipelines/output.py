@@ -35,11 +35,12 @@ class Plan:
     dedup_threshold: float = DUP_THRESHOLD
     stats: DedupStats = field(default_factory=DedupStats)
     hdr_note: str = ""
+    side_data: bool = False  # decode with the QP maps and frame types (a model with a pre-cleaner reads them)
 
     def frames(self) -> Iterator[video_io.Frame]:
         """The source frames as the walk should see them."""
         frames = video_io.iter_frames(self.src, fps=self.info.fps if self.info.sequence else None,
-                                      tone_map=self.tone_map)
+                                      tone_map=self.tone_map, side_data=self.side_data)
         return dedup_frames(frames, self.dedup_threshold, stats=self.stats) if self.dedup else frames
 
     def writer(self, dst: str, audio: bool = True):

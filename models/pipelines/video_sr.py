@@ -76,6 +76,7 @@ def upscale_video(model, src: str, dst: str, scale: float, fps: float | None = N
     out_fps = output_fps(info, time_factor, fps)
     limits.check_output(math.ceil(info.duration * out_fps) + 1, out_w, out_h)
     job = output.plan(src, info, out_fps, codec, crf, preset, bit_depth, hdr, dedup, dedup_threshold)
+    job.side_data = bool(getattr(model, "side_data", False))
     report = VideoSRReport(out_path=dst, in_size=(info.width, info.height), out_size=(out_w, out_h),
                            in_fps=info.fps, out_fps=out_fps, hdr=job.hdr_note)
     size = (out_h, out_w)
