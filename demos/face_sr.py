@@ -72,7 +72,7 @@ def _human(seconds: float) -> str:
     return f"{max(1, round(seconds))} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
-def _estimate(model_id, detected, photo_pixels: int, background: bool) -> float | None:
+def _estimate(model_id, detected, photo_pixels: int, background: bool, upscale: float = 2.0) -> float | None:
     """This machine's estimate for the faces that will be restored (seconds): the per-face times measured here,
     times the machine's speed now (models.pipelines.estimate.speed_factor: other processes' load); on a GPU divided
     by the assumed speed-up of models.pipelines.estimate."""
@@ -80,7 +80,7 @@ def _estimate(model_id, detected, photo_pixels: int, background: bool) -> float 
 
     est = estimate_photo_seconds(model_id or registry.default_id("face"),
                                  [d.crop_side for d in detected if not d.skipped], photo_pixels,
-                                 "basicvsr" if background else "lanczos")
+                                 "basicvsr" if background else "lanczos", float(upscale or 2))
     if est is None:
         return None
     return est / costs.GPU_SPEEDUP if accelerated() else est * costs.speed_factor()
@@ -152,7 +152,7 @@ def face_sr(image, model_id, upscale, aligned, background=False, min_face=0, min
     if not aligned:
         try:
             estimate = _estimate(model_id, find_faces(img, float(u), selection=selection), img.shape[0] * img.shape[1],
-                                 bool(background))
+                                 bool(background), float(u))
         except ValueError:
             estimate = None  # restore_photo says why
     tick = progress_checker(progress)
@@ -216,9 +216,10 @@ def preview(image, model_id, upscale, aligned, background, min_face, min_score, 
     """After an upload or a filter change: the numbered faces (ticked = will be restored), the photo with the
     numbered boxes, and the estimate. Not an API endpoint."""
     empty = (gr.update(choices=[], value=[]), None, "")
-    if not image or aligned:
-        return empty[0], None, ("An aligned crop is one face: about " + _human(_estimate(
-            model_id, [], 0, False) or 1) + "." if image and aligned else "")
+    if not image:
+        return empty
+    if aligned:
+        return empty[0], None, _aligned_estimate(image, model_id, upscale)
     try:
         img, detected = _found(image, upscale, _selection(min_face, min_score, max_yaw, None, large_faces))
     except Exception as exc:  # noqa: BLE001 - the job itself reports a bad upload
@@ -226,10 +227,26 @@ def preview(image, model_id, upscale, aligned, background, min_face, min_score, 
     choices = [(d.label() + (f" — left alone: {d.skipped}" if d.skipped else ""), d.number) for d in detected]
     ticked = [d.number for d in detected if not d.skipped]
     return (gr.update(choices=choices, value=ticked), _boxes(img, detected, image),
-            _estimate_text(model_id, img, detected, ticked, background))
+            _estimate_text(model_id, img, detected, ticked, background, upscale))
 
 
-def _estimate_text(model_id, img, detected, ticked, background) -> str:
+def _aligned_estimate(image, model_id, upscale) -> str:
+    """The estimate for an aligned crop: one face, its crop the image's shorter side (at most 512 px)."""
+    from dataclasses import replace
+
+    from models.pipelines.face_photo import DetectedFace
+
+    try:
+        img = read_image(image, "photo", min_side=16)
+    except Exception:  # noqa: BLE001 - the job itself reports a bad upload
+        return ""
+    side = int(min(512, min(img.shape[:2])))
+    face = replace(DetectedFace(1, (0, 0, 0, 0), 1.0, np.zeros((5, 2)), 0.0, side, side), crop_side=side)
+    est = _estimate(model_id, [face], img.shape[0] * img.shape[1], False, upscale)
+    return f"One aligned face ({side} px). Estimated time: about {_human(est)}." if est is not None else ""
+
+
+def _estimate_text(model_id, img, detected, ticked, background, upscale=2.0) -> str:
     if not detected:
         return "No face found in this photo."
     note = ""
@@ -241,7 +258,7 @@ def _estimate_text(model_id, img, detected, ticked, background) -> str:
 
     # ticked faces are restored whatever the filters said
     est = _estimate(model_id, [replace(d, skipped=None) for d in chosen], img.shape[0] * img.shape[1],
-                    bool(background))
+                    bool(background), upscale)
     sides = ", ".join(f"{d.crop_side}" for d in chosen) or "none"
     where = "the GPU (assumed 25x this 2-core CPU)" if accelerated() else "this 2-core CPU"
     time_text = f"about {_human(est)}" if est is not None else "not measured for this model"
@@ -252,13 +269,15 @@ def _estimate_text(model_id, img, detected, ticked, background) -> str:
 
 def estimate_text(image, model_id, upscale, aligned, background, min_face, min_score, max_yaw, faces, large_faces):
     """The estimate for the ticked faces (after a tick, a model or a background change). Not an API endpoint."""
-    if not image or aligned:
+    if not image:
         return ""
+    if aligned:
+        return _aligned_estimate(image, model_id, upscale)
     try:
         img, detected = _found(image, upscale, _selection(min_face, min_score, max_yaw, None, large_faces))
     except Exception:  # noqa: BLE001
         return ""
-    return _estimate_text(model_id, img, detected, faces, background)
+    return _estimate_text(model_id, img, detected, faces, background, upscale)
 
 
 def _boxes(img, detected, source) -> str:

@@ -279,3 +279,15 @@ def test_selection_on_the_bundled_two_face_example():
     for chosen in [(1,), (2,), (1, 2)]:
         res = restore_photo(photo, ColourRestorer(), upscale=2, selection=Selection(faces=chosen))
         assert _pasted(res, photo, 2) == set(chosen) and {f.number for f in res.faces} == set(chosen)
+
+
+def test_aligned_crop_estimate_is_one_face():
+    from demos import face_sr
+    from models.pipelines.face_photo import estimate_photo_seconds
+
+    crop = str(ROOT / "examples" / "faces" / "astronaut_aligned_128.png")
+    text = face_sr.estimate_text(crop, "face_basicvsr", 4, True, False, 0, 0.9, 45, [], False)
+    assert text.startswith("One aligned face (128 px). Estimated time: about")
+    assert face_sr.preview(crop, "face_basicvsr", 4, True, False, 0, 0.9, 45, False)[2] == text
+    assert estimate_photo_seconds("face_basicvsr", [128], 128 * 128, upscale=4) > estimate_photo_seconds(
+        "face_basicvsr", [128], 128 * 128, upscale=1)
