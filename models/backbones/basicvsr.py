@@ -33,7 +33,8 @@ class ResidualBlockNoBN(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(self.relu(self.conv1(x)))
+        y = self.conv2(self.relu(self.conv1(x)))
+        return x + y if torch.is_grad_enabled() else y.add_(x)  # inference: the same sum in place
 
 
 class ConvResidualBlocks(nn.Module):

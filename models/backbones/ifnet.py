@@ -65,7 +65,10 @@ class ResConv(nn.Module):
         self.act = nn.LeakyReLU(0.2, inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.conv(x) * self.beta + x)
+        y = self.conv(x)
+        if torch.is_grad_enabled():
+            return self.act(y * self.beta + x)
+        return self.act(y.mul_(self.beta).add_(x))  # inference: the same operations in place (no temporaries)
 
 
 class IFBlock(nn.Module):
