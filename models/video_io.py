@@ -9,9 +9,15 @@ Conventions
 * ``VideoInfo.rotation`` is the clockwise rotation (0, 90, 180, 270) applied to the stored pictures for display
   (the convention of the legacy ``rotate`` tag and of ffmpeg's autorotate). PyAV's ``VideoFrame.rotation`` is
   counter-clockwise, so ``rotation = -frame.rotation mod 360``.
-* Output: libx264, yuv420p, mp4 with ``+faststart``. Odd frame sizes are **cropped** by one pixel on the right /
-  bottom (yuv420p needs even sizes). The source's audio packets are remuxed unchanged when mp4 can hold the codec
+* Output: by default libx264, yuv420p, mp4 with ``+faststart`` (CRF 18, preset fast); ``codec`` h265 / vp9 (webm) /
+  ffv1 (lossless mkv), 10-bit, and HDR PQ/HLG tags on request (:data:`CODECS`), a zip or folder of PNGs through
+  :func:`open_writer` (:class:`PngSequenceWriter`). Odd frame sizes are **cropped** by one pixel on the right /
+  bottom for 4:2:0 outputs (they need even sizes). The source's audio packets are remuxed unchanged when mp4 can hold the codec
   (``audio_mode == "copy"``), else decoded and re-encoded to AAC (``"aac"``); ``"none"`` without audio.
+
+* Input colour: :func:`probe` reports the stream's primaries / transfer / matrix, bit depth and ``hdr`` ("pq",
+  "hlg" or None); :func:`iter_frames` with ``tone_map`` maps HDR to SDR BT.709 (:func:`tone_map_to_sdr`). A zip or
+  folder of PNG frames is read as a video at a frame rate given by the caller (:func:`is_sequence`).
 
 Every bad input raises :class:`VideoError` (a ``ValueError``) with a reason a user can act on. Containers are
 always closed, also when an exception is raised or a frame iterator is abandoned.
