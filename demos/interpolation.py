@@ -198,8 +198,9 @@ def build() -> None:
                 video = gr.Video(label="Input video", sources=["upload"])
                 mode = Radio(["factor", "target fps"], value="factor", label="Mode")
                 factor = Dropdown([1, 2, 4, 8], value=2, label="Factor")
-                target_fps = Number(value=60, label="Target fps (below the input's reduces the rate, e.g. 30 → 25)",
-                                    minimum=1, maximum=240, visible=False)
+                target_fps = Number(value=60, label="Target fps", minimum=1, maximum=240, visible=False,
+                                    info="Below the input's it reduces the rate (e.g. 30 → 25), each frame made at "
+                                         "its exact time")
                 vmodel = model_picker("vfi")
                 extra = video_options.controls(loop=True)
                 estimate = gr.Markdown()

@@ -70,7 +70,7 @@ def source(video, frames_zip, input_fps) -> tuple[str, float | None]:
             raise gr.Error("Give the frame rate of the PNG frames (frames per second).", print_exception=False)
         return str(path), float(input_fps)
     if not video:
-        raise gr.Error("Upload a video (or a zip of PNG frames) first.", print_exception=False)
+        raise gr.Error("Upload a video first (or a zip of PNG frames).", print_exception=False)
     return video, None
 
 

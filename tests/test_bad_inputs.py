@@ -225,7 +225,7 @@ def test_interpolate_pair_bad_inputs(client, files, case, inputs, message):
 VIDEO_VFI = [
     ("no video", (None, "factor", 2, 60, "dis_flow"), "Upload a video first"),
     ("bad mode", ("clip", "sideways", 2, 60, "dis_flow"), "Mode must be one of 'factor', 'target fps'; got 'sideways'"),
-    ("factor 16", ("clip", "factor", 16, 60, "dis_flow"), "Factor must be one of 2, 4, 8; got 16"),
+    ("factor 16", ("clip", "factor", 16, 60, "dis_flow"), "Factor must be one of 1, 2, 4, 8; got 16"),
     ("target fps zero", ("clip", "target fps", 2, 0, "dis_flow"), "Target fps must be between 1 and 240, got 0"),
     ("target fps text", ("clip", "target fps", 2, "x", "dis_flow"), "Target fps must be a number"),
     ("corrupt", ("text_video", "factor", 2, 60, "dis_flow"), "not a video file"),
@@ -309,7 +309,7 @@ def test_only_the_tabs_endpoints_are_in_the_api(client):
 def test_accepted_inputs_that_used_to_go_wrong(client, files, out_dir):
     from models import video_io
 
-    out, _, summary = client.predict(up(files["truncated"]), 2, 0, 1, "lanczos+dis", api_name="/video_sr")
+    out, _, summary, *_ = client.predict(up(files["truncated"]), 2, 0, 1, "lanczos+dis", api_name="/video_sr")
     assert "truncated or damaged: 18 of 30 frames" in summary or "seems truncated" in summary
     gallery, mp4, gif = client.predict(up(files["grey16"]), up(files["grey16"]), 1, "blend", 8,
                                        api_name="/interpolate_pair")

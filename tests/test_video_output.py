@@ -265,6 +265,13 @@ def test_long_stills_stay_still():
     out = list(dedup_frames(frames, stats=stats))
     assert [round(f.time, 3) for f in out] == [0.0, 0.5, 0.6, 0.7]  # a 6-frame still: its start and its end
     assert out[1].image is out[0].image and stats.stills == 1 and stats.duplicates == 5
+    # a variable-rate recording: the same picture again after a 5 s pause is a pause, not a hold to re-time
+    times = [0.0, 0.1, 0.2, 5.2, 5.3]
+    xs = [6, 12, 18, 18, 24]
+    vfr = [video_io.Frame(square_frame(x), t, i) for i, (x, t) in enumerate(zip(xs, times))]
+    out = list(dedup_frames(vfr, fps=10))
+    assert [f.time for f in out] == [0.0, 0.1, 0.2, 5.2, 5.3] and out[3].image is out[2].image
+    assert [f.time for f in dedup_frames(vfr)] == [0.0, 0.1, 2.7, 5.3]  # without the rate: re-timed to the centre
 
 
 # ------------------------------------------------------------------------------------------------ loop / reduction

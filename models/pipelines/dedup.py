@@ -10,7 +10,9 @@ interpolator moves evenly instead of stuttering (a morph between two equal frame
   frame to the **centre** of the run (a drawing held 2 frames at 0, 1 is shown at 0.5): holds of 2 and 3 frames
   mixed (3:2 pulldown) or regular (twos) then come out evenly spaced. The first run keeps its first time and the
   last run its last time (no duplicate at the ends, the duration is kept). A run longer than :data:`MAX_RUN` frames
-  is a still, not a hold: it stays a still (its first and last instants are kept, the output holds it).
+  is a still, not a hold: it stays a still (its first and last instants are kept, the output holds it). So is a
+  run whose frames are further apart than 1.5 frame periods of the stream's nominal rate (``fps``): in a variable
+  frame-rate recording a repeated picture after a pause is a pause, not a drawing to re-time.
 """
 from __future__ import annotations
 
@@ -66,7 +68,7 @@ class DedupStats:
 
 
 def dedup_frames(frames: Iterable[video_io.Frame], threshold: float = DUP_THRESHOLD, max_run: int = MAX_RUN,
-                 stats: DedupStats | None = None) -> Iterator[video_io.Frame]:
+                 stats: DedupStats | None = None, fps: float | None = None) -> Iterator[video_io.Frame]:
     """The frames without duplicates, re-timed (see the module notes). Holds two frames in memory. A still's end is
     yielded as a frame with the *same* image object as its start (pipelines hold it instead of interpolating)."""
     if not threshold or threshold <= 0:
@@ -80,11 +82,12 @@ def dedup_frames(frames: Iterable[video_io.Frame], threshold: float = DUP_THRESH
     def flush(final: bool):
         nonlocal first_run
         head, tail = run[0], run[-1]
+        paused = fps is not None and tail.time - head.time > (length - 1) * 1.5 / fps
         if length == 1:
             out = [head]
-        elif length > max_run or (first_run and final):
-            stats.stills += length > max_run
-            stats.holds += length <= max_run
+        elif length > max_run or paused or (first_run and final):
+            stats.stills += length > max_run or paused
+            stats.holds += length <= max_run and not paused
             out = [head, video_io.Frame(head.image, tail.time, tail.index)]
         else:
             stats.holds += 1

@@ -41,7 +41,9 @@ class Plan:
         """The source frames as the walk should see them."""
         frames = video_io.iter_frames(self.src, fps=self.info.fps if self.info.sequence else None,
                                       tone_map=self.tone_map, side_data=self.side_data)
-        return dedup_frames(frames, self.dedup_threshold, stats=self.stats) if self.dedup else frames
+        if not self.dedup:
+            return frames
+        return dedup_frames(frames, self.dedup_threshold, stats=self.stats, fps=self.info.fps)
 
     def writer(self, dst: str, audio: bool = True):
         audio_from = self.src if audio and not self.info.sequence else None
