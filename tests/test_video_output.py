@@ -329,3 +329,21 @@ def test_estimate_scaled_by_a_probe_of_the_model_and_time_left():
     bar.started -= 10  # 10 s spent
     bar(0.25, "frame 3/12")
     assert seen == ["frame 3/12 · about 30 s left"]
+
+
+def test_hlg_is_detected_kept_and_tone_mapped(hdr_clip, tmp_path):
+    _, frames = hdr_clip
+    sdr = write_frames(tmp_path / "sdr.mkv", frames, 10, codec="ffv1")
+    hlg = tmp_path / "hlg.mp4"
+    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", "-i", str(sdr), "-vf",
+                    "zscale=transfer=arib-std-b67:primaries=bt2020:matrix=bt2020nc:transferin=bt709:"
+                    "primariesin=bt709:matrixin=bt709,format=yuv420p10le", "-c:v", "libx265", "-crf", "8",
+                    "-x265-params", "log-level=error", "-color_primaries", "bt2020", "-color_trc", "arib-std-b67",
+                    "-colorspace", "bt2020nc", str(hlg)], check=True)
+    assert video_io.probe(hlg).hdr == "hlg"
+    kept = interpolate_video(registry.get("blend"), str(hlg), str(tmp_path / "k.mp4"), factor=2)
+    assert video_io.probe(tmp_path / "k.mp4").color_transfer == "arib-std-b67" and "HLG/bt2020" in kept.hdr
+    mapped = interpolate_video(registry.get("blend"), str(hlg), str(tmp_path / "m.mp4"), factor=2, hdr="tonemap")
+    assert "reference white 203 cd/m²" in mapped.hdr and video_io.probe(tmp_path / "m.mp4").hdr is None
+    out = [f.image.astype(int) for f in video_io.iter_frames(tmp_path / "m.mp4")]
+    assert 20 < np.mean(out[0]) < 235  # a picture, neither black nor blown out
