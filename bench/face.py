@@ -15,6 +15,7 @@ every face, less the outputs kept for scoring (the metrics run afterwards).
 ``--degrade PRESET`` makes the low-res face with :func:`models.degrade.apply_image` instead (``jpeg``: blur, bicubic
 down, noise, JPEG q 30-80, the blind protocol of old photos), seed = ``--seed`` + the face's index (sorted by name);
 the JSON then records ``degrade`` and ``seed``. Without it nothing changes (PIL bicubic; ``bi`` is the same pixels).
+``--fidelity F`` runs models that have the control (``face_realesrgan``) at F (recorded as ``fidelity``).
 """
 from __future__ import annotations
 
@@ -104,8 +105,10 @@ def score(outs: list[np.ndarray], secs: list[float], pairs, identity: bool | Dli
             "ms_per_face": 1000.0 * common.median(secs), "n": len(pairs)}
 
 
-def _measure(model_id: str, pairs, threads: int | None, identity: bool | DlibIdentity | str = True) -> dict | None:
-    """Build and score one model; peak memory covers building it and restoring every face (not the scoring)."""
+def _measure(model_id: str, pairs, threads: int | None, identity: bool | DlibIdentity | str = True,
+             fidelity: float | None = None) -> dict | None:
+    """Build and score one model (bound to ``fidelity`` when it has that control); peak memory covers building it
+    and restoring every face (not the scoring)."""
     from models.memory import PeakMemory
 
     common.set_threads(threads)
@@ -114,24 +117,28 @@ def _measure(model_id: str, pairs, threads: int | None, identity: bool | DlibIde
         model = common.load_model(model_id, "face")
         if model is None:
             return None
+        if fidelity is not None:
+            from models.face.blind import at_fidelity
+
+            model = at_fidelity(model, fidelity)
         outs, secs = restore_all(model, pairs)
     peak = mem.growth_mb - sum(o.nbytes for o in outs) / 2**20  # less the outputs kept for scoring
     return {**score(outs, secs, pairs, identity), "peak_mb": max(0.0, peak), "peak_method": mem.method}
 
 
-def _child(model_id, pairs, threads, identity, queue) -> None:
+def _child(model_id, pairs, threads, identity, queue, fidelity=None) -> None:
     try:
-        queue.put(("ok", _measure(model_id, pairs, threads, identity)))
+        queue.put(("ok", _measure(model_id, pairs, threads, identity, fidelity)))
     except BaseException as exc:  # report, never hang the parent
         queue.put(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
 
 
 def measure_isolated(model_id: str, pairs, threads: int | None,
-                     identity: bool | DlibIdentity | str = True) -> dict | None:
+                     identity: bool | DlibIdentity | str = True, fidelity: float | None = None) -> dict | None:
     """:func:`_measure` in a fresh forked process, so its peak RSS is the model's own."""
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(model_id, pairs, threads, identity, queue))
+    proc = ctx.Process(target=_child, args=(model_id, pairs, threads, identity, queue, fidelity))
     proc.start()
     status, payload = queue.get()
     proc.join()
@@ -141,7 +148,8 @@ def measure_isolated(model_id: str, pairs, threads: int | None,
 
 
 def run(data: str, scale: int, models: list[str], threads: int | None = 1, limit: int | None = None,
-        isolate: bool = True, identity: bool = True, preset: str | None = None, seed: int = 0) -> dict:
+        isolate: bool = True, identity: bool = True, preset: str | None = None, seed: int = 0,
+        fidelity: float | None = None) -> dict:
     from .face_metrics import identity_model
 
     if preset is not None:
@@ -149,6 +157,13 @@ def run(data: str, scale: int, models: list[str], threads: int | None = 1, limit
 
         try:
             preset = check_preset(preset)
+        except ValueError as exc:
+            raise common.DataError(str(exc)) from None
+    if fidelity is not None:
+        from models.face.blind import check_fidelity
+
+        try:
+            fidelity = check_fidelity(fidelity)
         except ValueError as exc:
             raise common.DataError(str(exc)) from None
     common.set_threads(threads)
@@ -161,7 +176,7 @@ def run(data: str, scale: int, models: list[str], threads: int | None = 1, limit
                 scorer.truth(gt)
     results = []
     for mid in models:
-        r = (measure_isolated if isolate else _measure)(mid, pairs, threads, scorer)
+        r = (measure_isolated if isolate else _measure)(mid, pairs, threads, scorer, fidelity)
         if r is None:
             continue
         r = {"model": mid, **r}
@@ -172,6 +187,8 @@ def run(data: str, scale: int, models: list[str], threads: int | None = 1, limit
     report = {"protocol": PROTOCOL, "machine": common.machine(), "threads": threads, "scale": scale,
               "data": {"path": str(data), "faces": len(pairs), "lr_size": GT_SIZE // scale, "gt_size": GT_SIZE},
               "results": results}
+    if fidelity is not None:
+        report["fidelity"] = fidelity
     if preset is not None:
         report.update(degrade=preset, seed=seed, protocol=PROTOCOL + f"; low-res faces made by models.degrade "
                       f"preset {preset!r}, seed {seed} + face index (instead of the bicubic downscale)")
@@ -189,11 +206,13 @@ def main(argv=None) -> int:
                     help="make the low-res faces with models.degrade (bi, jpeg, real, crfNN) instead of the bicubic "
                          "downscale; recorded in the JSON")
     ap.add_argument("--seed", type=int, default=0, help="base seed of --degrade (face i gets seed + i; default 0)")
+    ap.add_argument("--fidelity", type=float,
+                    help="run models with a fidelity control (face_realesrgan) at this fidelity (0-1; default: theirs)")
     args = ap.parse_args(argv)
     return common.run_and_publish(
         lambda: run(args.data, args.scale, common.resolve_models(args.models, "face"), args.threads or None,
                     args.limit, isolate=not args.in_process, identity=not args.no_identity, preset=args.degrade,
-                    seed=args.seed),
+                    seed=args.seed, fidelity=args.fidelity),
         PROTOCOL, COLUMNS, args.json)
 
 

@@ -186,6 +186,7 @@ def test_bench_face_degrade_presets(tmp_path):
     assert np.array_equal(jpeg[1][2], degrade.apply_image(plain[1][1], (128, 128), "jpeg", 3 + 1))  # seed + index
     assert np.array_equal(jpeg[0][2], face.load_pairs(str(tmp_path), 4, preset="jpeg", seed=3)[0][2])
     assert face.main(["--data", str(tmp_path), "--scale", "4", "--degrade", "nope", "--models", "face_bicubic"]) == 2
+    assert face.main(["--data", str(tmp_path), "--scale", "4", "--fidelity", "2", "--models", "face_bicubic"]) == 2
 
 
 # ------------------------------------------------------------------------------------------------ tab and API --
