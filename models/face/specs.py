@@ -29,6 +29,12 @@ def _realesrgan():
     return RealESRGANFaceRestorer()
 
 
+def _blind_student(**kw):
+    from .blind import BlindStudentRestorer
+
+    return BlindStudentRestorer(**kw)
+
+
 def _student(**kw):
     from .student import FaceNetRestorer, FaceStudent
 
@@ -94,6 +100,25 @@ def face_specs() -> list[ModelSpec]:
                               "aligned crop, then Lanczos to 512: removes compression blocks and noise that the "
                               "bicubic-trained models keep. Fidelity (0-1) blends it with face_basicvsr.",
                   tags=("pretrained", "blind", "fidelity")),
+        ModelSpec(id="face_blind_student", task="face", build=_blind_student,
+                  weights=WeightSource(bundled="face_blind_student.safetensors",
+                                       env_var="FRAMEFORGE_FACE_BLIND_STUDENT_CKPT"),
+                  license="FrameForge weights distilled from Real-ESRGAN x4plus (BSD-3-Clause) on CelebA-HQ / FFHQ / "
+                          "UTKFace faces (research, non-commercial): see the card",
+                  card="face_blind_student.md", label="Blind face student (distilled from Real-ESRGAN; fast)",
+                  description="A 1.0 M-parameter network at the low resolution (10 residual blocks, two pixel-shuffle "
+                              "x2 steps, a bicubic skip) trained to reproduce face_realesrgan's outputs on degraded "
+                              "training faces: a short CPU run, see its card for how close it gets.",
+                  tags=("trained", "blind")),
+        ModelSpec(id="face_blind_student_nokd", task="face", build=_blind_student,
+                  weights=WeightSource(bundled="face_blind_student_nokd.safetensors",
+                                       env_var="FRAMEFORGE_FACE_BLIND_STUDENT_NOKD_CKPT"),
+                  license="FrameForge weights trained on CelebA-HQ / FFHQ / UTKFace faces (research, non-commercial): "
+                          "see the card",
+                  card="face_blind_student.md", label="Blind face student, no distillation (ablation)",
+                  description="The face_blind_student network trained with the same data and budget on the truths "
+                              "instead of the teacher's outputs.",
+                  tags=("trained", "blind")),
         _trained("face_student", _student, "Face student (distilled; on BasicVSR)",
                  "Encoder-SFT-decoder over EfficientNet-Lite0 features predicting a residual over the pretrained "
                  "BasicVSR base, distilled from face_teacher's SFT features: no landmarks, no dictionaries."),
