@@ -301,7 +301,9 @@ RESIZE_MODELS = ("face_bicubic", "face_lanczos")
 #: Models whose cost per face does not grow with the crop: face_realesrgan shrinks every crop to 128 px first and
 #: runs Real-ESRGAN x4 plus, below fidelity 1, BasicVSR on it: 2.5-3.5x BasicVSR's 128 px time here (measured side
 #: by side at 128 and 384 px crops, two runs).
-CONSTANT_SECONDS: dict[str, float] = {"face_realesrgan": 3.0 * 5.7}
+#: The blind students shrink crops the same way and cost 0.15-0.17 s per face on one thread (bench.face).
+CONSTANT_SECONDS: dict[str, float] = {"face_realesrgan": 3.0 * 5.7, "face_blind_student": 0.3,
+                                      "face_blind_student_nokd": 0.3}
 #: The pretrained background upscaler (BasicVSR x4 on the whole photo): seconds per input megapixel (the same
 #: network as the base: 5.7 s per 128x128 crop ~ 350 s/MP, less per pixel on larger inputs).
 BACKGROUND_SECONDS_PER_MP = 240.0
