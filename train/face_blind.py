@@ -115,7 +115,7 @@ def _validate(net, val) -> float:
 
 
 def train(cache: Path, target: str, steps: int, out: Path, export: str | None = None, lr: float = 2e-4,
-          threads: int = 1, val_every: int = 250, seed: int = 0, batch: int = 16) -> dict:
+          threads: int = 1, val_every: int = 250, seed: int = 0, batch: int = 16, init: str | None = None) -> dict:
     from bench.common import set_threads
     from models.face.blind import BlindStudent
     from models.weights import WEIGHTS_DIR, save_safetensors
@@ -125,7 +125,10 @@ def train(cache: Path, target: str, steps: int, out: Path, export: str | None = 
     rng = np.random.default_rng(seed)
     key = {"teacher": "teacher", "truth": "truth"}[target]
     tr, val = _load(cache, key)
-    net = BlindStudent().to(memory_format=torch.channels_last)
+    net = BlindStudent()
+    if init:  # continue from an earlier run's weights (a new schedule)
+        net.load_state_dict(torch.load(init, weights_only=True), strict=True)
+    net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     out.mkdir(parents=True, exist_ok=True)
@@ -146,7 +149,7 @@ def train(cache: Path, target: str, steps: int, out: Path, export: str | None = 
             if v < best[0]:
                 best = (v, step)
                 torch.save(net.state_dict(), out / "best.pt")
-    (out / "log.json").write_text(json.dumps({"target": target, "steps": steps, "lr": lr, "batch": batch,
+    (out / "log.json").write_text(json.dumps({"target": target, "steps": steps, "lr": lr, "batch": batch, "init": init,
                                               "train_faces": len(tr),
                                               "val_faces": len(val), "best_val_l1": best[0], "best_step": best[1],
                                               "log": log}, indent=1))
@@ -176,12 +179,13 @@ def main(argv=None) -> int:
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--out", required=True)
     t.add_argument("--export")
+    t.add_argument("--init", help="start from this best.pt (continue a run with a new schedule)")
     args = ap.parse_args(argv)
     if args.cmd == "cache":
         make_cache(Path(args.out), args.utk, args.threads)
     else:
         train(Path(args.cache), args.target, args.steps, Path(args.out), args.export, args.lr, args.threads,
-              args.val_every, batch=args.batch)
+              args.val_every, batch=args.batch, init=args.init)
     return 0
 
 
