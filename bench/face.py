@@ -181,7 +181,8 @@ def run(data: str, scale: int, models: list[str], threads: int | None = 1, limit
             continue
         r = {"model": mid, **r}
         ident = "-" if r["identity"] is None else f"{r['identity']:.4f}"
-        print(f"{mid} x{scale}{'' if preset is None else ' ' + preset}: PSNR {r['psnr']:.2f}  SSIM {r['ssim']:.4f}  FD-EffNetLite0 {r['fd_effnet']:.2f}  "
+        setting = f"x{scale}{'' if preset is None else ' ' + preset}"
+        print(f"{mid} {setting}: PSNR {r['psnr']:.2f}  SSIM {r['ssim']:.4f}  FD-EffNetLite0 {r['fd_effnet']:.2f}  "
               f"identity {ident}  {r['ms_per_face']:.1f} ms/face  peak +{r['peak_mb']:.1f} MB", flush=True)
         results.append(r)
     report = {"protocol": PROTOCOL, "machine": common.machine(), "threads": threads, "scale": scale,

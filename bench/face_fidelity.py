@@ -42,9 +42,9 @@ def run(data: str, scale: int, fidelities: list[float], preset: str | None = Non
     for f in fidelities:
         outs = [blend(r, b, f) for r, b in zip(restored, base)]
         row = {"model": f"face_realesrgan@{f:g}", "fidelity": f, **score(outs, secs, pairs, scorer)}
+        dist = row["identity_dist"]
         print(f"fidelity {f:g}: PSNR {row['psnr']:.2f}  SSIM {row['ssim']:.4f}  FD-EffNetLite0 {row['fd_effnet']:.2f}"
-              f"  identity_dist {row['identity_dist'] if row['identity_dist'] is None else round(row['identity_dist'], 4)}",
-              flush=True)
+              f"  identity_dist {dist if dist is None else round(dist, 4)}", flush=True)
         rows.append(row)
     return {"protocol": PROTOCOL + "; fidelity f = blend(restored, face_basicvsr, f)", "machine": common.machine(),
             "threads": threads, "scale": scale, "degrade": preset, "seed": seed,

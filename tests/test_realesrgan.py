@@ -63,7 +63,8 @@ def _ncnn_files(net: RRDBNet, fp16: bool = True) -> tuple[str, bytes]:
             blobs += struct.pack("<I", 0) + w.astype("<f4").tobytes()
         blobs += conv.bias.detach().numpy().astype("<f4").tobytes()
     lines += ["Eltwise e0 2 1 x y z 0=1 -23301=2,2.000000e-01,1.000000e+00", "BinaryOp s 2 1 x y z",
-              "Interp u1 1 1 x y 0=1 1=2.000000e+00 2=2.000000e+00", "Interp u2 1 1 x y 0=1 1=2.000000e+00 2=2.000000e+00"]
+              "Interp u1 1 1 x y 0=1 1=2.000000e+00 2=2.000000e+00",
+              "Interp u2 1 1 x y 0=1 1=2.000000e+00 2=2.000000e+00"]
     return "7767517\n" + f"{len(lines)} {2 * len(lines)}\n" + "\n".join(lines) + "\n", blobs
 
 
@@ -165,7 +166,8 @@ def test_cli_fidelity_zero_is_the_faithful_model_and_a_bad_value_is_refused(tmp_
     assert outs["f0"].shape == (128, 128, 3) and np.array_equal(outs["f0"], outs["basic"])
     assert np.abs(outs["f1"].astype(int) - outs["basic"]).mean() > 2
     capsys.readouterr()
-    assert main(["face-sr", str(crop), "-o", str(tmp_path / "bad"), "--model", "face_realesrgan", "--fidelity", "1.5"]) == 2
+    bad = ["face-sr", str(crop), "-o", str(tmp_path / "bad"), "--model", "face_realesrgan", "--fidelity", "1.5"]
+    assert main(bad) == 2
     assert "fidelity must be between 0 and 1" in capsys.readouterr().err
 
 

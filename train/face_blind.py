@@ -10,10 +10,10 @@ Data (``../shared/data/faces_train``, never the ``*_eval`` folders): the aligned
 CPU) restores the low-res face to the face's size; low-res faces, teacher outputs and truths are cached (uint8).
 Validation: every 16th face (HQ and UTK alike).
 
-Training: random 32x32 low-res crops (128x128 targets), batch 16 (``--batch``), L1 to the teacher's output (``--target teacher``,
-the distilled student) or to the truth (``--target truth``, the no-distillation ablation: same network, data and
-budget), Adam 2e-4 with a cosine decay, bf16 autocast + channels_last on the CPU. The validation L1 to the same
-target on whole faces picks the exported step.
+Training: random 32x32 low-res crops (128x128 targets), batch 16 (``--batch``), L1 to the teacher's output
+(``--target teacher``, the distilled student) or to the truth (``--target truth``, the no-distillation ablation:
+same network, data and budget), Adam 2e-4 with a cosine decay, bf16 autocast + channels_last on the CPU. The
+validation L1 to the same target on whole faces picks the exported step; ``--init`` continues from a ``best.pt``.
 """
 from __future__ import annotations
 

@@ -11,9 +11,10 @@ pixel by pixel:
 out = fidelity * restored + (1 - fidelity) * faithful. The faithful path runs only when fidelity < 1.
 
 The default, :data:`DEFAULT_FIDELITY` = 0.7, was chosen on training faces (``faces_train/celebamask_hq``, 15 faces,
-``python -m bench.face_fidelity ... --degrade jpeg``, ``bench/results/face_realesrgan_fidelity_train_jpeg_x4.json``): the
-largest of 0.5, 0.6, ..., 1 whose dlib identity distance stays at or below the faithful path's (0.228 vs 0.232; 0.8
-gave 0.236), with FD-EffNetLite0 at 0.49x the faithful path's.
+``python -m bench.face_fidelity ... --degrade jpeg``,
+``bench/results/face_realesrgan_fidelity_train_jpeg_x4.json``): the largest of 0.5, 0.6, ..., 1 whose dlib identity
+distance stays at or below the faithful path's (0.228 vs 0.232; 0.8 gave 0.236), with FD-EffNetLite0 at 0.49x the
+faithful path's.
 """
 from __future__ import annotations
 
