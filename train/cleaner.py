@@ -15,9 +15,9 @@ with the decoder's QP maps and frame types. Four frames of each window (after it
 give two 96 px crops each, aligned to the 16 px macroblocks. A step draws 64 px sub-crops (aligned), random flips,
 and hides the side data (m = 0) half of the time, so the cleaner also works without it. Loss: Charbonnier to the
 clean LR. Validation: 192 px crops of the held-out sources at CRF 23, CRF 30 and clean, scored as the PSNR gain of
-the cleaned frame over its input without side data (what the app's pipelines give it), and for clean inputs the PSNR
-of the cleaned frame against them (capped at 60); ``best.pt`` keeps the best
-``gain(crf23) + gain(crf30) + 0.5·min(0, psnr(clean) - 40)``.
+the cleaned frame over its input, with the decoder's QP maps (what the pipelines hand over for H.264 uploads) and
+without (``gain_*`` blind, ``gain_*_qp``), and for clean inputs the PSNR of the cleaned frame against them (capped at
+60); ``best.pt`` keeps the best ``gain_qp(crf23) + gain_qp(crf30) + 0.5·min(0, psnr(clean) - 40)``.
 """
 from __future__ import annotations
 
@@ -144,10 +144,26 @@ def _tensors(pool, idx, crop: int, rng, hide: float):
     return t(xs), torch.from_numpy(np.stack(ss)), t(ys) if n else None
 
 
+#: BT.601 luma and chroma (the benchmarks score Y): rows Y, Cb, Cr of [0, 1] RGB
+YCC = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+
+
+def ycc(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB -> Y, Cb, Cr."""
+    return torch.einsum("ij,bjhw->bihw", YCC.to(x.device, x.dtype), x)
+
+
+def loss_fn(pred: torch.Tensor, y: torch.Tensor, chroma: float) -> torch.Tensor:
+    """Charbonnier on Y, Cb, Cr with the chroma channels weighted ``chroma`` (1 = plain RGB-like weighting)."""
+    err = torch.sqrt((ycc(pred.float()) - ycc(y)) ** 2 + 1e-6)
+    w = torch.tensor([1.0, chroma, chroma], device=err.device).view(1, 3, 1, 1)
+    return (err * w).mean() * 3 / (1 + 2 * chroma)
+
+
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR of [0, 1] tensors after uint8 rounding."""
-    a = (a.clamp(0, 1) * 255).round()
-    b = (b * 255).round()
+    """Per-image PSNR on Y (BT.601, 0-255 scale) of [0, 1] RGB tensors after uint8 rounding."""
+    a = ycc((a.clamp(0, 1) * 255).round())[:, :1]
+    b = ycc((b * 255).round())[:, :1]
     mse = ((a - b) ** 2).flatten(1).mean(1).clamp_min(1e-10)
     return 10 * torch.log10(255.0 ** 2 / mse)
 
@@ -181,9 +197,17 @@ def validate(net, vals: dict, device, bf16: bool, known: bool = False) -> dict:
     return out
 
 
+def _validate_all(net, vals: dict, device, bf16: bool) -> dict:
+    v = validate(net, vals, device, bf16)
+    v.update(validate(net, {k: vals[k] for k in ("crf23", "crf30")}, device, bf16, known=True))
+    return v
+
+
 def score(v: dict) -> float:
-    """Gains at CRF 23 and 30, less a penalty when a clean frame moves by more than 40 dB PSNR."""
-    return v["gain_crf23"] + v["gain_crf30"] + 0.5 * min(0.0, v["psnr_clean"] - 40.0)
+    """Gains at CRF 23 and 30 with the decoder's QP maps (what the pipelines hand over for H.264 uploads; blind
+    before the first validation that measures them), less a penalty when a clean frame moves by more than 40 dB."""
+    g23, g30 = v.get("gain_crf23_qp", v["gain_crf23"]), v.get("gain_crf30_qp", v["gain_crf30"])
+    return g23 + g30 + 0.5 * min(0.0, v["psnr_clean"] - 40.0)
 
 
 def _load(path) -> dict:
@@ -212,12 +236,18 @@ def train(args) -> Path:
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.steps, eta_min=args.lr * 0.05)
     step, best, best_step, wall = 0, -math.inf, 0, 0.0
     log_path = out / "log.jsonl"
+    if args.init:  # start from earlier weights (best.pt of a run, or a .safetensors file)
+        from models.weights import load_state_dict
+
+        state = (torch.load(args.init, map_location="cpu", weights_only=True)["model"] if args.init.endswith(".pt")
+                 else load_state_dict(args.init))
+        net.load_state_dict({k: v.float() for k, v in state.items()})
     if args.resume and (out / "last.pt").is_file():
         step, best, best_step, wall = resume_run(out / "last.pt", net, opt, sched, args.steps)
         print(f"resumed at step {step} (best {best:.4f} at {best_step})", flush=True)
     else:
         log_path.unlink(missing_ok=True)
-        v = validate(net, vals, device, args.bf16)
+        v = _validate_all(net, vals, device, args.bf16)
         best = score(v)
         _append(log_path, {"step": 0, **v})
         torch.save({"model": net.state_dict(), "step": 0, **v}, out / "best.pt")
@@ -234,7 +264,7 @@ def train(args) -> Path:
             x = x.contiguous(memory_format=torch.channels_last)
         with mixed_precision(device, args.bf16):
             pred = net(x, side)
-        loss = torch.sqrt((pred.float() - y) ** 2 + 1e-6).mean()  # Charbonnier
+        loss = loss_fn(pred, y, args.chroma)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -247,8 +277,7 @@ def train(args) -> Path:
             run_loss, n = 0.0, 0
         stop = args.time_limit and (time.time() - session) / 60 >= args.time_limit
         if step % args.val_every == 0 or step == args.steps or stop:
-            v = validate(net, vals, device, args.bf16)
-            v.update(validate(net, {k: vals[k] for k in ("crf23", "crf30")}, device, args.bf16, known=True))
+            v = _validate_all(net, vals, device, args.bf16)
             _append(log_path, {"step": step, **v, "wall_s": round(time.time() - t0, 1)})
             print(f"step {step}: {v}", flush=True)
             if score(v) > best:
@@ -284,6 +313,8 @@ def parse(argv=None):
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--crop", type=int, default=64, help="training sub-crop (multiple of 16, <= 96)")
     ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--chroma", type=float, default=1.0, help="loss weight of Cb and Cr against Y (Charbonnier)")
+    ap.add_argument("--init", help="initial weights: a run's best.pt or a .safetensors file")
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--blocks", type=int, default=6)
     ap.add_argument("--windows", type=int, default=800, help="training windows in the pool")

@@ -33,6 +33,10 @@ CPU_COST: dict[str, tuple[float, float]] = {
     "bicubic+dis": (0.0, 0.155),
     "lanczos+rife": (0.0, 0.41),
     "basicvsr+rife": (110.0, 0.41),
+    # the pre-cleaner adds ~0.40 s per source megapixel: 0.247 x lanczos+rife's time per output frame at 480p x2 in
+    # the same (loaded) run, bench/results/clean_speed.json, scaled to lanczos+rife's reference cost
+    "clean+lanczos+rife": (0.40, 0.41),
+    "clean+basicvsr+rife": (110.4, 0.41),
     # the residual heads: basicvsr+rife plus the head per output pixel (bfstvsr, bfstvsr_concat: the clean 2-thread
     # x4 / x2 run, bench/results/stvsr_trunk_x4_t2_21f.json; videoinr, motif: their excess over basicvsr+rife in
     # bench/results/stvsr_encodings.json, scaled by that run's basicvsr+rife time to the clean run's)
@@ -61,6 +65,7 @@ GPU_SPEEDUP = 25.0
 #: Lanczos/bicubic at 960x540 output: ~25 ms per frame measured by bench/estimate_check.py (loaded machine).
 TWO_STAGE: dict[str, tuple[float, str]] = {
     "lanczos+rife": (0.03, "rife"),
+    "clean+lanczos+rife": (0.03, "rife"),
     "lanczos+dis": (0.03, "dis_flow"),
     "bicubic+dis": (0.025, "dis_flow"),
     "lanczos+sf_adacof": (0.03, "sf_adacof_aligned_cond"),
