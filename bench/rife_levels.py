@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import sys
 from pathlib import Path
 
@@ -121,30 +122,43 @@ def coarse_motion(rife, a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     return {f"q{q:g}": float(motion_px(coarse, q)[0]) for q in QUANTILES}
 
 
-def choose(rows: list[dict], k_large_options=(1.0, None)) -> list[dict]:
-    """Every (quantile, threshold, k_large) rule scored on ``rows`` (mean PSNR per size, then over sizes), best
-    first. k_large None: the size rule's k above the threshold; 1.0: at most 1 (the coarser list at 240p too)."""
+def choose(rows: list[dict], ks=(None, 1.0, 2.0), max_shorts=(360, 720)) -> list[dict]:
+    """Every motion rule (quantile, unit, threshold, k_small, k_large; k None = the size rule's k; applied up to a
+    short side of max_short, the size rule above) scored on ``rows`` (mean PSNR per size, then over sizes), best first
+    (ties: the cheaper). ``cost_vs_size_rule``: the rule's mean ms over the sizes / the size rule's."""
     from models.backbones.rife import LEVEL_RULE
 
     sizes = sorted({r["short_side"] for r in rows})
     rule_k = {s: next(k for bound, k in LEVEL_RULE if s <= bound) for s in sizes}
-    thresholds = [float("-inf"), 0.0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64, float("inf")]
+    thresholds = [0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]
     out = []
+
+    def score(q, per_480, thr, ks_, kl, max_short):
+        per, cost = {}, {}
+        for size in sizes:
+            ps, ms = [], []
+            for r in (r for r in rows if r["short_side"] == size):
+                x = r["motion"][f"q{q:g}"] * (480.0 / size if per_480 else 1.0)
+                k = ((ks_ if x <= thr else kl) if size <= max_short else None) or rule_k[size]
+                ps.append(r["psnr"][f"{k:g}"])
+                ms.append(r["ms"][f"{k:g}"])
+            per[size], cost[size] = float(np.mean(ps)), float(np.mean(ms))
+        return {"quantile": q, "per_480": per_480, "unit": "px per 480" if per_480 else "px", "threshold": thr,
+                "k_small": ks_, "k_large": kl, "max_short": max_short, "psnr": float(np.mean(list(per.values()))),
+                "per_size": per, "ms_per_size": cost, "ms": float(np.mean(list(cost.values())))}
+
+    out.append(score(QUANTILES[0], False, float("-inf"), None, None, max(max_shorts)))  # the size rule
     for q in QUANTILES:
-        for thr in thresholds:
-            for kl in k_large_options:
-                per = {}
-                for size in sizes:
-                    sel = [r for r in rows if r["short_side"] == size]
-                    ps = []
-                    for r in sel:
-                        k = 2.0 if r["motion"][f"q{q:g}"] <= thr else (rule_k[size] if kl is None else
-                                                                        min(rule_k[size], kl))
-                        ps.append(r["psnr"][f"{k:g}"])
-                    per[size] = float(np.mean(ps))
-                out.append({"quantile": q, "threshold": thr, "k_large": kl, "psnr": float(np.mean(list(per.values()))),
-                            "per_size": per})
-    return sorted(out, key=lambda r: -r["psnr"])
+        for per_480 in (False, True):
+            for thr in thresholds:
+                for ks_ in ks:
+                    for kl in ks:
+                        for max_short in max_shorts:
+                            if ks_ != kl:
+                                out.append(score(q, per_480, thr, ks_, kl, max_short))
+    for r in out:
+        r["cost_vs_size_rule"] = r["ms"] / out[0]["ms"]
+    return sorted(out, key=lambda r: (-round(r["psnr"], 4), r["ms"]))
 
 
 def run_motion(threads: int, sizes: dict[int, int] | None = None, gaps=MOTION_GAPS) -> dict:
@@ -173,21 +187,25 @@ def run_motion(threads: int, sizes: dict[int, int] | None = None, gaps=MOTION_GA
             print(f"{short}p gap {g}: motion q0.9 {row['motion']['q0.9']:.1f} px; k=1 {row['psnr']['1']:.2f} dB, "
                   f"k=2 {row['psnr']['2']:.2f} dB", flush=True)
     ranked = choose(rows)
-    rule = next(r for r in ranked if r["threshold"] == float("-inf") and r["k_large"] is None)  # size rule
+    rule = next(r for r in ranked if r["threshold"] == float("-inf"))  # the size rule
+    cheap = next(r for r in ranked if r["cost_vs_size_rule"] <= 1.0)  # the best rule no slower than the size rule
     return {"protocol": "training triplets (gaps 1, 2, 4) from video_train, RGB PSNR whole frame, t = 0.5; motion = "
                         "2 x quantile of the coarse IFNet flow magnitude (first block alone at 1/16)",
             "machine": common.machine(), "load_average_start": load0, "load_average_end": os.getloadavg(),
             "note": "machine shared with a training run and other jobs: the ms values are loaded timings",
-            "level_rule": [list(r) for r in LEVEL_RULE], "best": ranked[0], "size_rule": rule,
+            "level_rule": [list(r) for r in LEVEL_RULE], "best": ranked[0], "best_no_slower": cheap, "size_rule": rule,
             "ranked_top": ranked[:15], "triplets": rows}
 
 
-def run_eval(data: str, gap: int | None, threads: int, max_frames: int | None = None) -> dict:
-    """rife (motion-chosen lists) vs rife (size rule) vs dis_flow by bench.vfi's protocol."""
+def run_eval(data: str, gap: int | None, threads: int, max_frames: int | None = None,
+             extra_rule: dict | None = None) -> dict:
+    """rife (motion-chosen lists) vs rife (size rule) vs dis_flow by bench.vfi's protocol; ``extra_rule``: also rife
+    under that motion rule (``rife[levels=motion:extra]``)."""
     import collections
     import os
 
     from models import registry
+    from models.backbones.rife import MOTION_RULE
 
     from . import vfi
 
@@ -196,6 +214,8 @@ def run_eval(data: str, gap: int | None, threads: int, max_frames: int | None = 
     models = {"rife[levels=motion]": registry.create("rife", level_mode="motion"),
               "rife[levels=size]": registry.create("rife", level_mode="size"),
               "dis_flow": registry.get("dis_flow")}
+    if extra_rule:
+        models["rife[levels=motion:extra]"] = registry.create("rife", level_mode="motion", motion_rule=extra_rule)
     used: dict[str, collections.Counter] = {}
     for name, model in models.items():
         if hasattr(model, "_frames"):
@@ -223,7 +243,9 @@ def run_eval(data: str, gap: int | None, threads: int, max_frames: int | None = 
             "data": {"path": str(data)}, "load_average_start": load0, "load_average_end": os.getloadavg(),
             "note": "machine shared with a training run and other jobs: ms_per_frame values are loaded timings",
             "motion_minus_size_db": by["rife[levels=motion]"] - by["rife[levels=size]"],
-            "motion_minus_dis_flow_db": by["rife[levels=motion]"] - by["dis_flow"], "results": results}
+            "motion_minus_dis_flow_db": by["rife[levels=motion]"] - by["dis_flow"],
+            "motion_rule": dict(MOTION_RULE),
+            "extra_rule": extra_rule, "results": results}
 
 
 def _counting(model, counter):
@@ -249,9 +271,11 @@ def main(argv=None) -> int:
     ap.add_argument("--eval", default=None, metavar="DIR", help="measure motion vs size rule on DIR (bench.vfi)")
     ap.add_argument("--gap", type=int, default=None, help="--eval: any-t windows of N frames (bench.vfi --gap)")
     ap.add_argument("--max-frames", type=int, default=None, help="--eval --gap: first N frames per sequence")
+    ap.add_argument("--extra-rule", default=None, help="--eval: also rife under this motion rule (JSON object)")
     args = ap.parse_args(argv)
     if args.eval:
-        report = run_eval(args.eval, args.gap, args.threads, args.max_frames)
+        extra = json.loads(args.extra_rule) if args.extra_rule else None
+        report = run_eval(args.eval, args.gap, args.threads, args.max_frames, extra)
         print(common.table(report["results"], [("model", "model", "s"), ("psnr", "PSNR", ".3f"),
                                                ("ssim", "SSIM", ".4f"), ("ms_per_frame", "ms/frame", ".0f"),
                                                ("n", "n", "d")]))
@@ -261,8 +285,10 @@ def main(argv=None) -> int:
     if args.motion:
         sizes = {k: args.per_gap for k in MOTION_SIZES} if args.per_gap else None
         report = run_motion(args.threads, sizes)
-        print(common.table(report["ranked_top"], [("quantile", "quantile", "g"), ("threshold", "threshold px", "g"),
-                                                  ("k_large", "k_large", "g"), ("psnr", "PSNR", ".3f")]))
+        print(common.table(report["ranked_top"], [("quantile", "quantile", "g"), ("unit", "unit", "s"),
+                                                  ("threshold", "threshold", "g"), ("k_small", "k small", "g"),
+                                                  ("k_large", "k large", "g"), ("max_short", "up to", "d"),
+                                                  ("psnr", "PSNR", ".3f"), ("cost_vs_size_rule", "cost", ".2f")]))
         print(f"size rule: {report['size_rule']['psnr']:.3f} dB")
         common.write_json(args.json or RESULTS / "rife_levels_motion.json", report)
         return 0

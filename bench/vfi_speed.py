@@ -203,12 +203,14 @@ def run_peers(sizes: list[str], threads: int, repeats: int, variants: list[str],
             warm[c] = time.perf_counter() - t0
             print(f"{label} {c}: warm-up {warm[c]:.1f} s", flush=True)
         walls: dict[str, list[float]] = {c: [] for c in cases}
+        cpus: dict[str, list[float]] = {c: [] for c in cases}  # process CPU time: less sensitive to other jobs
         for r in range(repeats):
             order = cases[r % len(cases):] + cases[:r % len(cases)]
             for c in order:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 models[c].interpolate(f0, f1, [0.5])
                 walls[c].append(time.perf_counter() - t0)
+                cpus[c].append(time.process_time() - c0)
             print(f"{label} round {r + 1}: " + ", ".join(f"{c} {1000 * walls[c][-1]:.0f} ms" for c in cases),
                   flush=True)
         plain = outs.get("ours:plain")
@@ -220,8 +222,11 @@ def run_peers(sizes: list[str], threads: int, repeats: int, variants: list[str],
                 except common.ChildFailed as exc:
                     print(f"memory of {c} {label}: child failed: {exc.stderr.strip().splitlines()[-1:]}")
             ratios = [a / b for a, b in zip(walls["reference"], walls[c])]
+            cpu_ratios = [a / b for a, b in zip(cpus["reference"], cpus[c])]
             rows.append({"case": c, "size": label, "ms_per_frame": 1000 * statistics.median(walls[c]),
-                         "walls_s": walls[c], "warmup_s": warm[c],
+                         "walls_s": walls[c], "warmup_s": warm[c], "cpu_s": cpus[c],
+                         "cpu_ms_per_frame": 1000 * statistics.median(cpus[c]),
+                         "cpu_speed_vs_reference": statistics.median(cpu_ratios),
                          "speed_vs_reference": statistics.median(ratios),
                          "psnr_vs_ours_plain": None if plain is None or c == "ours:plain" else psnr(outs[c], plain),
                          "rss_growth_mb": None if mem is None else mem["rss_growth_mb"],
@@ -233,7 +238,7 @@ def run_peers(sizes: list[str], threads: int, repeats: int, variants: list[str],
 
     report = {"protocol": "IFNet 16..1, replicate pad 64, interpolate(frame0, frame1, [0.5]) on a smooth texture and "
                           f"its 3-px pan; one process, {repeats} interleaved rounds after 1 warm-up each; median; "
-                          "speed = median over rounds of reference time / case time; peak RSS growth of a fresh "
+                          "speed = median over rounds of reference time / case time (wall, and process CPU time); peak RSS growth of a fresh "
                           "child (warm-up + 1 call); PSNR of the uint8 output vs ours plain fp32",
               "machine": common.machine(), "threads": threads, "load_average_start": load0,
               "load_average_end": os.getloadavg(),
@@ -246,7 +251,8 @@ def run_peers(sizes: list[str], threads: int, repeats: int, variants: list[str],
 
 
 PEER_COLUMNS = [("case", "case", "s"), ("size", "size", "s"), ("ms_per_frame", "ms/frame", ".0f"),
-                ("speed_vs_reference", "x reference", ".2f"), ("warmup_s", "warm-up s", ".1f"),
+                ("speed_vs_reference", "x reference", ".2f"), ("cpu_ms_per_frame", "CPU ms/frame", ".0f"),
+                ("cpu_speed_vs_reference", "x reference (CPU time)", ".2f"), ("warmup_s", "warm-up s", ".1f"),
                 ("psnr_vs_ours_plain", "PSNR vs plain", ".1f"), ("rss_growth_mb", "peak RSS +MB", ".0f")]
 
 COLUMNS = [("model", "model", "s"), ("size", "size", "s"), ("params", "params", ",d"),

@@ -31,25 +31,32 @@ def test_coarse_flow_measures_a_known_pan():
 
 
 def test_level_rule_by_motion():
-    thr = MOTION_RULE["threshold"]
-    assert levels_for_motion(480, 854, 0.5 * thr) == FINE  # small motion: the finer list
-    assert levels_for_motion(480, 854, 2 * thr + 1) == levels_for(480, 854) == LEVELS  # large: the size rule
-    assert levels_for_motion(720, 1280, 0.0) == FINE
+    small_fine = {"threshold": 4.0, "per_480": False, "k_small": 2.0, "k_large": None}
+    assert levels_for_motion(480, 854, 3.0, motion_rule=small_fine) == FINE  # small motion: LEVELS / 2
+    assert levels_for_motion(480, 854, 5.0, motion_rule=small_fine) == levels_for(480, 854) == LEVELS  # size rule
+    large_fine = {"threshold": 4.0, "per_480": False, "k_small": 1.0, "k_large": 2.0}
+    assert levels_for_motion(480, 854, 5.0, motion_rule=large_fine) == FINE
+    assert levels_for_motion(240, 320, 3.0, motion_rule=large_fine) == LEVELS  # k = 1 even where the size rule says 2
+    per_480 = {**small_fine, "per_480": True}  # 3 px at 240 px short side = 6 px per 480 px: large
+    assert levels_for_motion(240, 320, 3.0, motion_rule=per_480) == levels_for(240, 320) == FINE
+    assert levels_for_motion(720, 1280, 5.4, motion_rule=per_480) == FINE  # 3.6 px per 480: small
+    assert levels_for_motion(720, 1280, 9.0, motion_rule=per_480) == LEVELS  # 6 px per 480: large
     # above max_short the size rule whatever the motion
-    assert levels_for_motion(1080, 1920, 0.0) == levels_for(1080, 1920)
-    assert levels_for_motion(2160, 3840, 100.0) == levels_for(2160, 3840)
-    k_large = MOTION_RULE["k_large"]
-    assert levels_for_motion(240, 320, 100.0) == tuple(s / min(2.0, k_large) for s in LEVELS)
+    for m in (0.0, 100.0):
+        assert levels_for_motion(1080, 1920, m, motion_rule=large_fine) == levels_for(1080, 1920)
+        assert levels_for_motion(2160, 3840, m, motion_rule=small_fine) == levels_for(2160, 3840)
     with pytest.raises(ValueError, match="level_mode"):
         registry.create("rife", level_mode="fast")
 
 
-def test_motion_mode_uses_the_chosen_list_exactly():
-    """A 2 px pan at 368 px (the size rule says 16..1) runs the finer list, bit-equal to asking for it; a 40 px pan
-    runs the size rule's list; level_mode="size" is the rule of before."""
+def test_motion_mode_uses_the_chosen_list_exactly(monkeypatch):
+    """Under a rule "at most 6 px: LEVELS / 2, else the size rule": a 2 px pan at 368 px (the size rule says 16..1)
+    runs the finer list, bit-equal to asking for it; a 40 px pan runs the size rule's list; level_mode="size" is the
+    rule of before."""
+    for key, value in {"threshold": 6.0, "per_480": False, "k_small": 2.0, "k_large": None}.items():
+        monkeypatch.setitem(MOTION_RULE, key, value)
     motion, size = registry.create("rife", level_mode="motion"), registry.create("rife", level_mode="size")
     fixed_fine = registry.create("rife", levels=FINE)
-    assert motion.level_mode == "motion"
     f0, f1 = _pair(2, 368, 384)
     out = motion.interpolate(f0, f1, [0.5])[0]
     assert motion.last_levels == FINE

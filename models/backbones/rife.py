@@ -47,9 +47,15 @@ def levels_for(h: int, w: int, rule=LEVEL_RULE) -> tuple[float, ...]:
 
 #: The motion rule (``python -m bench.rife_levels --motion`` on training triplets, bench/results/rife_levels_motion.json):
 #: motion = 2 x the ``quantile`` of the coarse flows' magnitude |F_t->0|, |F_t->1| at t = 0.5 (the frame-to-frame
-#: displacement in pixels); at most ``threshold`` px -> the list divided by ``k_small``; above -> the size rule's k,
-#: capped at ``k_large``. Frames with a short side above ``max_short`` keep the size rule (no such training clips).
-MOTION_RULE = {"quantile": 0.9, "threshold": 8.0, "k_small": 2.0, "k_large": 1.0, "max_short": 720}
+#: displacement in pixels), in pixels of a frame scaled to a 480 px short side when ``per_480`` (else of the frame);
+#: at most ``threshold`` -> LEVELS / ``k_small``, above -> LEVELS / ``k_large`` (None: the size rule's k). Frames with
+#: a short side above ``max_short`` keep the size rule (no such training clips).
+#: Tuned (bench/results/rife_levels_motion.json, 108 training triplets at 240/480/720p, gaps 1/2/4): against the
+#: hypothesis "small motion, finer list", near-static pairs (<= 3 px) do better with the COARSER list (16..1: at 240p
+#: +0.14 dB over the size rule's 8..0.5, for a third of the time) and moving ones with the finer; the best rule
+#: overall (<= 4 px: 16..1, else 8..0.5 at every size) adds only +0.007 dB more for 2.2x the time, so the rule
+#: taken is the best one no slower than the size rule.
+MOTION_RULE = {"quantile": 0.9, "threshold": 3.0, "per_480": False, "k_small": 1.0, "k_large": None, "max_short": 720}
 #: Level modes of :class:`RifeInterpolator`: per pair from the motion, or from the frame size alone.
 LEVEL_MODES = ("motion", "size")
 #: The mode of ``registry.create("rife")``.
@@ -70,13 +76,15 @@ def motion_px(coarse: torch.Tensor, quantile: float = MOTION_RULE["quantile"]) -
 
 def levels_for_motion(h: int, w: int, motion: float, rule=LEVEL_RULE, motion_rule: dict | None = None
                       ) -> tuple[float, ...]:
-    """Level list for an (h, w) pair whose displacement is ``motion`` px (:func:`motion_px`): LEVELS / k_small
-    when motion <= threshold, else the size rule's list with k capped at k_large; the size rule above max_short."""
+    """Level list for an (h, w) pair whose displacement is ``motion`` px (:func:`motion_px`): LEVELS / k_small when
+    the motion (per 480 px of short side if ``per_480``) is at most the threshold, else LEVELS / k_large (None: the
+    size rule's k); the size rule above max_short."""
     m = {**MOTION_RULE, **(motion_rule or {})}
     short = min(h, w)
     k = next(k for bound, k in rule if short <= bound)
     if short <= m["max_short"]:
-        k = m["k_small"] if motion <= m["threshold"] else min(k, m["k_large"])
+        x = motion * 480.0 / short if m["per_480"] else motion
+        k = (m["k_small"] if x <= m["threshold"] else m["k_large"]) or k
     return tuple(s / k for s in LEVELS)
 
 
@@ -98,11 +106,12 @@ class RifeInterpolator(NetRunner):
 
     def __init__(self, net: IFNet | None = None, levels: Sequence[float] | None = None,
                  max_pixels: int = 3840 * 2160, tile: int = 1024, overlap: int = 128, cpu_bf16: bool = False,
-                 level_mode: str | None = None, cpu_mode: str | None = None):
+                 level_mode: str | None = None, cpu_mode: str | None = None, motion_rule: dict | None = None):
         from .cpu_fast import check_mode
 
         level_mode = level_mode or DEFAULT_LEVEL_MODE
         self.cpu_mode = check_mode(cpu_mode)
+        self.motion_rule = dict(motion_rule) if motion_rule else None  # None: MOTION_RULE
         if level_mode not in LEVEL_MODES:
             raise ValueError(f"level_mode must be one of {LEVEL_MODES}, got {level_mode!r}")
         self.net = (net or IFNet()).eval()
@@ -120,7 +129,8 @@ class RifeInterpolator(NetRunner):
         return self.levels or levels_for(h, w)
 
     def _by_motion(self, h: int, w: int) -> bool:
-        return self.levels is None and self.level_mode == "motion" and min(h, w) <= MOTION_RULE["max_short"]
+        rule = {**MOTION_RULE, **(self.motion_rule or {})}
+        return self.levels is None and self.level_mode == "motion" and min(h, w) <= rule["max_short"]
 
     @torch.no_grad()
     def pair_levels(self, img0: torch.Tensor, img1: torch.Tensor) -> tuple[tuple[float, ...], float | None]:
@@ -132,7 +142,7 @@ class RifeInterpolator(NetRunner):
         a, b = self._padded(img0, img1, 64)
         with self._precision(img0.device):
             m = float(motion_px(net.coarse_flow(a, b))[0])
-        return levels_for_motion(h, w, m), m
+        return levels_for_motion(h, w, m, motion_rule=self.motion_rule), m
 
     @staticmethod
     def _padded(img0: torch.Tensor, img1: torch.Tensor, multiple: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -176,7 +186,7 @@ class RifeInterpolator(NetRunner):
             with self._precision(img0.device):
                 encoded = net.encode_pair(a, b)
                 m = float(motion_px(net.coarse_flow(a, b, encoded=encoded))[0])
-            levels = levels_for_motion(h, w, m)
+            levels = levels_for_motion(h, w, m, motion_rule=self.motion_rule)
         else:
             levels = self._levels(h, w)
             a, b = self._padded(img0, img1, max(64, int(4 * max(levels))))
