@@ -55,7 +55,8 @@ def test_motion_mode_uses_the_chosen_list_exactly(monkeypatch):
     rule of before."""
     for key, value in {"threshold": 6.0, "per_480": False, "k_small": 2.0, "k_large": None}.items():
         monkeypatch.setitem(MOTION_RULE, key, value)
-    motion, size = registry.create("rife", level_mode="motion"), registry.create("rife", level_mode="size")
+    motion, size = registry.create("rife"), registry.create("rife", level_mode="size")
+    assert motion.level_mode == "motion"  # the default
     fixed_fine = registry.create("rife", levels=FINE)
     f0, f1 = _pair(2, 368, 384)
     out = motion.interpolate(f0, f1, [0.5])[0]

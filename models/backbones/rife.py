@@ -58,8 +58,10 @@ def levels_for(h: int, w: int, rule=LEVEL_RULE) -> tuple[float, ...]:
 MOTION_RULE = {"quantile": 0.9, "threshold": 3.0, "per_480": False, "k_small": 1.0, "k_large": None, "max_short": 720}
 #: Level modes of :class:`RifeInterpolator`: per pair from the motion, or from the frame size alone.
 LEVEL_MODES = ("motion", "size")
-#: The mode of ``registry.create("rife")``.
-DEFAULT_LEVEL_MODE = "size"
+#: The mode of ``registry.create("rife")``: "motion", measured with ``python -m bench.rife_levels --eval`` (bench.vfi's
+#: protocol, bench/results/rife_levels_eval_*.json): UCF101 34.220 dB against the size rule's 34.003, DAVIS 27.396
+#: against 27.414, the gap-4 windows (480p: both rules give 16..1) equal; dis_flow 33.306 / 26.292 below.
+DEFAULT_LEVEL_MODE = "motion"
 #: IFNet's form on the CPU (:mod:`models.backbones.cpu_fast`) when ``cpu_mode`` is None.
 CPU_MODE = "plain"
 #: The sub-networks ``cpu_mode="compile"`` compiles.
