@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -30,20 +32,18 @@ def run(*argv) -> int:
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """4 short clips (2 with audio) and a long one of 3 shots, and the plain command's results for them."""
-    import torch
-
     root = tmp_path_factory.mktemp("ray")
     src = root / "in"
     src.mkdir()
     for i in range(4):
         make_shots_video(src / f"clip{i}.mp4", shots=2, per_shot=4, size=(64, 96), audio=i % 2 == 0)
     make_shots_video(src / "long.mp4", shots=3, per_shot=8, size=(64, 96))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as each Ray worker (one CPU each): the same arithmetic, the same frames
-    try:
-        assert run("video-sr", src, "-o", root / "plain", *ARGS) == 0
-    finally:
-        torch.set_num_threads(threads)
+    # the plain command as a user runs it: a fresh process on one thread, as each Ray worker (one CPU each), so no
+    # state left in this process by earlier tests (cached models, torch settings) can make its frames differ
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "frameforge", "video-sr", str(src), "-o", str(root / "plain"), *ARGS]
+    done = subprocess.run(cmd, env=env, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
     yield root
     ray.shutdown()
 
