@@ -187,7 +187,7 @@ class RifeInterpolator(NetRunner):
             a, b = self._padded(img0, img1, 64)
             with self._precision(img0.device):
                 encoded = net.encode_pair(a, b)
-                m = float(motion_px(net.coarse_flow(a, b, encoded=encoded))[0])
+                m = motion_px(net.coarse_flow(a, b, encoded=encoded))[0].item()  # the host value (CUDA syncs here)
             levels = levels_for_motion(h, w, m, motion_rule=self.motion_rule)
         else:
             levels = self._levels(h, w)
