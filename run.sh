@@ -80,7 +80,7 @@ case "$cmd" in
         exec .venv/bin/python app.py "$@" ;;
     test)
         setup
-        say "tests (about 12 min on 2 CPU cores; those needing ../shared/data skip without it)"
+        say "tests (about 5 min on 2 idle CPU cores; those needing ../shared/data skip without it)"
         set +e
         .venv/bin/python -m pytest -q "$@"
         status=$?
