@@ -24,16 +24,6 @@ STOPPED = ("⏹ **Stopped.** The job was cancelled at your request; its partial 
 
 DEFAULTS = dict(codec="h264", crf=18, preset="fast", bit_depth=8, hdr="keep", dedup="auto")
 
-DOCS = """        codec: output codec: "h264" (default, mp4), "h265" (mp4), "vp9" (webm), "ffv1" (lossless mkv) or
-            "png-zip" (lossless PNG frames in a zip).
-        crf: constant quality, 0 (best) to 51 (63 for VP9); default 18. Ignored by the lossless codecs.
-        preset: encoder speed, "ultrafast" ... "veryslow" (default "fast").
-        bit_depth: 8 (default) or 10 bits per sample (H.264 High 10, H.265 Main 10, FFV1, 16-bit PNG).
-        hdr: for an HDR input (PQ/HLG): "keep" (default: 10-bit with its BT.2020 tags) or "tonemap" (SDR BT.709).
-        dedup: duplicate frames: "auto" (default: on when the frame rate goes up), "on" or "off".
-        frames_zip: a zip of PNG frames to use instead of the video (the frame rate is input_fps).
-        input_fps: the frame rate of frames_zip (frames per second)."""
-
 
 def controls(loop: bool = False) -> list:
     """The tab's extra inputs in a closed accordion, in the API order: [loop], codec, crf, preset, bit_depth, hdr,
