@@ -173,12 +173,13 @@ def median(xs: Sequence[float]) -> float:
 
 # ------------------------------------------------------------------------------------------------- models --
 def resolve_models(arg: str | None, task: str) -> list[str]:
-    """Model ids from ``--models a,b`` or, when absent, every available registered model of ``task``."""
+    """Model ids from ``--models a,b`` or, when absent, every available registered model of ``task`` (retired ids
+    whose weights ship included: the benchmarks still measure them)."""
     from models import registry
 
     if arg:
         return [m.strip() for m in arg.split(",") if m.strip()]
-    return registry.ids(task, available_only=True)
+    return registry.ids(task, available_only=True, retired=True)
 
 
 def load_model(model_id: str, task: str):

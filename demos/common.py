@@ -301,8 +301,9 @@ def load_model(task: str, model_id: str | None):
     known = registry.ids(task)
     model_id = model_id or registry.default_id(task)
     if model_id not in known:
-        raise gr.Error(f"Unknown {task} model {model_id!r}; choose one of {', '.join(known)}.",
-                       print_exception=False)
+        why = registry.retired_reason(model_id)
+        head = f"{model_id!r} is retired ({why})" if why else f"Unknown {task} model {model_id!r}"
+        raise gr.Error(f"{head}; choose one of {', '.join(known)}.", print_exception=False)
     return model_id, registry.get(model_id)
 
 

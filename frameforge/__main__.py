@@ -193,8 +193,9 @@ def _model(task: str, model_id: str | None):
 
     model_id = model_id or registry.default_id(TASKS[task])
     if model_id not in registry.ids(TASKS[task]):
-        raise UsageError(f"unknown {TASKS[task]} model {model_id!r}; choose one of "
-                         f"{', '.join(registry.ids(TASKS[task], available_only=True))}")
+        why = registry.retired_reason(model_id)
+        head = f"{model_id!r} is retired ({why})" if why else f"unknown {TASKS[task]} model {model_id!r}"
+        raise UsageError(f"{head}; choose one of {', '.join(registry.ids(TASKS[task], available_only=True))}")
     return model_id, registry.get(model_id)
 
 
@@ -404,6 +405,9 @@ def list_models(args) -> list[str]:
             mark = "*" if mid == registry.default_id(task) else " "
             avail = "" if s.available() else "  [weights not available]"
             rows.append(f"{mark} {task:8s} {mid:22s} {s.origin()} · {s.license.split(' (')[0]}{avail}")
+        retired = [mid for mid in registry.ids(task, retired=True) if registry.retired_reason(mid)]
+        if retired:
+            rows.append(f"  {task:8s} retired (not offered; README, Retired): {', '.join(retired)}")
     return rows
 
 

@@ -24,9 +24,26 @@ DEFAULTS = {"vfi": "rife", "stvsr": "basicvsr+rife", "face": "face_realesrgan"}
 #: Without an accelerator: BasicVSR costs about 1.4 s per output frame of 854x480 at x4 on 2 CPU cores (and grows
 #: with the input size), so the Video SR tab opens on lanczos+rife, the best of the fast pipelines.
 CPU_DEFAULTS = {"stvsr": "lanczos+rife"}
+#: Ids that are not offered (README, *Retired*): left out of the tabs, the API, the CLI and `frameforge models`.
+#: Their code stays: each builds untrained for training (``registry.create(id, pretrained=False)``), and the two
+#: whose weights ship still load by id for the benchmarks whose numbers the README quotes.
+_NO_WEIGHTS = "never shipped, so no weights file exists"
+RETIRED = {
+    "sf_adacof": "trained from scratch on the CPU, below dis_flow on both VFI sets; kept for bench.vfi, whose table "
+                 "quotes it; the official checkpoint loads as sf_adacof_official",
+    "lanczos+sf_adacof": "Lanczos + the from-scratch sf_adacof, below lanczos+dis; kept for bench.stvsr",
+    "adacof": f"{_NO_WEIGHTS}: the from-scratch CPU run stayed near blend; the official checkpoint loads as "
+              "adacof_official",
+    "sf_adacof_aligned": f"{_NO_WEIGHTS}: CPU runs stayed at or below RIFE; sf_adacof_aligned_cond ships",
+    "adacof_aligned": f"{_NO_WEIGHTS}: CPU runs stayed at or below RIFE; adacof_aligned_cond ships",
+    "bfstvsr_scratch": f"{_NO_WEIGHTS}: a 400-step CPU run was 4-12 dB below lanczos+dis; bfstvsr (a head on "
+                       "basicvsr+rife) ships and bfstvsr_official loads the official checkpoint",
+    "bfstvsr_concat_scratch": f"{_NO_WEIGHTS}: as bfstvsr_scratch; bfstvsr_concat ships",
+}
 
 for _spec in [*baseline_specs(), *backbone_specs(), *clean_specs(), *vfi_specs(), *aligned_specs(), *stvsr_specs(),
               *cascade_specs(), *face_specs(), *svs_specs()]:
     _spec.default = DEFAULTS.get(_spec.task) == _spec.id
     _spec.cpu_default = CPU_DEFAULTS.get(_spec.task) == _spec.id
+    _spec.retired = RETIRED.get(_spec.id, "")
     register(_spec)

@@ -41,6 +41,10 @@ class ModelSpec:
     cpu_default: bool = False  # the tab's default on a machine without an accelerator (a faster model)
     tags: tuple[str, ...] = field(default_factory=tuple)
     requires: tuple[str, ...] = ()  # ids of registered models this one is built from (e.g. a cascade's stages)
+    #: why this id is not offered (set in models/catalog.py, README *Retired*): a retired model is left out of
+    #: :func:`ids` (tabs, API, CLI, ``frameforge models``); it still builds untrained (``create(id,
+    #: pretrained=False)``, training and benchmarks) and loads by id where its weights exist (the benchmarks)
+    retired: str = ""
 
     def available(self) -> bool:
         """Its own weights are configured, and so are those of every model in ``requires``."""
@@ -100,10 +104,11 @@ def spec(model_id: str) -> ModelSpec:
         raise KeyError(f"unknown model {model_id!r}; known: {', '.join(sorted(_SPECS))}") from None
 
 
-def ids(task: str | None = None, available_only: bool = False) -> list[str]:
-    """Model ids for ``task`` (all tasks when None), default first, in registration order."""
+def ids(task: str | None = None, available_only: bool = False, retired: bool = False) -> list[str]:
+    """Model ids for ``task`` (all tasks when None), default first, in registration order; retired ids only
+    when ``retired`` (the benchmarks' default lists)."""
     _populate()
-    rows = [s for s in _SPECS.values() if task is None or s.task == task]
+    rows = [s for s in _SPECS.values() if (task is None or s.task == task) and (retired or not s.retired)]
     if available_only:
         rows = [s for s in rows if s.available()]
     rows.sort(key=lambda s: not s.default)
@@ -123,6 +128,13 @@ def default_id(task: str) -> str | None:
     return available[0] if available else None
 
 
+def retired_reason(model_id: str) -> str | None:
+    """Why ``model_id`` is not offered (a retired id), or None (offered, or not a model at all)."""
+    _populate()
+    s = _SPECS.get(model_id)
+    return s.retired if s is not None and s.retired else None
+
+
 def is_loaded(model_id: str) -> bool:
     return model_id in _LOADED
 
@@ -137,6 +149,9 @@ def create(model_id: str, pretrained: bool = True, **overrides) -> Any:
         try:
             path = resolve(s.weights)
         except WeightsUnavailable as exc:
+            if s.retired:
+                raise WeightsUnavailable(f"{s.id} is retired ({s.retired}); it has no weights to load "
+                                         f"(create({s.id!r}, pretrained=False) builds it for training)") from None
             raise WeightsUnavailable(f"{s.label or s.id}: {exc}") from None
         state = load_state_dict(path)
     config = s.config(state) if state is not None and s.config is not None else {}

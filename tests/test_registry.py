@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -112,8 +113,9 @@ def _point_weights_at_random(monkeypatch, tmp_path, model_id: str, state: dict, 
     monkeypatch.setattr(registry.spec(model_id), "weights", WeightSource(env_var=var))
 
 
-def test_cascade_is_offered_with_its_interpolator_and_uses_it(monkeypatch, tmp_path):
-    """lanczos+sf_adacof appears only when sf_adacof's weights do, and its anchors are the Lanczos frames."""
+def test_cascade_is_available_with_its_interpolator_and_uses_it(monkeypatch, tmp_path):
+    """lanczos+sf_adacof (retired: benchmarks only) is available only when sf_adacof's weights are, and its anchors
+    are the Lanczos frames."""
     import numpy as np
 
     from models.baselines.resize import Lanczos
@@ -121,12 +123,13 @@ def test_cascade_is_offered_with_its_interpolator_and_uses_it(monkeypatch, tmp_p
 
     monkeypatch.setattr(registry.spec("sf_adacof"), "weights", WeightSource(env_var="FRAMEFORGE_TEST_NONE"))
     monkeypatch.delenv("FRAMEFORGE_TEST_NONE", raising=False)
-    assert "lanczos+sf_adacof" in registry.ids("stvsr")
-    assert "lanczos+sf_adacof" not in registry.ids("stvsr", available_only=True)
+    assert "lanczos+sf_adacof" in registry.ids("stvsr", retired=True)
+    assert "lanczos+sf_adacof" not in registry.ids("stvsr", available_only=True, retired=True)
     torch.manual_seed(0)
     _point_weights_at_random(monkeypatch, tmp_path, "sf_adacof", build_sf_adacof(width=0.5).state_dict(),
                              "FRAMEFORGE_TEST_SF")
-    assert "lanczos+sf_adacof" in registry.ids("stvsr", available_only=True)
+    assert "lanczos+sf_adacof" in registry.ids("stvsr", available_only=True, retired=True)
+    assert "lanczos+sf_adacof" not in registry.ids("stvsr", available_only=True)  # never offered
     try:
         model = registry.get("lanczos+sf_adacof")
         assert model.interpolator is registry.get("sf_adacof")
@@ -142,35 +145,44 @@ def test_cascade_is_offered_with_its_interpolator_and_uses_it(monkeypatch, tmp_p
         registry.unload("sf_adacof")
 
 
-def test_bfstvsr_is_an_exact_t_interpolator_at_scale_one(monkeypatch, tmp_path):
-    """bfstvsr_vfi = the bundled BF-STVSR with output size = input size, at any t (no recursion)."""
-    import numpy as np
+RETIRED_NO_WEIGHTS = ("adacof", "sf_adacof_aligned", "adacof_aligned", "bfstvsr_scratch", "bfstvsr_concat_scratch")
 
-    from models.stvsr.bfstvsr import BFSTVSR, compact_config
 
-    monkeypatch.setattr(registry.spec("bfstvsr_scratch"), "weights", WeightSource(env_var="FRAMEFORGE_TEST_NONE"))
-    monkeypatch.delenv("FRAMEFORGE_TEST_NONE", raising=False)
-    assert "bfstvsr_vfi" not in registry.ids("vfi", available_only=True)
-    torch.manual_seed(0)
-    _point_weights_at_random(monkeypatch, tmp_path, "bfstvsr_scratch", BFSTVSR(**compact_config()).state_dict(),
-                             "FRAMEFORGE_TEST_BF")
-    assert "bfstvsr_vfi" in registry.ids("vfi", available_only=True)
-    try:
-        vfi = registry.get("bfstvsr_vfi")
-        assert vfi.arbitrary_t
-        rng = np.random.default_rng(1)
-        f0 = rng.integers(0, 256, (20, 28, 3), dtype=np.uint8)
-        f1 = np.roll(f0, 1, axis=0)
-        ts = [0.3, 0.7]
-        out = vfi.interpolate(f0, f1, ts)
-        ref = registry.get("bfstvsr_scratch").upscale_pair(f0, f1, ts, (20, 28))
-        assert [o.shape for o in out] == [(20, 28, 3)] * 2
-        for a, b in zip(out, ref):
-            np.testing.assert_array_equal(a, b)
-        assert not np.array_equal(out[0], out[1])  # t reaches the decoder
-    finally:
-        registry.unload("bfstvsr_vfi")
-        registry.unload("bfstvsr_scratch")
+def test_retired_ids_are_not_offered_and_say_why(capsys, tmp_path):
+    """The retired ids (README, Retired) are in no tab, API or CLI choice; asking for one names the reason; the
+    ones without weights still build untrained for training; the from-scratch sf_adacof still loads by id for the
+    benchmarks; the official-checkpoint loaders stay offered."""
+    import gradio as gr
+
+    from bench.common import load_model as bench_load, resolve_models
+    from demos.common import load_model, model_choices
+    from frameforge.__main__ import main as cli
+
+    offered = set(registry.ids())
+    for mid in (*RETIRED_NO_WEIGHTS, "sf_adacof", "lanczos+sf_adacof", "bfstvsr_vfi"):
+        assert mid not in offered
+    assert {"sf_adacof_official", "adacof_official", "bfstvsr_official", "videoinr_official",
+            "motif_official"} <= offered  # official layouts: offered once a checkpoint is given
+    assert "sf_adacof" not in {i for _, i in model_choices("vfi")}
+    assert "lanczos+sf_adacof" not in {i for _, i in model_choices("stvsr")}
+    with pytest.raises(gr.Error, match="'sf_adacof' is retired .*below dis_flow"):
+        load_model("vfi", "sf_adacof")
+    videos = str(Path(__file__).resolve().parents[1] / "examples" / "videos")
+    assert cli(["interpolate", videos, "-o", str(tmp_path / "out"), "--model", "adacof"]) == 2
+    assert "'adacof' is retired" in capsys.readouterr().err
+    with pytest.raises(KeyError):
+        registry.spec("bfstvsr_vfi")  # removed: it only wrapped bfstvsr_scratch
+    for mid in RETIRED_NO_WEIGHTS:
+        assert not registry.spec(mid).available()
+        with pytest.raises(WeightsUnavailable, match=f"{mid} is retired .*never shipped"):
+            registry.create(mid)
+        assert bench_load(mid, registry.spec(mid).task) is None
+        assert "is retired" in capsys.readouterr().out  # the benchmark skips it and says why
+    net = registry.create("adacof", pretrained=False, width=0.25)  # training still builds it
+    assert sum(p.numel() for p in net.net.parameters()) > 0
+    if registry.spec("sf_adacof").available():  # bench-only: bench.vfi's table quotes it
+        assert "sf_adacof" in resolve_models(None, "vfi")
+        assert registry.create("sf_adacof") is not None
 
 
 def test_tab_defaults_follow_the_hardware(monkeypatch):

@@ -97,13 +97,6 @@ def _official_inr(kind: str):
     return build
 
 
-def _bfstvsr_at_scale_one():
-    from models import registry
-    from models.stvsr.upscaler import ExactTInterpolator
-
-    return ExactTInterpolator(registry.get("bfstvsr_scratch"))
-
-
 def stvsr_specs() -> list[ModelSpec]:
     return [
         _trunk_spec("bfstvsr", "FRAMEFORGE_BFSTVSR_HEAD",
@@ -158,10 +151,4 @@ def stvsr_specs() -> list[ModelSpec]:
                   description="13.78 M-parameter official model with RAFT-small at inference; set "
                               "FRAMEFORGE_MOTIF_CKPT to its flat state_dict best.pth (or ..._REPO to a Hub repo)",
                   tags=("arbitrary_t", "arbitrary_scale", "official")),
-        ModelSpec(id="bfstvsr_vfi", task="vfi", build=_bfstvsr_at_scale_one, requires=("bfstvsr_scratch",),
-                  license="as bfstvsr_scratch", card="bfstvsr_scratch.md",
-                  label="BF-STVSR at scale 1 (exact t)",
-                  description="the from-scratch BF-STVSR with output size = input size: frames at any t, no "
-                              "recursion",
-                  tags=("arbitrary-t",)),
     ]

@@ -19,17 +19,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.baselines.blend import check_pair
 from models.device import autocast, inference_device
+from models.imageio import check_pair, check_ts, to_tensor, to_uint8
 from models.stvsr.geometry import lr_index, query_geometry
 
 
 def check_request(frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float], size) -> tuple[list[float], tuple]:
     """A pair call's arguments checked: two matching uint8 frames, times in [0, 1], a positive (HH, WW)."""
     check_pair(frame0, frame1)
-    ts = [float(t) for t in ts]
-    if any(not 0.0 <= t <= 1.0 for t in ts):
-        raise ValueError(f"times must lie in [0, 1], got {ts}")
+    ts = check_ts(ts)
     hh, ww = int(size[0]), int(size[1])
     if hh < 1 or ww < 1:
         raise ValueError(f"output size must be positive, got {size}")
@@ -77,7 +75,7 @@ class BFSTVSRUpscaler:
         device = inference_device()
         model = self.model.to(device)
         model.chunk = self.chunk
-        x = torch.from_numpy(np.stack([frame0, frame1])).permute(0, 3, 1, 2).float().div(255).to(device)
+        x = to_tensor([frame0, frame1], device)
         x = F.pad(x, (0, (-w) % 4, 0, (-h) % 4), mode="replicate")  # (2, 3, Hp, Wp)
         scale = max(hh / h, ww / w)
         side = max(4, int(np.sqrt(self.max_tile_pixels) / max(scale, 1e-6)) - 2 * self.halo)
@@ -91,29 +89,8 @@ class BFSTVSRUpscaler:
                     for i, t in enumerate(ts):
                         rgb = model.decode_t(cache, t)[0].float()
                         rgb = rgb[:, ky0 - hy0:ky1 - hy0, kx0 - hx0:kx1 - hx0]
-                        outs[i][ky0:ky1, kx0:kx1] = (rgb.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+                        outs[i][ky0:ky1, kx0:kx1] = to_uint8(rgb)
         return outs
-
-
-class ExactTInterpolator:
-    """A space-time upscaler used at spatial scale 1 as a :class:`~models.interfaces.FrameInterpolator`:
-
-        I_t = STVSR(I_0, I_1; t, size = (H, W)),   any t in [0, 1]
-
-    so BF-STVSR's B-spline temporal path gives exact in-between times (no midpoint recursion).
-    """
-
-    arbitrary_t = True
-
-    def __init__(self, upscaler):
-        self.upscaler = upscaler
-
-    def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
-        check_pair(frame0, frame1)
-        return self.upscaler.upscale_pair(frame0, frame1, ts, frame0.shape[:2])
-
-    def __repr__(self) -> str:
-        return f"ExactTInterpolator({type(self.upscaler).__name__})"
 
 
 class WholeFrameUpscaler:
@@ -140,7 +117,7 @@ class WholeFrameUpscaler:
                              f"its limit of {self.max_pixels:,} pixels")
         device = inference_device()
         model = self.model.to(device)
-        x = torch.from_numpy(np.stack([frame0, frame1])).permute(0, 3, 1, 2).float().div(255).to(device)
+        x = to_tensor([frame0, frame1], device)
         with torch.no_grad(), autocast(device):
             out = model(x[0:1], x[1:2], ts, (hh, ww))  # (N, 1, 3, HH, WW)
-        return [(o[0].float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy() for o in out]
+        return [to_uint8(o[0]) for o in out]
