@@ -1,4 +1,4 @@
-"""The face benchmark's FD-EffNetLite0 and identity metrics (bench/face_metrics.py)."""
+"""The face metrics FD-EffNetLite0 and identity (models/metrics.py; bench/face_metrics.py re-exports them)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import face_metrics as fm
+from models import metrics as fm
 
 FFHQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces_eval" / "ffhq"
 

@@ -51,3 +51,14 @@ def mixed_precision(device: torch.device, bf16: bool):
     """bf16 autocast on ``device`` when ``bf16`` (``--bf16``), else full precision. bf16 keeps fp32's exponent
     range, so no loss scaling is needed on either device."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+
+
+def start(threads: int, seed: int, device: str | None = None) -> torch.device:
+    """The first thing every training command does: CPU threads, the torch seed, then ``--device`` (stopping with
+    the reason before any data is read or a run folder is made). ``device`` None (the MNIST recipes): the CPU."""
+    import cv2
+
+    torch.set_num_threads(max(1, int(threads)))
+    cv2.setNumThreads(max(1, int(threads)))  # DIS flows and resizes in the data pipelines
+    torch.manual_seed(seed)
+    return training_device(device) if device is not None else torch.device("cpu")

@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from models.metrics import charbonnier  # the training loss (one definition; train.vfi imports it from here too)
 from models.ops.adacof import adacof
 
 MEAN_RGB = (0.4631, 0.4352, 0.3990)  # per-channel mean subtracted before the kernel network (no std division)
@@ -115,11 +116,6 @@ class KernelEstimationBase(nn.Module):
         """x (B, cin, H/2, W/2) -> W1, alpha1, beta1, W2, alpha2, beta2 (B, F^2, H, W) and V (B, 1, H, W)."""
         return (self.moduleWeight1(x), self.moduleAlpha1(x), self.moduleBeta1(x),
                 self.moduleWeight2(x), self.moduleAlpha2(x), self.moduleBeta2(x), self.moduleOcclusion(x))
-
-
-def charbonnier(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
-    """mean(sqrt(x^2 + eps^2))."""
-    return torch.sqrt(x * x + eps * eps).mean()
 
 
 def tv_charbonnier(m: torch.Tensor) -> torch.Tensor:
