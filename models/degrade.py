@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from .imageio import PIXELS, to_uint8
+
 #: the named presets; ``crfNN`` also accepts any CRF in 0..51
 PRESETS = ("bi", "crf18", "crf23", "crf28", "crf30", "crf33", "jpeg", "real")
 
@@ -69,10 +71,6 @@ def _check(img: np.ndarray, name: str = "image") -> np.ndarray:
     return img
 
 
-def _to_uint8(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
-
-
 # ---------------------------------------------------------------------------------------------------- image ops
 def gaussian_kernel(size: int, sigma_x: float, sigma_y: float | None = None, theta: float = 0.0) -> np.ndarray:
     """(size, size) float64 kernel summing to 1: ``exp(-½ xᵀ Σ⁻¹ x)``, ``Σ = R(θ) diag(σx², σy²) R(θ)ᵀ``."""
@@ -98,7 +96,7 @@ def blur(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
     _check(img)
     out = cv2.filter2D(img.astype(np.float32), -1, kernel.astype(np.float32), borderType=cv2.BORDER_REFLECT_101)
-    return _to_uint8(out)
+    return to_uint8(out, PIXELS)
 
 
 def resize(img: np.ndarray, size: tuple[int, int], mode: str = "bicubic") -> np.ndarray:
@@ -116,7 +114,7 @@ def gaussian_noise(img: np.ndarray, sigma: float, rng: np.random.Generator, gray
     """``img + σ n``, n ~ N(0, 1) per pixel (one n for all channels when ``gray``), σ on the 0-255 scale."""
     _check(img)
     shape = img.shape[:2] + ((1,) if gray else (3,))
-    return _to_uint8(img.astype(np.float32) + np.float32(sigma) * rng.standard_normal(shape, dtype=np.float32))
+    return to_uint8(img.astype(np.float32) + np.float32(sigma) * rng.standard_normal(shape, dtype=np.float32), PIXELS)
 
 
 def poisson_noise(img: np.ndarray, scale: float, rng: np.random.Generator, gray: bool = False) -> np.ndarray:
@@ -129,7 +127,7 @@ def poisson_noise(img: np.ndarray, scale: float, rng: np.random.Generator, gray:
     base = x.mean(axis=2, keepdims=True) if gray else x
     lam = base * 255.0 / scale
     noisy = rng.poisson(lam) * scale / 255.0
-    return _to_uint8((x + (noisy - base)) * 255.0)
+    return to_uint8((x + (noisy - base)) * 255.0, PIXELS)
 
 
 def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
@@ -206,7 +204,7 @@ def rgb_to_yuv420(img: np.ndarray) -> np.ndarray:
     y = yuv[..., 0]
     uv = yuv[..., 1:].reshape(h // 2, 2, w // 2, 2, 2).mean(axis=(1, 3))  # (H/2, W/2, 2)
     planes = [y.ravel(), uv[..., 0].ravel(), uv[..., 1].ravel()]
-    return _to_uint8(np.concatenate(planes)).reshape(h * 3 // 2, w)
+    return to_uint8(np.concatenate(planes), PIXELS).reshape(h * 3 // 2, w)
 
 
 def _upsample2(c: np.ndarray) -> np.ndarray:
@@ -229,7 +227,7 @@ def yuv420_to_rgb(planar: np.ndarray, h: int, w: int) -> np.ndarray:
     u = _upsample2(flat[n:n + n // 4].reshape(h // 2, w // 2))
     v = _upsample2(flat[n + n // 4:n + n // 2].reshape(h // 2, w // 2))
     yuv = (np.stack([y, u, v], -1) - _OFFSET) / _RANGE
-    return _to_uint8(yuv @ np.linalg.inv(_RGB2YUV).T)
+    return to_uint8(yuv @ np.linalg.inv(_RGB2YUV).T, PIXELS)
 
 
 def encode(frames: list[np.ndarray], crf: int, codec: str = "h264", fps: float = 24.0, gop: int | None = None,

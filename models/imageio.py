@@ -57,6 +57,64 @@ def check_frame(frame, name: str = "frame") -> np.ndarray:
     return frame
 
 
+def check_pair(frame0, frame1) -> None:
+    """Two frames of one interpolation call: each passes :func:`check_frame`, and both have the same size."""
+    check_frame(frame0, "frame0")
+    check_frame(frame1, "frame1")
+    if frame0.shape != frame1.shape:
+        raise ValueError(f"frames differ in size: {frame0.shape} vs {frame1.shape}")
+
+
+def check_ts(ts) -> list[float]:
+    """Times of one interpolation call as floats, each in [0, 1]; ValueError naming the ones outside."""
+    ts = [float(t) for t in ts]
+    bad = [t for t in ts if not 0.0 <= t <= 1.0]
+    if bad:
+        raise ValueError(f"times must lie in [0, 1], got {bad}")
+    return ts
+
+
+#: ``value_range`` of :func:`to_uint8` for float pixels already on the 0..255 scale.
+PIXELS = (0.0, 255.0)
+
+
+def to_tensor(frames, device=None, dtype=None, value_range: tuple[float, float] = (0.0, 1.0)):
+    """The one uint8 -> tensor boundary of the models: one uint8 RGB frame (H, W, 3), a stack (N, H, W, 3) or a
+    sequence of equal-size frames -> float (N, 3, H, W) scaled to ``value_range`` (0 -> lo, 255 -> hi), on
+    ``device`` (default CPU) in ``dtype`` (default float32). The uint8 pixels travel to the device before the
+    conversion (a quarter of the bytes of float32)."""
+    import torch
+
+    if isinstance(frames, np.ndarray):
+        arr = np.asarray(frames)  # a subclass (a decoded frame that carries its QP) as a plain array
+        arr = arr[None] if arr.ndim == 3 else arr
+    else:
+        arr = np.stack([np.asarray(f) for f in frames])
+    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[3] != 3:
+        raise ValueError(f"frames must be uint8 RGB (H, W, 3) or (N, H, W, 3), got {arr.shape} {arr.dtype}")
+    if not (arr.flags.writeable and arr.flags.c_contiguous):
+        arr = np.array(arr)  # torch.from_numpy wants writable memory; a copy of a read-only view
+    lo, hi = value_range
+    x = torch.from_numpy(arr).to(device or "cpu").permute(0, 3, 1, 2).to(dtype or torch.float32)
+    x = x.div_(255.0 / (hi - lo))
+    return x.add_(lo) if lo else x
+
+
+def to_uint8(x, value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """The one tensor -> uint8 boundary: values in ``value_range`` clamped to it, scaled to [0, 255] and rounded
+    (half to even). A torch tensor is channels-first, (3, H, W) -> (H, W, 3) or (N, 3, H, W) -> (N, H, W, 3), and
+    comes back to the CPU; a numpy array is already channels-last and keeps its shape."""
+    lo, hi = value_range
+    if isinstance(x, np.ndarray):
+        y = np.clip(x, lo, hi)
+        y = y * (255.0 / (hi - lo)) if lo == 0.0 else (y - lo) * (255.0 / (hi - lo))
+        return np.rint(y).astype(np.uint8)
+    y = x.float().clamp(lo, hi)
+    y = y.mul(255.0 / (hi - lo)) if lo == 0.0 else y.sub(lo).mul(255.0 / (hi - lo))
+    y = y.round().byte()
+    return y.permute(*range(y.ndim - 3), -2, -1, -3).cpu().numpy()
+
+
 def read_image(source, name: str = "image", max_pixels: int | None = None, min_side: int = 1) -> np.ndarray:
     """uint8 RGB (H, W, 3) from a file path, a PIL image or an array; raises :class:`ImageError` with the reason."""
     from PIL import Image

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from models.device import inference_device
+from models.imageio import check_pair, check_ts, to_tensor, to_uint8
 from models.ops.tiles import tiled
 
 from .ifnet import LEVELS, IFNet, merge
@@ -88,17 +89,6 @@ def levels_for_motion(h: int, w: int, motion: float, rule=LEVEL_RULE, motion_rul
         x = motion * 480.0 / short if m["per_480"] else motion
         k = (m["k_small"] if x <= m["threshold"] else m["k_large"]) or k
     return tuple(s / k for s in LEVELS)
-
-
-def to_tensor(frames: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
-    """uint8 (H, W, 3) frames -> float (N, 3, H, W) in [0, 1] on ``device``."""
-    x = torch.from_numpy(np.stack([np.asarray(f) for f in frames])).to(device)
-    return x.permute(0, 3, 1, 2).float().div_(255.0)
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """float (3, H, W) in [0, 1] -> uint8 (H, W, 3)."""
-    return x.float().clamp(0, 1).mul(255.0).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
 class RifeInterpolator(NetRunner):
@@ -203,8 +193,6 @@ class RifeInterpolator(NetRunner):
         return out
 
     def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
-        from models.baselines.blend import check_pair, check_ts
-
         check_pair(frame0, frame1)
         ts = check_ts(ts)
         inner = [t for t in ts if 0.0 < t < 1.0]
@@ -221,7 +209,7 @@ class RifeInterpolator(NetRunner):
                         x = to_tensor([frame0[y:y + th, x0:x0 + tw], frame1[y:y + th, x0:x0 + tw]], device)
                         return self._frames(x[:1], x[1:], [t])[0].float().permute(1, 2, 0).cpu().numpy()
 
-                    made[t] = (tiled(h, w, self.tile, self.overlap, run).clip(0, 1) * 255.0).round().astype(np.uint8)
+                    made[t] = to_uint8(tiled(h, w, self.tile, self.overlap, run))
         return [frame0.copy() if t == 0.0 else frame1.copy() if t == 1.0 else made[t] for t in ts]
 
     def __repr__(self) -> str:

@@ -203,11 +203,12 @@ class RealESRGANUpscaler(NetRunner):
     def x4(self, frame: np.ndarray) -> np.ndarray:
         """uint8 (h, w, 3) -> float32 (4h, 4w, 3) in [0, 1] (clamped)."""
         from models.device import inference_device
+        from models.imageio import to_tensor
         from models.ops.tiles import tiled
 
         device = inference_device()
         self.net.to(device)
-        x = torch.from_numpy(np.array(frame)).to(device).permute(2, 0, 1)[None].float().div_(255.0)
+        x = to_tensor(frame, device)
 
         def run(y0: int, x0: int, th: int, tw: int) -> np.ndarray:
             with self._precision(device):
@@ -221,11 +222,11 @@ class RealESRGANUpscaler(NetRunner):
         from PIL import Image
 
         from models.baselines.resize import _check_size
-        from models.imageio import check_frame
+        from models.imageio import check_frame, to_uint8
 
         check_frame(frame)
         h, w = _check_size(size)
-        out = (self.x4(frame) * 255.0).round().astype(np.uint8)
+        out = to_uint8(self.x4(frame))
         if out.shape[:2] == (h, w):
             return out
         return np.asarray(Image.fromarray(out).resize((w, h), Image.Resampling.LANCZOS))

@@ -26,10 +26,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from models.device import inference_device
-from models.imageio import check_frame
+from models.imageio import check_frame, to_tensor, to_uint8
 
 from .basicvsr import BasicVSR
-from .rife import to_tensor, to_uint8
 from .runner import NetRunner
 
 

@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 
 from ..ops.warp import backward_warp_cv2
-from .blend import check_pair, check_ts, to_uint8
+from ..imageio import PIXELS, check_pair, check_ts, to_uint8
 
 
 #: Smallest width and height OpenCV's DIS flow accepts (its patches are 8x8).
@@ -139,5 +139,5 @@ class DISFlowInterpolator:
             plain = den < 1e-6
             a0 = np.where(plain, 1.0 - t, a0)
             a1 = np.where(plain, t, a1)
-            out.append(to_uint8((a0 * w0[..., :3] + a1 * w1[..., :3]) / (a0 + a1)))
+            out.append(to_uint8((a0 * w0[..., :3] + a1 * w1[..., :3]) / (a0 + a1), PIXELS))
         return out

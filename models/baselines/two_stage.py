@@ -24,7 +24,7 @@ import numpy as np
 
 from ..interfaces import PairRequest
 from ..pipelines.timing import VIDEO_DEPTH, interpolate_at
-from .blend import check_pair, check_ts
+from ..imageio import check_pair, check_ts
 
 
 def spatial_stream(upscaler, items: Iterable[tuple[np.ndarray, bool]], size) -> Iterator[np.ndarray]:

@@ -21,7 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..backbones.runner import NetRunner
-from ..imageio import check_frame
+from ..imageio import check_frame, to_tensor, to_uint8
 
 SIDE = 3  # q, τ, m
 FRAME_TYPE = {"I": 0.0, "P": 0.5, "B": 1.0}
@@ -89,13 +89,13 @@ class Cleaner(NetRunner):
         if qp is None:
             qp, frame_type = getattr(frame, "qp", None), getattr(frame, "frame_type", None)
         device = next(self.net.parameters()).device
-        x = torch.from_numpy(np.ascontiguousarray(frame).view(np.ndarray)).permute(2, 0, 1)[None].float().div_(255).to(device)
+        x = to_tensor(frame, device)
         side = None
         if qp is not None:
             side = torch.from_numpy(side_planes(qp, frame_type, frame.shape[:2]))[None].to(device)
         with self._precision(device):
             y = self.net(x, side)
-        return y.float().clamp_(0, 1).mul_(255).round_().byte()[0].permute(1, 2, 0).cpu().numpy()
+        return to_uint8(y[0])
 
 
 class CleanedUpscaler:

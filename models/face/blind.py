@@ -23,7 +23,7 @@ import math
 import numpy as np
 from PIL import Image
 
-from ..imageio import check_frame
+from ..imageio import PIXELS, check_frame, to_tensor, to_uint8
 
 #: the fidelity the tab, the API, the CLI and ``restore`` use unless told otherwise (chosen on training faces)
 DEFAULT_FIDELITY = 0.7
@@ -83,7 +83,7 @@ class RealESRGANFaceRestorer:
 def blend(restored: np.ndarray, faithful: np.ndarray, fidelity: float) -> np.ndarray:
     """uint8 fidelity * restored + (1 - fidelity) * faithful, rounded."""
     out = fidelity * restored.astype(np.float32) + (1.0 - fidelity) * faithful.astype(np.float32)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return to_uint8(out, PIXELS)
 
 
 class _AtFidelity:
@@ -182,10 +182,10 @@ class BlindStudentRestorer:
                                                          Image.Resampling.BOX))
         device = inference_device()
         self.net.to(device)
-        x = torch.from_numpy(np.array(lr)).to(device).permute(2, 0, 1)[None].float().div_(255.0)
+        x = to_tensor(lr, device)
         with torch.no_grad(), autocast(device, True):
             y = self.net(x)
-        out = (y[0].float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy())
+        out = to_uint8(y[0])
         if out.shape[:2] == (out_size, out_size):
             return out
         return np.asarray(Image.fromarray(out).resize((out_size, out_size), Image.Resampling.LANCZOS))

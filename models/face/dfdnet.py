@@ -274,16 +274,16 @@ class DFDNetRestorer:
     def restore(self, face: np.ndarray, out_size: int) -> np.ndarray:
         from PIL import Image
 
-        from ..imageio import check_frame
+        from ..imageio import check_frame, to_tensor, to_uint8
 
         check_frame(face, "face crop")
         if out_size < 1:
             raise ValueError(f"out_size must be positive, got {out_size}")
         big = np.array(Image.fromarray(face).resize((512, 512), Image.Resampling.BICUBIC))  # writable
-        x = torch.from_numpy(big).permute(2, 0, 1)[None].float() / 127.5 - 1
+        x = to_tensor(big, value_range=(-1.0, 1.0))
         param = next(self.model.parameters())
         y = self.model(x.to(param), self.boxes[None].to(param.device))[0].float().clamp(-1, 1)
-        out = ((y + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+        out = to_uint8(y, value_range=(-1.0, 1.0))
         if out_size != 512:
             out = np.asarray(Image.fromarray(out).resize((out_size, out_size), Image.Resampling.BICUBIC))
         return out

@@ -17,6 +17,8 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
+from ..imageio import PIXELS, to_uint8
+
 BackgroundUpscaler = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
 
 
@@ -93,5 +95,5 @@ def paste_faces(background: np.ndarray, faces: Sequence[tuple[np.ndarray, np.nda
         mask = face_mask(crop.shape[0], inv_roi, (y1 - y0, x1 - x0), upscale)[:, :, None]
         region = result[y0:y1, x0:x1].astype(np.float32)
         blended = mask * warped + (1.0 - mask) * region
-        result[y0:y1, x0:x1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+        result[y0:y1, x0:x1] = to_uint8(blended, PIXELS)
     return result

@@ -153,7 +153,7 @@ class FaceNetRestorer:
     @torch.no_grad()
     def restore(self, face: np.ndarray, out_size: int) -> np.ndarray:
         from models.device import autocast, inference_device
-        from models.imageio import check_frame
+        from models.imageio import check_frame, to_tensor, to_uint8
 
         from .baselines import BasicVSRFaceRestorer
         from .teacher import template_boxes
@@ -164,10 +164,10 @@ class FaceNetRestorer:
         base = self.base.restore(face, out_size)
         device = inference_device()
         self.net.to(device)  # its feature network follows the input (FaceStudent.features)
-        x = torch.from_numpy(np.array(base)).permute(2, 0, 1)[None].float().div(255).to(device)  # a writable copy
+        x = to_tensor(base, device)
         pad = (-out_size) % 32
         x = F.pad(x, (0, pad, 0, pad), mode="replicate")
         boxes = template_boxes(out_size)[None]  # the aligned crop's part boxes (read by the teacher)
         with autocast(device):
             y = self.net(x, boxes=boxes)[..., :out_size, :out_size]
-        return y.float().clamp(0, 1).mul(255).round().byte()[0].permute(1, 2, 0).cpu().numpy()
+        return to_uint8(y[0])

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.backbones.efficientnet_lite import FEATURE_CHANNELS
+from models.imageio import to_tensor
 
 from .dfdnet import PART_SIZES, PARTS, TEMPLATE_BOXES_512, select_entry
 from .student import STRIDES, FaceStudent
@@ -133,7 +134,7 @@ class FaceTeacher(FaceStudent):
         feature region at each stride, resized to the entry size, from the face and its mirror image."""
         samples = {(p, s): [] for p in PARTS for s in STRIDES}
         for face in faces:
-            x = torch.from_numpy(np.ascontiguousarray(face)).permute(2, 0, 1)[None].float() / 255
+            x = to_tensor(face)
             boxes = template_boxes(face.shape[0])  # the template is mirror-symmetric: a flipped face is a face
             for feats in (self.features(x), self.features(x.flip(-1))):
                 for f, s in zip(feats, STRIDES):

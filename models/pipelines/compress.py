@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from models.imageio import to_uint8
 from models.svs import SVSReport, apply_svs
 from models.svs.generators import count_params
 from models.svs.pruning import METHODS, PruneReport, prune_unet, save_pruned
@@ -159,7 +160,7 @@ def grid(images: torch.Tensor, nrow: int = 4) -> np.ndarray:
     n, c, h, w = images.shape
     rows = math.ceil(n / nrow)
     out = np.full((rows * (h + 2) + 2, nrow * (w + 2) + 2, 3), 255, np.uint8)
-    arr = ((images.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    arr = to_uint8(images, value_range=(-1.0, 1.0))
     if c == 1:
         arr = np.repeat(arr, 3, axis=3)
     for i in range(n):

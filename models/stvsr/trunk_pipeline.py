@@ -19,13 +19,10 @@ import torch
 from models.backbones.video_sr import pair_flows
 from models.baselines.two_stage import TwoStage
 from models.device import autocast, inference_device
+from models.imageio import to_tensor, to_uint8
 from models.stvsr.geometry import query_geometry
 from models.stvsr.trunk import TrunkSTVSR
 from models.stvsr.upscaler import tile_windows
-
-
-def _tensor(frame: np.ndarray, device) -> torch.Tensor:
-    return torch.tensor(frame).permute(2, 0, 1)[None].float().div(255).to(device)
 
 
 class TrunkSpaceTime(TwoStage):
@@ -69,8 +66,8 @@ class TrunkSpaceTime(TwoStage):
         hh, ww = bases[0].shape[:2]
         h, w = lr0.shape[:2]
         f0, f1 = (torch.from_numpy(f).float()[None].to(device) for f in (feat0, feat1))
-        v01, v10 = pair_flows(self.upscaler.net.to(device), _tensor(lr0, device), _tensor(lr1, device))
-        base_t = [_tensor(bf, device) for bf in bases]
+        v01, v10 = pair_flows(self.upscaler.net.to(device), to_tensor(lr0, device), to_tensor(lr1, device))
+        base_t = [to_tensor(bf, device) for bf in bases]
         outs = [np.empty_like(bf) for bf in bases]
         scale = max(hh / h, ww / w)
         core = max(4, int(np.sqrt(self.max_tile_pixels) / max(scale, 1e-6)) - 2 * self.halo)
@@ -83,7 +80,7 @@ class TrunkSpaceTime(TwoStage):
                     for i, t in enumerate(ts):
                         rgb = head.decode_t(cache, base_t[i][:, :, hy0:hy1, hx0:hx1], t)[0].float()
                         rgb = rgb[:, ky0 - hy0:ky1 - hy0, kx0 - hx0:kx1 - hx0]
-                        outs[i][ky0:ky1, kx0:kx1] = (rgb * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+                        outs[i][ky0:ky1, kx0:kx1] = to_uint8(rgb)
         return outs
 
     def __repr__(self) -> str:

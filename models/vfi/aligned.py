@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from models.device import autocast, inference_device
+from models.imageio import check_pair, check_ts, to_tensor, to_uint8
 from models.ops.adacof import adacof
 from models.ops.tiles import tiled
 from models.ops.warp import backward_warp
@@ -168,9 +169,6 @@ class AlignedKernelInterpolator:
         return backward_warp(img0, flow[:, :2]), backward_warp(img1, flow[:, 2:]), mask
 
     def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
-        from models.backbones.rife import to_tensor
-        from models.baselines.blend import check_pair, check_ts
-
         check_pair(frame0, frame1)
         ts = check_ts(ts)
         device = inference_device()
@@ -191,8 +189,7 @@ class AlignedKernelInterpolator:
                     o = aligned_synthesis(self.net, *tile, t=t)
                 return o.float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
 
-            out.append((tiled(h, w, self.tile, self.overlap, run, multiple=MULTIPLE) * 255.0).round().clip(0, 255)
-                       .astype(np.uint8))
+            out.append(to_uint8(tiled(h, w, self.tile, self.overlap, run, multiple=MULTIPLE)))
         return out
 
     def __repr__(self) -> str:

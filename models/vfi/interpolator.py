@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from models.device import autocast, inference_device
-from models.baselines.blend import check_pair
+from models.imageio import check_pair, to_tensor, to_uint8
 from models.ops.tiles import check_tiles, tiled
 from models.vfi.common import MULTIPLE
 
@@ -57,16 +57,13 @@ class KernelInterpolator:
         device = inference_device()
         self.net.to(device, memory_format=torch.channels_last)  # the U-Net's convolutions run faster channels-last
         h, w = frame0.shape[:2]
-        to_t = lambda f: torch.from_numpy(np.array(f, copy=True)).permute(2, 0, 1)[None]  # noqa: E731  (writable)
-        a, b = to_t(frame0), to_t(frame1)
 
         def run(y, x, th, tw):
-            ta, tb = (f[:, :, y:y + th, x:x + tw].to(device).float().contiguous(memory_format=torch.channels_last)
-                      / 255.0 for f in (a, b))
+            ta, tb = (to_tensor(f[y:y + th, x:x + tw], device).contiguous(memory_format=torch.channels_last)
+                      for f in (frame0, frame1))
             return self._run(ta, tb)[0].permute(1, 2, 0).cpu().numpy()  # (th, tw, 3)
 
-        out = tiled(h, w, self.tile, self.overlap, run, multiple=MULTIPLE)  # the network pads to MULTIPLE
-        return (out * 255.0).round().clip(0, 255).astype(np.uint8)
+        return to_uint8(tiled(h, w, self.tile, self.overlap, run, multiple=MULTIPLE))  # the network pads to MULTIPLE
 
     def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
         ts = list(ts)
