@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -33,7 +32,10 @@ import torch
 from models import degrade as D
 from models.clean.cleaner import PreCleaner, side_planes
 from train import data_vfi
-from train.runtime import add_device_argument, mixed_precision, training_device
+from train.checkpoint import read_best
+from train.loop import DataRNG, Recipe, Run, best_weights, channels_last, fit, precision_note
+from train.loop import export as export_weights
+from train.runtime import add_device_argument, mixed_precision, start
 
 REPO = Path(__file__).resolve().parents[1]
 POOL = REPO / "runs" / "cleaner_pool"
@@ -216,14 +218,9 @@ def _load(path) -> dict:
 
 
 def train(args) -> Path:
-    from train.checkpoint import resume_run, save_run
-
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    device = training_device(args.device)
+    device = start(args.threads, args.seed, args.device)
     args.device = str(device)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    run = Run(args.out, args.resume)
     train_path, val_path = build_pool(args.windows, seed=args.seed, log=lambda m: print(m, flush=True))
     pool = _load(train_path)
     vals = {k: _load(p) for k, p in json.loads(Path(val_path).read_text()).items()}
@@ -234,76 +231,52 @@ def train(args) -> Path:
         net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.steps, eta_min=args.lr * 0.05)
-    step, best, best_step, wall = 0, -math.inf, 0, 0.0
-    log_path = out / "log.jsonl"
     if args.init:  # start from earlier weights (best.pt of a run, or a .safetensors file)
         from models.weights import load_state_dict
 
-        state = (torch.load(args.init, map_location="cpu", weights_only=True)["model"] if args.init.endswith(".pt")
-                 else load_state_dict(args.init))
+        state = read_best(args.init)["model"] if args.init.endswith(".pt") else load_state_dict(args.init)
         net.load_state_dict({k: v.float() for k, v in state.items()})
-    if args.resume and (out / "last.pt").is_file():
-        step, best, best_step, wall = resume_run(out / "last.pt", net, opt, sched, args.steps)
-        print(f"resumed at step {step} (best {best:.4f} at {best_step})", flush=True)
-    else:
-        log_path.unlink(missing_ok=True)
-        v = _validate_all(net, vals, device, args.bf16)
-        best = score(v)
-        _append(log_path, {"step": 0, **v})
-        torch.save({"model": net.state_dict(), "step": 0, **v}, out / "best.pt")
-    (out / "args.json").write_text(json.dumps(vars(args), indent=1))
-    rng = np.random.default_rng([args.seed, step])
-    t0, session = time.time() - wall, time.time()
-    run_loss, n = 0.0, 0
-    net.train()
-    while step < args.steps:
-        idx = rng.integers(0, len(pool["clean"]), args.batch)
-        x, side, y = _tensors(pool, idx, args.crop, rng, hide=0.5)
-        x, side, y = x.to(device), side.to(device), y.to(device)
-        if args.bf16:
-            x = x.contiguous(memory_format=torch.channels_last)
+    run.write_args(args)
+    rng = DataRNG(lambda step: [args.seed, step])
+
+    def batch(step):
+        x, side, y = _tensors(pool, rng.gen.integers(0, len(pool["clean"]), args.batch), args.crop, rng.gen, hide=0.5)
+        return channels_last(x.to(device), args.bf16), side.to(device), y.to(device)
+
+    def loss(b, step):
+        x, side, y = b
         with mixed_precision(device, args.bf16):
             pred = net(x, side)
-        loss = loss_fn(pred, y, args.chroma)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        step += 1
-        run_loss, n = run_loss + loss.item(), n + 1
-        if step % args.log_every == 0:
-            _append(log_path, {"step": step, "loss": run_loss / n, "lr": sched.get_last_lr()[0],
-                               "wall_s": round(time.time() - t0, 1)})
-            run_loss, n = 0.0, 0
-        stop = args.time_limit and (time.time() - session) / 60 >= args.time_limit
-        if step % args.val_every == 0 or step == args.steps or stop:
-            v = _validate_all(net, vals, device, args.bf16)
-            _append(log_path, {"step": step, **v, "wall_s": round(time.time() - t0, 1)})
-            print(f"step {step}: {v}", flush=True)
-            if score(v) > best:
-                best, best_step = score(v), step
-                torch.save({"model": net.state_dict(), "step": step, **v}, out / "best.pt")
-            save_run(out / "last.pt", net, opt, sched, step, best, best_step, time.time() - t0)
-        if stop:
-            break
-    return out
+        return {"loss": loss_fn(pred, y, args.chroma)}
 
-
-def _append(path: Path, row: dict) -> None:
-    with open(path, "a") as fh:
-        fh.write(json.dumps(row) + "\n")
+    recipe = Recipe(model=net, opt=opt, sched=sched, batch=batch, loss=loss,
+                    validate=lambda: _validate_all(net, vals, device, args.bf16), score=score,
+                    data_state=rng.state, load_data_state=rng.load)
+    fit(run, recipe, args.steps, log_every=args.log_every, val_every=args.val_every, time_limit=args.time_limit,
+        desc="cleaner")
+    return run.dir
 
 
 def export(args) -> Path:
-    from models.weights import WEIGHTS_DIR, save_safetensors
+    """best.pt as weights/<ID>.safetensors: fp16 when the validation score (gains at CRF 23 / 30) moves <= 0.01 dB."""
+    from models.weights import WEIGHTS_DIR
 
-    best = torch.load(Path(args.out) / "best.pt", map_location="cpu", weights_only=True)
+    device = start(args.threads, args.seed, args.device)
+    best = best_weights(args.out)
+    _, val_path = build_pool(args.windows, seed=args.seed, log=lambda m: print(m, flush=True))
+    vals = {k: _load(p) for k, p in json.loads(Path(val_path).read_text()).items()}
+    net = PreCleaner(args.width, args.blocks).to(device)
+
+    def evaluate(state):
+        net.load_state_dict(state)
+        return _validate_all(net, vals, device, False)
+
     dst = WEIGHTS_DIR / f"{args.export}.safetensors"
     meta = {k: f"{float(v):.4f}" for k, v in best.items() if k.startswith("gain")}
-    save_safetensors(best["model"], dst, half=True,
-                     metadata={"step": str(int(best["step"])), "width": str(args.width), "blocks": str(args.blocks),
-                               **meta})
-    print(json.dumps({"export": str(dst), "step": int(best["step"]), **meta}, indent=1))
+    info = export_weights(best["model"], dst, evaluate, score, tolerance=0.01, metadata={
+        "step": int(best["step"]), "width": args.width, "blocks": args.blocks, **meta})
+    print(json.dumps({"export": str(dst), "step": int(best["step"]), **meta, "precision": precision_note(info)},
+                     indent=1))
     return dst
 
 

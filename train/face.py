@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from train.runtime import add_device_argument, mixed_precision, training_device
+from train.loop import DataRNG, Recipe, Run, best_weights, fit, precision_note
+from train.loop import export as export_weights
+from train.runtime import add_device_argument, mixed_precision, start
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "faces_train"
@@ -206,12 +206,11 @@ def loss_terms(net, base, gt, bf16: bool, w_mse: float = 100.0, w_perceptual: fl
 @torch.no_grad()
 def validate(net, rows: list[dict], quality: bool = False, base_quality: dict | None = None) -> dict[str, float]:
     """PSNR at 512 (whole faces) of the network, its base and bicubic, per scale; with ``quality`` also
-    FD-EffNetLite0 and the dlib identity distance of the network and its base (``bench.face_metrics``). The base's
+    FD-EffNetLite0 and the dlib identity distance of the network and its base (:mod:`models.metrics`). The base's
     do not change during a run: pass one dict as ``base_quality`` to every call to compute them once."""
     from PIL import Image
 
-    from bench.face_metrics import quality_metrics
-    from bench.metrics import psnr
+    from models.metrics import psnr, quality_metrics
     from models.face.student import FaceNetRestorer
 
     was = net.training
@@ -266,31 +265,21 @@ def load_teacher(source: str = ""):
     net = registry.create("face_teacher", pretrained=False).net
     path = Path(source)
     if path.is_dir():
-        state = torch.load(path / "best.pt", map_location="cpu", weights_only=True)["model"]
+        state = best_weights(path)["model"]
     else:
         state = load_state_dict(path)
     net.load_state_dict({k: v.float() for k, v in state.items()})
     return net.eval()
 
 
-def _log(path: Path, row: dict) -> None:
-    with open(path, "a") as fh:
-        fh.write(json.dumps(row) + "\n")
-
-
 def train(args) -> Path:
-    from tqdm import tqdm
-
     from models import registry
 
     if args.utk_native and args.crop > 192:
         raise SystemExit("--utk-native adds 192 px faces: use --crop 192 or less")
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    device = training_device(args.device)
+    device = start(args.threads, args.seed, args.device)
     args.device = str(device)  # args.json records where the run computed
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    run = Run(args.out, args.resume)
     build_cache(log=lambda m: print(m, flush=True))
     rows, val = load_cache("train"), load_cache("val")
     if args.hq_only:  # the 512 px faces only: the scale the benchmark and the app restore at
@@ -301,9 +290,8 @@ def train(args) -> Path:
         rows += build_utk_native(args.utk_native, log=lambda m: print(m, flush=True))
     net = registry.create(args.model, pretrained=False).net
     net.attach_features(registry.get("efficientnet_lite0"))
-    resume = args.resume and (out / "last.pt").is_file()
-    if args.model == "face_teacher" and not resume:  # the dictionaries: K-means over the HQ training faces (not
-        net.build_dictionaries([r["gt"] for r in rows if not _is_utk(r["name"])],  # UTKFace), on the CPU
+    if args.model == "face_teacher" and not run.resuming:  # the dictionaries: K-means over the HQ training faces
+        net.build_dictionaries([r["gt"] for r in rows if not _is_utk(r["name"])],  # (not UTKFace), on the CPU
                                log=lambda m: print(m, flush=True))
     base_quality: dict = {}  # the base's FD / identity on the validation faces, computed at the first validation
     kd = None
@@ -316,77 +304,49 @@ def train(args) -> Path:
         net = net.to(memory_format=torch.channels_last)
     params = list(net.parameters()) + (list(kd.parameters()) if kd is not None else [])
     opt = torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.999))
-    step, best, wall = 0, -math.inf, 0.0
-    if resume:
-        ck = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
-        net.load_state_dict(ck["model"])
-        if kd is not None:
-            kd.load_state_dict(ck["kd"])
-        opt.load_state_dict(ck["opt"])
-        step, best, wall = int(ck["step"]), float(ck["best"]), float(ck["wall"])
-    else:
-        (out / "log.jsonl").unlink(missing_ok=True)
-        v = validate(net, val, args.quality, base_quality)
-        _log(out / "log.jsonl", {"step": 0, **v})
-        best = selection_score(v, args.select)
-        torch.save({"model": net.state_dict(), "step": 0, "psnr": v["psnr"], "score": best}, out / "best.pt")
-        print(f"{len(rows)} training faces, {len(val)} validation; step 0 (= the base): {v}", flush=True)
-    (out / "args.json").write_text(json.dumps(vars(args), indent=1))
-    rng = np.random.default_rng([args.seed, step])
-    net.train()
-    bar = tqdm(total=args.steps, initial=step, desc="face", mininterval=30)
-    t0, session = time.time() - wall, time.time()
-    keys = ("loss", "mse", "base_mse", "perceptual", "kd")
-    run = dict.fromkeys(keys, 0.0) | {"n": 0}
-    while step < args.steps:
-        base, gt, boxes = batch(rows, args.batch, rng, crop=args.crop, with_boxes=True)
-        base, gt = base.to(device), gt.to(device)  # the part boxes stay on the CPU: they are slice bounds
-        terms = loss_terms(net, base, gt, args.bf16, args.w_mse, args.w_perceptual, boxes, kd, args.w_kd)
-        opt.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        opt.step()
-        step += 1
-        bar.update(1)
-        for k in keys:
-            run[k] += terms[k].item()
-        run["n"] += 1
-        if step % args.log_every == 0:
-            _log(out / "log.jsonl", {"step": step, **{k: run[k] / run["n"] for k in keys},
-                                     "wall_s": round(time.time() - t0, 1)})
-            run = dict.fromkeys(keys, 0.0) | {"n": 0}
-        stop = args.time_limit and (time.time() - session) / 60 >= args.time_limit
-        if step % args.val_every == 0 or step == args.steps or stop:
-            v = validate(net, val, args.quality, base_quality)
-            _log(out / "log.jsonl", {"step": step, **v, "wall_s": round(time.time() - t0, 1)})
-            bar.write(f"step {step}: {v}")
-            if selection_score(v, args.select) > best:
-                best = selection_score(v, args.select)
-                torch.save({"model": net.state_dict(), "step": step, "psnr": v["psnr"], "score": best},
-                           out / "best.pt")
-            torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
-                        "kd": kd.state_dict() if kd is not None else {}, "wall": time.time() - t0}, out / "last.pt")
-        if stop:
-            break
-    bar.close()
-    return out
+    run.write_args(args)
+    print(f"{len(rows)} training faces, {len(val)} validation", flush=True)
+    rng = DataRNG(lambda step: [args.seed, step])
+
+    def batch_at(step):
+        base, gt, boxes = batch(rows, args.batch, rng.gen, crop=args.crop, with_boxes=True)
+        return base.to(device), gt.to(device), boxes  # the part boxes stay on the CPU: they are slice bounds
+
+    def loss(b, step):
+        return loss_terms(net, b[0], b[1], args.bf16, args.w_mse, args.w_perceptual, b[2], kd, args.w_kd)
+
+    recipe = Recipe(model=net, opt=opt, batch=batch_at, loss=loss,
+                    validate=lambda: validate(net, val, args.quality, base_quality),
+                    score=lambda v: selection_score(v, args.select), extra={"kd": kd} if kd is not None else {},
+                    data_state=rng.state, load_data_state=rng.load)
+    fit(run, recipe, args.steps, log_every=args.log_every, val_every=args.val_every, time_limit=args.time_limit,
+        desc="face")
+    return run.dir
 
 
 def export(args) -> Path:
+    """best.pt as weights/<ID>.safetensors (or FILE), fp16 when validation PSNR moves <= 0.01 dB."""
     from models import registry
-    from models.weights import WEIGHTS_DIR, save_safetensors
+    from models.weights import WEIGHTS_DIR
 
-    training_device(args.device)
+    start(args.threads, args.seed, args.device)
     out = Path(args.out)
-    best = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
+    best = best_weights(out)
     net = registry.create(args.model, pretrained=False).net
-    net.load_state_dict({k: v.half().float() for k, v in best["model"].items()})
-    v = validate(net, load_cache("val"), quality=args.quality)
+    val = load_cache("val")
+
+    def evaluate(state):
+        net.load_state_dict(state)
+        return validate(net, val, quality=args.quality)
+
     dst = Path(args.export) if args.export.endswith(".safetensors") else WEIGHTS_DIR / f"{args.export}.safetensors"
-    save_safetensors(best["model"], dst, half=True,
-                     metadata={"step": str(best["step"]), "val_psnr": f"{v['psnr']:.3f}"})
-    rows = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
-    (out / "export.json").write_text(json.dumps({"step": best["step"], "val_fp16": v}, indent=1))
-    print(json.dumps({"export": str(dst), "step": best["step"], "val_fp16": v, "val_rows": len(rows)}, indent=1))
+    info = export_weights(best["model"], dst, evaluate, lambda v: v["psnr"], tolerance=0.01,
+                          metadata={"step": best["step"]})
+    v = info["val_fp16"] if info["dtype"] == "fp16" else info["val_fp32"]
+    (out / "export.json").write_text(json.dumps({"step": best["step"], "dtype": info["dtype"], "val_fp16": v,
+                                                 "precision": precision_note(info)}, indent=1))
+    print(json.dumps({"export": str(dst), "step": best["step"], "dtype": info["dtype"], "val": v,
+                      "val_rows": len(Run(out, resume=True).rows())}, indent=1))
     return dst
 
 
@@ -419,7 +379,7 @@ def parse(argv=None):
     ap.add_argument("--crop", type=int, default=256, help="training crop side (default 256)")
     ap.add_argument("--cache-only", action="store_true", help="build runs/face_cache and stop")
     ap.add_argument("--quality", action="store_true",
-                    help="validate FD-EffNetLite0 and the dlib identity distance too (bench.face_metrics; "
+                    help="validate FD-EffNetLite0 and the dlib identity distance too (models.metrics; "
                          "implied by --select fd)")
     ap.add_argument("--select", default="psnr", choices=("psnr", "fd"),
                     help="what best.pt keeps: the highest validation PSNR or the lowest FD-EffNetLite0")

@@ -28,30 +28,55 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from train.checkpoint import read_best
+from train.loop import DataRNG, Recipe, Run, best_weights, fit, precision_note
+from train.loop import export as export_weights
+from train.runtime import start
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "faces_train"
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 HQ_FOLDERS = ("celebahq_256", "celebahq_a", "celebahq_b", "celebamask_hq", "crops_224", "ffhq_256")
 
 
-def _faces(utk: int) -> list[tuple[Path, int]]:
-    """(image, truth side): the HQ faces at 512, then ``utk`` UTKFace chips (every k-th, sorted) at 200."""
-    from bench.common import list_images
+def list_images(folder: Path) -> list[Path]:
+    """Image files of ``folder``, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB")).copy()
+
+
+def _faces(utk: int, utk_dir: Path | None = None, utk_extra: int = 0) -> list[tuple[Path, int]]:
+    """(image, truth side): the HQ faces at 512, then ``utk`` UTKFace chips (every k-th, sorted) at 200, then the
+    first ``utk_extra`` chips of ``utk_dir`` (``python -m train.data_utkface``: the sharpest of the 23,706 chips of
+    mattans/AgeProgression, none of them in ``utkface_sharp``) at 200."""
 
     rows = [(p, 512) for f in HQ_FOLDERS if (DATA / f).is_dir() for p in list_images(DATA / f)]
     chips = list_images(DATA / "utkface_sharp") if (DATA / "utkface_sharp").is_dir() else []
     if utk and chips:
         step = max(1, len(chips) // utk)
         rows += [(p, 200) for p in chips[::step][:utk]]
+    if utk_extra:
+        if utk_dir is None or not Path(utk_dir).is_dir():
+            raise FileNotFoundError(f"--utk-extra {utk_extra} needs --utk-dir (a folder from python -m train.data_utkface)")
+        rows += [(p, 200) for p in list_images(Path(utk_dir))[:utk_extra]]
     return rows
 
 
-def make_cache(out: Path, utk: int = 600, threads: int = 1) -> None:
-    from bench.common import load_rgb, set_threads
+def _name(path: Path) -> str:
+    return str(path.relative_to(DATA)) if path.is_relative_to(DATA) else f"utkface_extra/{path.name}"
+
+
+def make_cache(out: Path, utk: int = 600, threads: int = 1, utk_dir: Path | None = None,
+               utk_extra: int = 0) -> None:
     from models import degrade, registry
 
-    set_threads(threads)
+    start(threads, 0)
     teacher = registry.get("realesrgan_x4plus")
-    rows = _faces(utk)
+    rows = _faces(utk, utk_dir, utk_extra)
     lrs, teach, truths, t0 = [], [], [], time.time()
     for i, (path, side) in enumerate(rows):
         gt = np.asarray(Image.fromarray(load_rgb(path)).resize((side, side), Image.Resampling.BICUBIC))
@@ -62,7 +87,7 @@ def make_cache(out: Path, utk: int = 600, threads: int = 1) -> None:
         if i % 25 == 0:
             print(f"{i + 1}/{len(rows)} faces, {time.time() - t0:.0f} s", flush=True)
     sides = np.array([t.shape[0] for t in truths])
-    payload = {"names": np.array([str(p.relative_to(DATA)) for p, _ in rows]), "sides": sides}
+    payload = {"names": np.array([_name(p) for p, _ in rows]), "sides": sides}
     for side in sorted(set(sides.tolist())):  # one stacked array per size
         idx = np.flatnonzero(sides == side)
         payload[f"lr_{side}"] = np.stack([lrs[i] for i in idx])
@@ -102,6 +127,20 @@ def _batch(train, rng: np.random.Generator, size: int = 16, crop: int = 32):
     return torch.stack(xs), torch.stack(ys)
 
 
+#: EfficientNet-Lite0 strides of the perceptual term: 2-8 only, so the loss never sees the stride-16 features
+#: that FD-EffNetLite0 (``models.metrics``) compares.
+PERCEPTUAL_STRIDES = (2, 4, 8)
+
+
+def perceptual(effnet, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean over :data:`PERCEPTUAL_STRIDES` of L1(EffNet(out) - EffNet(target)) / mean |EffNet(target)|."""
+    with torch.no_grad():
+        ft = effnet.features(target, PERCEPTUAL_STRIDES)
+    fo = effnet.features(out, PERCEPTUAL_STRIDES)
+    return sum((fo[k].float() - ft[k].float()).abs().mean() / (ft[k].float().abs().mean() + 1e-6)
+               for k in PERCEPTUAL_STRIDES) / len(PERCEPTUAL_STRIDES)
+
+
 @torch.no_grad()
 def _validate(net, val) -> float:
     net.eval()
@@ -115,50 +154,61 @@ def _validate(net, val) -> float:
 
 
 def train(cache: Path, target: str, steps: int, out: Path, export: str | None = None, lr: float = 2e-4,
-          threads: int = 1, val_every: int = 250, seed: int = 0, batch: int = 16, init: str | None = None) -> dict:
-    from bench.common import set_threads
+          threads: int = 1, val_every: int = 250, seed: int = 0, batch: int = 16, init: str | None = None,
+          resume: bool = False, w_perceptual: float = 0.0, time_limit: float = 0.0) -> dict:
     from models.face.blind import BlindStudent
-    from models.weights import WEIGHTS_DIR, save_safetensors
 
-    set_threads(threads)
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    start(threads, seed)
     key = {"teacher": "teacher", "truth": "truth"}[target]
     tr, val = _load(cache, key)
     net = BlindStudent()
     if init:  # continue from an earlier run's weights (a new schedule)
-        net.load_state_dict(torch.load(init, weights_only=True), strict=True)
+        net.load_state_dict(read_best(init)["model"], strict=True)
     net = net.to(memory_format=torch.channels_last)
+    effnet = None
+    if w_perceptual:
+        from models import registry
+
+        effnet = registry.create("efficientnet_lite0").eval().to(memory_format=torch.channels_last)
+        for q in effnet.parameters():
+            q.requires_grad_(False)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-    out.mkdir(parents=True, exist_ok=True)
-    log, best, t0 = [], (float("inf"), -1), time.time()
-    for step in range(1, steps + 1):
-        x, y = _batch(tr, rng, batch)
+    run = Run(out, resume)
+    rng = DataRNG(lambda step: seed)  # one stream from the seed (an older run without its state: restarted)
+
+    def loss(b, step):
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            pred = net(x.contiguous(memory_format=torch.channels_last))
-        loss = F.l1_loss(pred.float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % val_every == 0 or step == steps:
-            v = _validate(net, val)
-            log.append({"step": step, "train_l1": loss.item(), "val_l1": v, "seconds": time.time() - t0})
-            print(json.dumps(log[-1]), flush=True)
-            if v < best[0]:
-                best = (v, step)
-                torch.save(net.state_dict(), out / "best.pt")
-    (out / "log.json").write_text(json.dumps({"target": target, "steps": steps, "lr": lr, "batch": batch, "init": init,
-                                              "train_faces": len(tr),
-                                              "val_faces": len(val), "best_val_l1": best[0], "best_step": best[1],
-                                              "log": log}, indent=1))
+            pred = net(b[0].contiguous(memory_format=torch.channels_last))
+            if effnet is None:
+                return {"loss": F.l1_loss(pred.float(), b[1])}
+            per = perceptual(effnet, pred, b[1].contiguous(memory_format=torch.channels_last)).float()
+        l1 = F.l1_loss(pred.float(), b[1])
+        return {"loss": l1 + w_perceptual * per, "l1": l1, "perceptual": per}
+
+    recipe = Recipe(model=net, opt=opt, sched=sched, batch=lambda step: _batch(tr, rng.gen, batch), loss=loss,
+                    validate=lambda: {"val_l1": _validate(net, val)}, score=lambda v: -v["val_l1"],
+                    data_state=rng.state, load_data_state=rng.load)
+    res = fit(run, recipe, steps, log_every=val_every, val_every=val_every, validate_first=False,
+              time_limit=time_limit or 0.0,
+              echo=lambda m: print(m, flush=True), desc="face_blind")
+    best = (-res.best, res.best_step)
+    summary = {"target": target, "steps": steps, "lr": lr, "batch": batch, "init": init, "w_perceptual": w_perceptual,
+               "train_faces": len(tr),
+               "val_faces": len(val), "best_val_l1": best[0], "best_step": best[1], "log": run.rows()}
+    (out / "log.json").write_text(json.dumps(summary, indent=1))
     if export:
-        state = torch.load(out / "best.pt", weights_only=True)
-        save_safetensors(state, WEIGHTS_DIR / f"{export}.safetensors", half=True,
-                         metadata={"target": target, "steps": str(steps), "best_step": str(best[1]),
-                                   "best_val_l1": f"{best[0]:.5f}", "cache": cache.name})
-        print(f"exported step {best[1]} to weights/{export}.safetensors")
+        from models.weights import WEIGHTS_DIR
+
+        def evaluate(state):
+            net.load_state_dict(state)
+            return {"val_l1": _validate(net, val)}
+
+        info = export_weights(best_weights(out)["model"], WEIGHTS_DIR / f"{export}.safetensors", evaluate,
+                              lambda v: 255 * v["val_l1"], tolerance=0.01, metadata={
+                                  "target": target, "steps": steps, "best_step": best[1],
+                                  "best_val_l1": f"{best[0]:.5f}", "cache": cache.name})
+        print(f"exported step {best[1]} to weights/{export}.safetensors ({precision_note(info, 'levels of L1')})")
     return {"best_val_l1": best[0], "best_step": best[1]}
 
 
@@ -169,6 +219,8 @@ def main(argv=None) -> int:
     c.add_argument("--out", default=str(REPO / "runs" / "face_blind_cache.npz"))
     c.add_argument("--utk", type=int, default=600)
     c.add_argument("--threads", type=int, default=1)
+    c.add_argument("--utk-dir", help="extra UTKFace chips (python -m train.data_utkface)")
+    c.add_argument("--utk-extra", type=int, default=0, help="how many of --utk-dir's chips (sorted by name)")
     t = sub.add_parser("train")
     t.add_argument("--cache", default=str(REPO / "runs" / "face_blind_cache.npz"))
     t.add_argument("--target", choices=("teacher", "truth"), default="teacher")
@@ -180,12 +232,17 @@ def main(argv=None) -> int:
     t.add_argument("--out", required=True)
     t.add_argument("--export")
     t.add_argument("--init", help="start from this best.pt (continue a run with a new schedule)")
+    t.add_argument("--w-perceptual", type=float, default=0.0,
+                   help="weight of the EfficientNet-Lite0 feature L1 (strides 2-8) to the same target")
+    t.add_argument("--time-limit", type=float, help="minutes: validate, keep the best and stop")
+    t.add_argument("--resume", action="store_true", help="go on from OUT/last.pt")
     args = ap.parse_args(argv)
     if args.cmd == "cache":
-        make_cache(Path(args.out), args.utk, args.threads)
+        make_cache(Path(args.out), args.utk, args.threads, args.utk_dir and Path(args.utk_dir), args.utk_extra)
     else:
         train(Path(args.cache), args.target, args.steps, Path(args.out), args.export, args.lr, args.threads,
-              args.val_every, batch=args.batch, init=args.init)
+              args.val_every, batch=args.batch, init=args.init, resume=args.resume, w_perceptual=args.w_perceptual,
+              time_limit=args.time_limit or 0.0)
     return 0
 
 

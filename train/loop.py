@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from train.checkpoint import read_best, resume_run, save_best, save_run
@@ -87,6 +88,23 @@ class Result:
     best_step: int
     wall_s: float
     stopped: bool  # by the time limit
+
+
+class DataRNG:
+    """The numpy generator a recipe draws its batches from (``.gen``), carried in ``last.pt`` for an exact resume
+    (``Recipe(data_state=rng.state, load_data_state=rng.load)``); a checkpoint without it (the older formats)
+    restarts it from ``seed_at(step)``, as the recipes did before."""
+
+    def __init__(self, seed_at: Callable[[int], Any]):
+        self.seed_at, self.gen = seed_at, None
+
+    def state(self) -> dict:
+        return {"numpy": self.gen.bit_generator.state}
+
+    def load(self, data: dict, step: int) -> None:
+        self.gen = np.random.default_rng(self.seed_at(step))
+        if data.get("numpy"):
+            self.gen.bit_generator.state = data["numpy"]
 
 
 def _numbers(v: dict) -> dict:

@@ -30,10 +30,12 @@ import numpy as np
 import torch
 
 from models.stvsr.trunk_inr import TRUNK_HEADS, TRUNK_IDS
-from train.checkpoint import resume_run, save_run
+from models.metrics import charbonnier
+from models.metrics import psnr_y as y_psnr
 from train.data_stvsr import WindowSampler, build_cache
-from train.runtime import add_device_argument, mixed_precision, training_device, where_trained
-from train.stvsr import charbonnier, to_tensor, y_psnr
+from train.loop import DataRNG, Recipe, Run, best_weights, fit, precision_note
+from train.loop import export as export_weights
+from train.runtime import add_device_argument, mixed_precision, start, training_device, where_trained
 
 DATA_CACHE = Path("runs/stvsr_cache")
 CACHE = Path("runs/stvsr_trunk_cache")
@@ -59,6 +61,11 @@ def make_sample(sampler: WindowSampler, rng: np.random.Generator, scale: float, 
     return {"gt": torch.from_numpy(np.stack(w.gt)), "base": torch.from_numpy(np.stack(bases)),
             "ts": torch.from_numpy(w.ts), "feat": torch.from_numpy(np.stack([f0, f1])),
             "flow": torch.cat([v01, v10]).half().cpu()}
+
+
+def to_tensor(a) -> torch.Tensor:
+    """uint8 (..., H, W, 3) (array or tensor) -> float (..., 3, H, W) in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(a)).float().div(255).movedim(-1, -3)
 
 
 def _stack(samples: list[dict]) -> dict:
@@ -160,92 +167,68 @@ def build_head(kind: str, **config):
 
 
 def train(args) -> dict:
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    device = training_device(args.device)
+    device = start(args.threads, args.seed, args.device)
     args.device = str(device)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    run = Run(args.out, args.resume)
     head = build_head(args.model, refiner=args.refiner).to(device)
     opt = torch.optim.Adam(head.parameters(), lr=args.lr, betas=(0.9, 0.99))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.steps, eta_min=args.lr / 100)
-    step, best, best_step, wall0 = 0, -1e9, 0, 0.0
-    if args.resume and (out / "last.pt").exists():
-        step, best, best_step, wall0 = resume_run(out / "last.pt", head, opt, sched, args.steps)
     train_b, val = load_split("train"), load_split("val")
-    if step == 0:  # standardise the trunk's features with the training windows' statistics
+    if not run.resuming:  # standardise the trunk's features with the training windows' statistics
         head.set_feature_stats(torch.cat([b["feat"][:, k] for b in train_b for k in (0, 1)]))
-    rng = np.random.default_rng(args.seed + step)
-    logf = open(out / "log.jsonl", "a")
-    t0, started = time.time() - wall0, time.time()
-    if step == 0:
-        rec = {"step": 0, **validate(head, val)}
-        logf.write(json.dumps(rec) + "\n")
-        print(rec, flush=True)
+    rng = DataRNG(lambda step: args.seed + step)
 
-    def save(name):
-        save_run(out / name, head, opt, sched, step, best, best_step, time.time() - t0)
+    def batch(step):
+        b = train_b[int(rng.gen.integers(len(train_b)))]
+        idx = rng.gen.choice(b["ts"].shape[0], size=min(args.batch, b["ts"].shape[0]), replace=False)
+        y0, x0, ch, cw = pick_crop(b, idx, args.crop, rng.gen, args.hard_crops)
+        return to_device(batch_inputs(b, idx, (y0, y0 + ch, x0, x0 + cw)), device)
 
-    head.train()
-    while step < args.steps:
-        b = train_b[int(rng.integers(len(train_b)))]
-        idx = rng.choice(b["ts"].shape[0], size=min(args.batch, b["ts"].shape[0]), replace=False)
-        y0, x0, ch, cw = pick_crop(b, idx, args.crop, rng, args.hard_crops)
-        f0, f1, v01, v10, base, gt, ts, geo = to_device(batch_inputs(b, idx, (y0, y0 + ch, x0, x0 + cw)), device)
+    def loss(inputs, step):
+        f0, f1, v01, v10, base, gt, ts, geo = inputs
         with mixed_precision(device, args.bf16):
             pred, motion = head(f0, f1, v01, v10, base, ts, geo=geo, return_motion=True)
         pix = charbonnier(pred.float(), gt)
-        loss = pix + args.motion_weight * motion.float().abs().mean()
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        step += 1
-        rec = {"step": step, "loss": loss.item(), "pix": pix.item(), "wall": time.time() - t0}
-        out_of_time = bool(args.time_limit) and time.time() - started > args.time_limit * 60
-        if step % args.val_every == 0 or step == args.steps or out_of_time:
-            rec.update(validate(head, val))
-            score = rec["gain_mid"] + 0.5 * rec["gain_anchor"]
-            if score > best:
-                best, best_step = score, step
-                save("best.pt")
-            save("last.pt")
-            print(rec, flush=True)
-        logf.write(json.dumps(rec) + "\n")
-        logf.flush()
-        if out_of_time:
-            break
+        return {"loss": pix + args.motion_weight * motion.float().abs().mean(), "pix": pix}
+
+    recipe = Recipe(model=head, opt=opt, sched=sched, clip=1.0, batch=batch, loss=loss,
+                    validate=lambda: validate(head, val), score=lambda v: v["gain_mid"] + 0.5 * v["gain_anchor"],
+                    data_state=rng.state, load_data_state=rng.load)
+    res = fit(run, recipe, args.steps, log_every=1, val_every=args.val_every, time_limit=args.time_limit,
+              desc=args.model)
     summary = {"model": args.model, "config": {k: list(v) if isinstance(v, tuple) else v
                                                for k, v in head.config.items()},
-               "params": sum(p.numel() for p in head.parameters()), "step": step, "best_step": best_step,
+               "params": sum(p.numel() for p in head.parameters()), "step": res.step, "best_step": res.best_step,
                "batch": args.batch, "crop": args.crop, "lr": args.lr, "motion_weight": args.motion_weight,
                "device": args.device,
-               "wall_s": time.time() - t0,
+               "wall_s": res.wall_s,
                "command": "python -m train.stvsr_trunk " + " ".join(sys.argv[1:])}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    (run.dir / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 
 
 def export(args) -> None:
-    """weights/<id>.safetensors (fp16) from OUT/best.pt, with the validation numbers of that step in the metadata."""
-    from models.weights import WEIGHTS_DIR, save_safetensors
+    """weights/<id>.safetensors from OUT/best.pt (fp16 when the in-between Y-PSNR moves <= 0.01 dB), with the
+    validation numbers of that step in the metadata and the card."""
+    from models.weights import WEIGHTS_DIR
 
     out = Path(args.out)
-    ck = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
+    ck = best_weights(out)
     summary = json.loads((out / "summary.json").read_text())
     head = build_head(args.model, refiner=summary["config"].get("refiner", 0))
-    head.load_state_dict(ck["model"])
-    half = {k: v.half().float() for k, v in ck["model"].items()}
-    head.load_state_dict(half)  # the numbers of the fp16 file, as shipped
-    val = validate(head, load_split("val"))
-    summary.update(best_step=int(ck["step"]), val_fp16=val)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    val_split = load_split("val")
+
+    def evaluate(state):
+        head.load_state_dict(state)
+        return validate(head, val_split)
+
     model_id = MODELS[args.model]
     dest = Path(args.to) if args.to else WEIGHTS_DIR
-    dest.mkdir(parents=True, exist_ok=True)
-    save_safetensors(ck["model"], dest / f"{model_id}.safetensors", half=True,
-                     metadata={"config": json.dumps(summary["config"]), "model": model_id})
+    info = export_weights(ck["model"], dest / f"{model_id}.safetensors", evaluate, lambda v: v["val_mid"],
+                          tolerance=0.01, metadata={"config": json.dumps(summary["config"]), "model": model_id})
+    summary.update(best_step=int(ck["step"]), dtype=info["dtype"], precision=precision_note(info),
+                   val_fp16=info["val_fp16"] if info["dtype"] == "fp16" else info["val_fp32"])
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
     (dest / f"{model_id}.md").write_text(model_card(model_id, summary))
     print(json.dumps(summary, indent=1))
 
@@ -290,7 +273,8 @@ def model_card(model_id: str, s: dict) -> str:
   `python -m train.stvsr_trunk export --model {s['model']} --out ...` (kept step {s['best_step']} of {s['step']};
   batch {s['batch']}, HR crop {s['crop']}, Adam {s['lr']} cosine, bf16 autocast; {s['wall_s'] / 60:.0f} min on
   {where_trained(s.get("device"), "the 2-core CPU")}).
-- **Validation** (fp16 weights as shipped, {len(VAL_SEQUENCES)} held-back sequences, 48 windows, Y-PSNR dB):
+- **Validation** ({s.get('dtype', 'fp16')} weights as shipped, {len(VAL_SEQUENCES)} held-back sequences, 48 windows,
+  Y-PSNR dB; {s.get('precision', 'fp16')}):
   in-between frames {v['val_mid']:.3f} vs base {v['val_base_mid']:.3f} ({v['gain_mid']:+.3f}); anchors
   {v['val_anchor']:.3f} vs base {v['val_base_anchor']:.3f} ({v['gain_anchor']:+.3f}).
 - **Licence**: the head's weights are for research use (DAVIS: research / non-commercial; SA-V: CC BY 4.0; the other

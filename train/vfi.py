@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +32,9 @@ import torch
 
 from models.vfi.common import charbonnier
 from train.data_vfi import REPO, VAL_SOURCES, TripletSampler, build_cache, load_sources, split, val_triplets
+from train.loop import Recipe, Run, best_weights, fit, fp16_rounded
+from train.loop import export as export_weights
+from train.runtime import start
 
 MODELS = ("adacof", "sf_adacof")  # registry ids of the trainable kernel interpolators
 DECAY_AT = (0.4, 0.8)
@@ -85,7 +86,7 @@ def loss_terms(net, f0, f1, f2, bf16: bool, flow_weight: float = 0.0) -> dict[st
 @torch.no_grad()
 def validate(net, triplets, bf16: bool = False) -> dict[str, float]:
     """Mean PSNR (uint8 RGB, whole crop) per gap and overall on fixed validation triplets."""
-    from bench.metrics import psnr
+    from models.metrics import psnr
 
     was_training = net.training
     net.eval()
@@ -126,16 +127,9 @@ def lr_at(step: int, steps: int, base: float) -> float:
     return base * 0.5 ** sum(step >= int(f * steps) for f in DECAY_AT)
 
 
-def _log(path: Path, row: dict) -> None:
-    with open(path, "a") as fh:
-        fh.write(json.dumps(row) + "\n")
-
-
 def train(args) -> Path:
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    start(args.threads, args.seed)
+    run = Run(args.out, args.resume)
     build_cache(log=lambda m: print(m, flush=True))
     train_src, val_src = split(load_sources())
     sampler = TripletSampler(train_src, crop=args.crop, seed=args.seed)
@@ -144,88 +138,41 @@ def train(args) -> Path:
     if args.init == "kaiming":
         kaiming_init(net)
     opt = torch.optim.Adamax(net.parameters(), lr=args.lr, betas=(0.9, 0.999))
-    step, best, wall = 0, -math.inf, 0.0
-    if args.resume and (out / "last.pt").is_file():
-        ck = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
-        net.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        step, best, wall = int(ck["step"]), float(ck["best"]), float(ck["wall"])
-        print(f"resumed at step {step} (best val PSNR {best:.3f})", flush=True)
-    else:
-        (out / "log.jsonl").unlink(missing_ok=True)
-    (out / "args.json").write_text(json.dumps(vars(args), indent=1))
-    n_params = sum(p.numel() for p in net.parameters())
-    print(f"{args.model} width {args.width}: {n_params:,} parameters; {len(sampler.names)} training sources, "
-          f"{len(val)} validation triplets", flush=True)
-
-    from tqdm import tqdm
-
-    net.train()
-    sampler.reseed(step)
-    bar = tqdm(total=args.steps, initial=step, desc=args.model, mininterval=10)
-    t0, run = time.time() - wall, {"loss": 0.0, "charb": 0.0, "flow": 0.0, "n": 0}
-    while step < args.steps:
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.steps, args.lr)
-        f0, f1, f2 = (torch.from_numpy(x) for x in sampler.batch(args.batch))
-        terms = loss_terms(net, f0, f1, f2, args.bf16, flow_weight_at(step, args.flow_warmup, args.flow_weight))
-        opt.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        opt.step()
-        step += 1
-        bar.update(1)
-        run["loss"] += terms["loss"].item()
-        run["charb"] += terms["charb"].item()
-        run["flow"] += terms["flow"].item() if "flow" in terms else 0.0
-        run["n"] += 1
-        if step % args.log_every == 0 or step == args.steps:
-            row = {"step": step, "loss": run["loss"] / run["n"], "charb": run["charb"] / run["n"],
-                   "flow": run["flow"] / run["n"], "lr": opt.param_groups[0]["lr"],
-                   "wall_s": round(time.time() - t0, 1)}
-            _log(out / "log.jsonl", row)
-            bar.set_postfix(loss=f"{row['loss']:.4f}")
-            run = {"loss": 0.0, "charb": 0.0, "flow": 0.0, "n": 0}
-        if step % args.val_every == 0 or step == args.steps:
-            v = validate(net, val, args.bf16)
-            v.update(step=step, wall_s=round(time.time() - t0, 1))
-            _log(out / "log.jsonl", v)
-            bar.write(f"step {step}: val PSNR {v['psnr']:.3f} (gap1 {v['psnr_gap1']:.3f}, gap2 {v['psnr_gap2']:.3f})")
-            if v["psnr"] > best:
-                best = v["psnr"]
-                torch.save({"model": net.state_dict(), "step": step, "psnr": best}, out / "best.pt")
-        if step % args.ckpt_every == 0 or step == args.steps:
-            torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
-                        "wall": time.time() - t0}, out / "last.pt")
-    bar.close()
-    return out
+    run.write_args(args)
+    print(f"{args.model} width {args.width}: {sum(p.numel() for p in net.parameters()):,} parameters; "
+          f"{len(sampler.names)} training sources, {len(val)} validation triplets", flush=True)
+    recipe = Recipe(
+        model=net, opt=opt, batch=lambda step: tuple(torch.from_numpy(x) for x in sampler.batch(args.batch)),
+        loss=lambda b, step: loss_terms(net, *b, args.bf16, flow_weight_at(step, args.flow_warmup, args.flow_weight)),
+        validate=lambda: validate(net, val, args.bf16), lr=lambda step: lr_at(step, args.steps, args.lr),
+        load_data_state=lambda data, step: sampler.reseed(step))
+    fit(run, recipe, args.steps, log_every=args.log_every, val_every=args.val_every, ckpt_every=args.ckpt_every,
+        validate_first=False, desc=args.model)
+    return run.dir
 
 
 def export(args) -> Path:
-    """weights/<id>.safetensors from <out>/best.pt (fp16 when val PSNR moves < 0.01 dB) + the model card."""
-    from models.weights import WEIGHTS_DIR, save_safetensors
+    """weights/<id>.safetensors from <out>/best.pt (fp16 when val PSNR moves <= 0.01 dB) + the model card."""
+    from models.weights import WEIGHTS_DIR
 
-    torch.set_num_threads(args.threads)
+    start(args.threads, args.seed)
     out = Path(args.out)
-    best = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
+    best = best_weights(out)
     _, val_src = split(load_sources())
     val = val_triplets(val_src)
     net = build(args.model, args.width, args.mode)
-    net.load_state_dict(best["model"])
-    full = validate(net, val)
-    net.load_state_dict({k: v.half().float() for k, v in best["model"].items()})
-    half = validate(net, val)
-    use_half = abs(full["psnr"] - half["psnr"]) <= 0.01
-    if not use_half:
-        net.load_state_dict(best["model"])
-    whole = validate(net, val_triplets(val_src, per_source=4, crop=None))  # whole 480p frames, shipped dtype
-    meta = {"model": args.model, "width": str(args.width), "mode": args.mode, "step": str(best["step"]),
-            "val_psnr": f"{full['psnr']:.3f}"}
-    WEIGHTS_DIR.mkdir(exist_ok=True)
+
+    def evaluate(state):
+        net.load_state_dict(state)
+        return validate(net, val)
+
     dst = WEIGHTS_DIR / f"{args.export}.safetensors"
-    save_safetensors(best["model"], dst, half=use_half, metadata=meta)
-    summary = {"export": str(dst.relative_to(REPO)), "dtype": "fp16" if use_half else "fp32",
-               "val_fp32": full, "val_fp16": half,
-               "val_whole_frames": whole, "step": int(best["step"])}
+    info = export_weights(best["model"], dst, evaluate, lambda v: v["psnr"], tolerance=0.01, metadata={
+        "model": args.model, "width": args.width, "mode": args.mode, "step": best["step"]})
+    net.load_state_dict(fp16_rounded(best["model"]) if info["dtype"] == "fp16" else best["model"])
+    whole = validate(net, val_triplets(val_src, per_source=4, crop=None))  # whole 480p frames, shipped dtype
+    summary = {"export": str(dst.relative_to(REPO)), "dtype": info["dtype"], "val_fp32": info["val_fp32"],
+               "val_fp16": info["val_fp16"], "val_whole_frames": whole, "step": int(best["step"])}
     (out / "export.json").write_text(json.dumps(summary, indent=1))
     card = WEIGHTS_DIR / f"{args.export}.md"
     card.write_text(model_card(args, out, summary, sum(v.numel() for v in best["model"].values())))

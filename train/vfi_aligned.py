@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +30,10 @@ import torch
 from models.backbones.ifnet import LEVELS
 from models.vfi.common import charbonnier
 from train.data_vfi import REPO, VAL_SOURCES, TimedSampler, build_cache, load_sources, split, val_timed
-from train.runtime import add_device_argument, mixed_precision, training_device, where_trained
-from train.vfi import DATA_TERMS, _log, kaiming_init, lr_at
+from train.loop import Recipe, Run, best_weights, fit, precision_note
+from train.loop import export as export_weights
+from train.runtime import add_device_argument, mixed_precision, start, where_trained
+from train.vfi import DATA_TERMS, kaiming_init, lr_at
 
 MODELS = {"sf_adacof_aligned": "sf_adacof", "adacof_aligned": "adacof",
           "sf_adacof_aligned_cond": "sf_adacof", "adacof_aligned_cond": "adacof"}
@@ -100,7 +100,7 @@ def loss_terms(net, rife, batch, pairs, crop: int, bf16: bool, kd_weight: float)
 def validate(interp, windows) -> dict[str, float]:
     """PSNR (uint8 RGB, whole crop) per t and overall on fixed validation windows, run as the app runs them (IFNet
     in fp32, the kernel network under bf16 autocast on a CPU with native bf16)."""
-    from bench.metrics import psnr
+    from models.metrics import psnr
 
     was = interp.net.training
     interp.net.eval()
@@ -115,7 +115,7 @@ def validate(interp, windows) -> dict[str, float]:
 
 def reference_scores(windows, rife) -> dict[str, dict[str, float]]:
     """``rife`` (the prior, as the model uses it) and dis_flow on the validation windows (what it must beat)."""
-    from bench.metrics import psnr
+    from models.metrics import psnr
     from models import registry
 
     out = {}
@@ -129,14 +129,9 @@ def reference_scores(windows, rife) -> dict[str, dict[str, float]]:
 
 
 def train(args) -> Path:
-    from tqdm import tqdm
-
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    device = training_device(args.device)
+    device = start(args.threads, args.seed, args.device)
     args.device = str(device)  # args.json and the card record where the run computed
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    run = Run(args.out, args.resume)
     build_cache(log=lambda m: print(m, flush=True))
     train_src, val_src = split(load_sources())
     sampler = TimedSampler(train_src, crop=2 * args.crop, max_span=args.max_span, seed=args.seed)
@@ -148,88 +143,52 @@ def train(args) -> Path:
     if args.bf16:
         net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adamax(net.parameters(), lr=args.lr, betas=(0.9, 0.999))
-    step, best, wall = 0, -math.inf, 0.0
-    if args.resume and (out / "last.pt").is_file():
-        ck = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
-        net.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        step, best, wall = int(ck["step"]), float(ck["best"]), float(ck["wall"])
-        print(f"resumed at step {step} (best val PSNR {best:.3f})", flush=True)
-    else:
-        (out / "log.jsonl").unlink(missing_ok=True)
-        refs = reference_scores(windows, rife)
-        start = validate(interp, windows)
-        _log(out / "log.jsonl", {"step": 0, **start, "references": refs})
-        print(f"validation windows: {len(windows)}; rife {refs['rife']['psnr']:.3f}, dis_flow "
-              f"{refs['dis_flow']['psnr']:.3f}, untrained model {start['psnr']:.3f} dB", flush=True)
-        best = start["psnr"]
-        torch.save({"model": net.state_dict(), "step": 0, "psnr": best}, out / "best.pt")
-    (out / "args.json").write_text(json.dumps(vars(args), indent=1))
+    first = None
+    if not run.resuming:  # what the model must beat, on the same windows (the first log row)
+        first = {"references": reference_scores(windows, rife)}
+        print(f"validation windows: {len(windows)}; rife {first['references']['rife']['psnr']:.3f}, dis_flow "
+              f"{first['references']['dis_flow']['psnr']:.3f}", flush=True)
+    run.write_args(args)
     print(f"{args.model} width {args.width}: {sum(p.numel() for p in net.parameters()):,} parameters", flush=True)
 
-    net.train()
-    sampler.reseed(step)
-    bar = tqdm(total=args.steps, initial=step, desc=args.model, mininterval=30)
-    session_start = time.time()
-    t0, run = time.time() - wall, {"loss": 0.0, "charb": 0.0, "kd": 0.0, "n": 0}
-    while step < args.steps:
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.steps, args.lr)
-        batch = tuple(torch.from_numpy(x).to(device) for x in sampler.batch(args.batch))
+    def batch(step):
+        frames = tuple(torch.from_numpy(x).to(device) for x in sampler.batch(args.batch))
         pairs = (tuple(torch.from_numpy(x).to(device) for x in sampler.pairs(args.batch // 2))
                  if args.kd_weight > 0 else None)
-        terms = loss_terms(net, rife, batch, pairs, args.crop, args.bf16, args.kd_weight)
-        opt.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        opt.step()
-        step += 1
-        bar.update(1)
-        for k in ("loss", "charb", "kd"):
-            run[k] += terms[k].item() if k in terms else 0.0
-        run["n"] += 1
-        if step % args.log_every == 0 or step == args.steps:
-            row = {k: run[k] / run["n"] for k in ("loss", "charb", "kd")}
-            row.update(step=step, lr=opt.param_groups[0]["lr"], wall_s=round(time.time() - t0, 1))
-            _log(out / "log.jsonl", row)
-            run = {"loss": 0.0, "charb": 0.0, "kd": 0.0, "n": 0}
-        stop = args.time_limit and (time.time() - session_start) / 60 >= args.time_limit
-        if step % args.val_every == 0 or step == args.steps or stop:
-            v = validate(interp, windows)
-            v.update(step=step, wall_s=round(time.time() - t0, 1))
-            _log(out / "log.jsonl", v)
-            bar.write(f"step {step}: val PSNR {v['psnr']:.3f}")
-            if v["psnr"] > best:
-                best = v["psnr"]
-                torch.save({"model": net.state_dict(), "step": step, "psnr": best}, out / "best.pt")
-            torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
-                        "wall": time.time() - t0}, out / "last.pt")
-        if stop:
-            print(f"time limit of {args.time_limit} min reached at step {step}; resume with --resume", flush=True)
-            break
-    bar.close()
-    return out
+        return frames, pairs
+
+    recipe = Recipe(model=net, opt=opt, batch=batch,
+                    loss=lambda b, step: loss_terms(net, rife, b[0], b[1], args.crop, args.bf16, args.kd_weight),
+                    validate=lambda: validate(interp, windows), lr=lambda step: lr_at(step, args.steps, args.lr),
+                    load_data_state=lambda data, step: sampler.reseed(step))
+    fit(run, recipe, args.steps, log_every=args.log_every, val_every=args.val_every, time_limit=args.time_limit,
+        first_row=first, desc=args.model)
+    return run.dir
 
 
 def export(args) -> Path:
-    """weights/<id>.safetensors (fp16) from <out>/best.pt, with the model card."""
-    from models.weights import WEIGHTS_DIR, save_safetensors
+    """weights/<id>.safetensors from <out>/best.pt (fp16 when val PSNR moves <= 0.01 dB), with the model card."""
+    from models.weights import WEIGHTS_DIR
 
-    torch.set_num_threads(args.threads)
-    training_device(args.device)
+    start(args.threads, args.seed, args.device)
     out = Path(args.out)
-    best = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
+    best = best_weights(out)
     _, val_src = split(load_sources())
     windows = val_timed(val_src)
     interp, net = build(args.model, args.width)
-    net.load_state_dict({k: v.half().float() for k, v in best["model"].items()})
-    half = validate(interp, windows)
+
+    def evaluate(state):
+        net.load_state_dict(state)
+        return validate(interp, windows)
+
     dst = WEIGHTS_DIR / f"{args.export}.safetensors"
-    save_safetensors(best["model"], dst, half=True, metadata={
-        "model": args.model, "width": str(args.width), "step": str(best["step"]), "val_psnr": f"{half['psnr']:.3f}"})
-    rows = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
-    summary = {"export": str(dst.relative_to(REPO)), "step": int(best["step"]), "val_fp16": half,
-               "references": rows[0].get("references", {}), "start": {k: rows[0][k] for k in rows[0] if
-                                                                      k.startswith("psnr")}}
+    info = export_weights(best["model"], dst, evaluate, lambda v: v["psnr"], tolerance=0.01, metadata={
+        "model": args.model, "width": args.width, "step": best["step"]})
+    rows = Run(out, resume=True).rows()
+    summary = {"export": str(dst.relative_to(REPO)), "step": int(best["step"]), "dtype": info["dtype"],
+               "precision": precision_note(info), "val_fp32": info["val_fp32"], "val_fp16": info["val_fp16"],
+               "references": rows[0].get("references", {}),
+               "start": {k: rows[0][k] for k in rows[0] if k.startswith("psnr")}}
     (out / "export.json").write_text(json.dumps(summary, indent=1))
     (WEIGHTS_DIR / f"{args.export}.md").write_text(model_card(args, out, summary, rows))
     print(json.dumps(summary, indent=1))
@@ -258,8 +217,9 @@ def model_card(args, out: Path, summary: dict, rows: list[dict]) -> str:
     return f"""# {args.export}: {paper} on RIFE's motion (flow-aligned kernels, any t)
 
 * Network: the official {paper} kernel network (layers and state_dict layout unchanged) at width {run['width']}
-  (1.0 = the paper's), F = 5, bilinear (`fast`) AdaCoF sampling; fp16 safetensors (validation with fp16 weights:
-  {summary['val_fp16']['psnr']:.3f} dB). It runs on frames backward-warped to t by the pretrained IFNet (`rife`,
+  (1.0 = the paper's), F = 5, bilinear (`fast`) AdaCoF sampling; safetensors in {summary.get('precision') or
+  f"fp16 (validation with fp16 weights: {summary['val_fp16']['psnr']:.3f} dB)"}.
+  It runs on frames backward-warped to t by the pretrained IFNet (`rife`,
   frozen) and refines IFNet's blend mask: see `models/vfi/aligned.py`.
 * **Departures from the paper**: RIFE-aligned inputs instead of the raw pair; the occlusion map
   V' = sigmoid(logit(M_IFNet) + logit(V)); any t instead of the midpoint;{cond} initialised at the prior (the untrained
