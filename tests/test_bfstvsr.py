@@ -193,7 +193,7 @@ def test_fresh_decoder_starts_inside_the_clamp(cls):
 
 @pytest.mark.parametrize("cls", [BFSTVSR, ConcatSTVSR])
 def test_training_steps_lower_the_loss(cls):
-    from train.stvsr import charbonnier
+    from models.metrics import charbonnier
 
     torch.manual_seed(0)  # the seed whose decoder used to start dead
     model = cls(**TINY)
@@ -214,68 +214,3 @@ def test_training_steps_lower_the_loss(cls):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0], losses
-
-
-def test_stopped_run_summary_comes_from_its_checkpoint_and_log(tmp_path, monkeypatch):
-    """A run killed before writing summary.json can still be exported: step, kept step and wall time from last.pt,
-    the kept step's validation numbers from log.jsonl, and the recorded command without the --export flag."""
-    import argparse
-    import json
-    import sys
-
-    import train.stvsr as ts
-
-    ck = {"step": torch.tensor(400), "best_step": torch.tensor(200), "wall": torch.tensor(1167.5)}
-    torch.save(ck, tmp_path / "last.pt")
-    log = [{"step": s, "loss": 0.1, "val_anchor": a, "val_mid": m, "val_all": (2 * a + m) / 3}
-           for s, a, m in ((100, 22.0, 21.0), (200, 24.0, 23.5), (300, 22.5, 22.0))]
-    log.insert(1, {"step": 150, "loss": 0.1})
-    (tmp_path / "log.jsonl").write_text("\n".join(json.dumps(r) for r in log) + "\n")
-    monkeypatch.setattr(ts, "val_set", lambda cache: [])
-    monkeypatch.setattr(ts, "lanczos_reference", lambda vals: {"lanczos_anchor": 32.0, "lanczos_blend_mid": 26.0})
-    argv = ["--model", "concat", "--steps", "20000", "--out", str(tmp_path), "--export", "bfstvsr_concat"]
-    monkeypatch.setattr(sys, "argv", ["train.stvsr"] + argv)
-    args = argparse.Namespace(model="concat", out=str(tmp_path), batch=2, n_t=3, lr_patch=24,
-                              x4_frac=0.7, tf_frac=0.3, flow_weight=0.1)
-    summary = ts.summary_from_log(args)
-    assert (summary["step"], summary["best_step"], summary["wall_s"]) == (400, 200, 1167.5)
-    assert summary["best"] == {"val_anchor": 24.0, "val_mid": 23.5, "val_all": (48.0 + 23.5) / 3}
-    assert "--export" not in summary["command"] and "--steps 20000" in summary["command"]
-    assert summary["model"] == "concat" and summary["reference"]["lanczos_anchor"] == 32.0
-    assert json.loads((tmp_path / "summary.json").read_text()) == summary
-
-
-@pytest.mark.parametrize("cls", [BFSTVSR, ConcatSTVSR])
-def test_activation_stats_hook_every_sine_layer_and_leave_none_behind(cls):
-    from bench.stvsr_activations import PARTS, activation_stats
-    from models.ops.siren import SineLayer
-
-    torch.manual_seed(0)
-    model = cls(**TINY)
-    lr = torch.rand(1, 2, 3, 8, 8)
-    gt = torch.rand(2, 1, 3, 16, 16)
-    stats = activation_stats(model, lr, gt, torch.tensor([[0.0, 0.5]]))
-    sines = [n for n, m in model.named_modules() if isinstance(m, SineLayer)]
-    assert sorted(stats["sine_layers"]) == sorted(sines) and len(sines) == 10
-    for s in stats["sine_layers"].values():
-        assert 0 < s["out"] <= 1.0 and s["preact"] > 0  # sin output is bounded by 1
-    assert all(not m._forward_hooks for m in model.modules())  # hooks removed
-    assert set(stats["grad_norm"]) == set(PARTS) and all(v > 0 for v in stats["grad_norm"].values())
-    assert stats["target_std"] == pytest.approx(gt.std().item())
-
-
-def test_validation_teacher_flows_follow_a_known_shift():
-    """DIS flows from each end frame to each frame of a window: a texture moving 1 px right per frame gives
-    +1 / +2 px from frame 0 and -1 / -2 px from the last frame (x channel first), 0 in y, 0 to itself."""
-    from train.stvsr import window_teacher_flows
-
-    rng = np.random.default_rng(0)
-    tex = torch.from_numpy(rng.random((3, 64, 80))).float()
-    tex = F.avg_pool2d(tex[None], 5, 1, 2)[0]  # smooth enough for DIS
-    frames = torch.stack([torch.roll(tex, k, dims=-1) for k in range(3)])[:, None]  # (N=3, 1, 3, H, W)
-    flow = window_teacher_flows(frames)
-    assert flow.shape == (2, 1, 3, 2, 64, 80)
-    inner = flow[..., 12:-12, 12:-12].mean((-1, -2))  # (2, 1, 3, 2)
-    want_x = torch.tensor([[0.0, 1.0, 2.0], [-2.0, -1.0, 0.0]])
-    assert torch.allclose(inner[:, 0, :, 0], want_x, atol=0.25), inner[:, 0, :, 0]
-    assert inner[:, 0, :, 1].abs().max() < 0.25

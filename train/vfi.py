@@ -13,12 +13,13 @@ Flow warm-up (``--flow-warmup N``, our addition for short budgets): from scratch
 networks at the frame-average plateau (measured: 900 CPU steps gave blend-level PSNR). For the first N steps the
 kernel-weighted mean displacement of each frame's taps (``KernelInterpolationNet.mean_displacement``) is also pulled
 towards the OpenCV DIS flow from the ground-truth middle frame to that frame, with weight
-``--flow-weight`` * (1 - step / N): Charbonnier in pixels. This is teacher forcing with a weight-free teacher, as in
-``train.stvsr``; after N steps the loss is the official one alone, so the network may depart from DIS.
+``--flow-weight`` * (1 - step / N): Charbonnier in pixels. This is teacher forcing with a weight-free teacher;
+after N steps the loss is the official one alone, so the network may depart from DIS.
 
-The run folder holds ``last.pt`` (resumable: model, optimiser, step, best PSNR), ``best.pt`` (weights of the best
-validation PSNR), ``log.jsonl`` (losses every --log-every steps, validation PSNR every --val-every steps) and
-``args.json``. Checkpoints are plain dicts of tensors and numbers, read with ``torch.load(weights_only=True)``.
+The loop is :func:`train.loop.fit`: the run folder holds ``last.pt`` (resumable, the one format of
+:mod:`train.checkpoint`), ``best.pt`` (weights of the best validation PSNR), ``log.jsonl`` (losses every --log-every
+steps, validation PSNR every --val-every steps) and ``args.json``. Checkpoints are plain dicts of tensors and
+numbers, read with ``torch.load(weights_only=True)``.
 Validation: fixed centre crops from the held-out training sources (train.data_vfi.VAL_SOURCES), t = 0.5, gaps 1 and 2.
 """
 from __future__ import annotations
