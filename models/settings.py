@@ -3,8 +3,10 @@
 :func:`get` reads the environment on first use and keeps the result (:func:`reload` reads it again, for tests);
 a bad value raises :class:`SettingsError` naming the variable, the value and what is expected, and ``app.py`` stops
 at start-up with that message. :data:`VARIABLES` is the documented list (the README's table is made from it and a
-test keeps them equal). Per-model weight locations (``FRAMEFORGE_<MODEL>_CKPT``) belong to the model registry and
-are listed in its cards.
+test keeps them equal). Per-model weight locations (``FRAMEFORGE_<MODEL>_CKPT``, ``..._REPO``,
+``FRAMEFORGE_DFDNET_DICT``, ``FRAMEFORGE_MTCNN_DIR``) belong to the model registry and are listed in its cards; they
+are read here too, by :func:`weight_location`, when a model asks (a test keeps every other module from reading any
+``FRAMEFORGE_*`` variable).
 """
 from __future__ import annotations
 
@@ -173,6 +175,15 @@ def reload() -> Settings:
     with _LOCK:
         _SETTINGS = load()
     return _SETTINGS
+
+
+def weight_location(name: str) -> str | None:
+    """The value of a per-model weight location variable (``FRAMEFORGE_RIFE_CKPT``, ``..._CKPT_REPO``,
+    ``FRAMEFORGE_DFDNET_DICT`` ...), or None when it is unset or empty. Read each time it is asked for, not once:
+    the models load lazily, and a path is checked where it is used (models/weights.py)."""
+    if not name.startswith("FRAMEFORGE_"):
+        raise ValueError(f"not a FrameForge variable: {name!r}")
+    return os.environ.get(name) or None
 
 
 def markdown_table() -> str:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import torch
 
+from .settings import weight_location
+
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -41,7 +43,7 @@ class WeightSource:
     def describe(self) -> list[str]:
         places = []
         if self.env_var:
-            places.append(f"${self.env_var} (local file; now {os.environ.get(self.env_var) or 'unset'})")
+            places.append(f"${self.env_var} (local file; now {weight_location(self.env_var) or 'unset'})")
         if self.bundled:
             places.append(f"bundled file {WEIGHTS_DIR / self.bundled}")
         if self.package:
@@ -58,13 +60,13 @@ class WeightSource:
         return self.hub_filename or self.bundled
 
     def repo(self) -> str | None:
-        if self.env_var and os.environ.get(f"{self.env_var}_REPO"):
-            return os.environ[f"{self.env_var}_REPO"]
+        if self.env_var and weight_location(f"{self.env_var}_REPO"):
+            return weight_location(f"{self.env_var}_REPO")
         return self.hub_repo
 
     def configured(self) -> bool:
         """True when some source could plausibly provide weights without a network round trip failing."""
-        if self.env_var and os.environ.get(self.env_var):
+        if self.env_var and weight_location(self.env_var):
             return True
         if self.bundled and (WEIGHTS_DIR / self.bundled).is_file():
             return True
@@ -74,7 +76,7 @@ class WeightSource:
 
     def origin(self) -> str:
         """The source :func:`resolve` would use, in a few words (nothing is downloaded)."""
-        if self.env_var and os.environ.get(self.env_var):
+        if self.env_var and weight_location(self.env_var):
             return f"local file ${self.env_var}"
         if self.bundled and (WEIGHTS_DIR / self.bundled).is_file():
             return f"bundled weights/{self.bundled}"
@@ -103,8 +105,8 @@ def package_file(package: str, relpath: str) -> Path | None:
 def resolve(source: WeightSource) -> Path:
     """Return a local path for ``source`` or raise :class:`WeightsUnavailable` naming where it looked."""
     errors = []
-    if source.env_var and os.environ.get(source.env_var):
-        path = Path(os.environ[source.env_var]).expanduser()
+    if source.env_var and weight_location(source.env_var):
+        path = Path(weight_location(source.env_var)).expanduser()
         if path.is_dir() and source.filename():
             path = path / source.filename()
         if path.is_file():
@@ -128,7 +130,7 @@ def resolve(source: WeightSource) -> Path:
             return Path(hf_hub_download(repo_id=repo, filename=source.hub_filename))
         except Exception as exc:  # offline, missing repo, auth...
             errors.append(f"Hub download of {repo}/{source.hub_filename} failed: {type(exc).__name__}: {exc}")
-    if source.env_var and not os.environ.get(source.env_var) and not source.repo():
+    if source.env_var and not weight_location(source.env_var) and not source.repo():
         errors.append(f"${source.env_var} is unset (set it to a local file, or ${source.env_var}_REPO to a Hub repo)")
     if not errors:
         errors.append("no weight source is configured")

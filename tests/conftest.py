@@ -30,6 +30,13 @@ if str(TESTS) not in sys.path:  # `from video_factory import make_test_video`
 SHARED = ROOT.parent / "shared"
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: starts the app server, a browser or Ray, runs a benchmark or training command, or takes "
+                   "more than a few seconds; `pytest -m \"not slow\"` leaves these out (./run.sh test and .ci/run "
+                   "run everything)")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` beside the repo; skips the test when it is absent."""
@@ -37,6 +44,26 @@ def shared_data() -> Path:
     if not data.is_dir():
         pytest.skip(f"shared data not found at {data}")
     return data
+
+
+@pytest.fixture(scope="session")
+def train_frames(shared_data):
+    """``train_frames(i, n)`` -> (name, the first ``n`` frames as uint8 RGB) of the i-th DAVIS-2016 *training*
+    sequence (``video_train/davis2016/<seq>/NNNNN.jpg``, 854x480, sorted by name): real motion for the tests. Tests
+    never read an ``*_eval`` folder; those are the benchmarks' alone."""
+    import numpy as np
+    from PIL import Image
+
+    root = shared_data / "video_train" / "davis2016"
+    seqs = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if not seqs:
+        pytest.skip(f"no training sequences in {root}")
+
+    def frames(i: int, n: int) -> tuple[str, list]:
+        files = sorted(seqs[i].glob("*.jpg"))[:n]
+        return seqs[i].name, [np.asarray(Image.open(f).convert("RGB")) for f in files]
+
+    return frames
 
 
 @pytest.fixture

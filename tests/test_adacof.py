@@ -409,21 +409,20 @@ def test_flow_warmup_term_reaches_the_offset_heads_and_kaiming_keeps_the_layout(
 # ---------------------------------------------------------------------------------------------------------------
 # The bundled weights on real frames
 # ---------------------------------------------------------------------------------------------------------------
-def test_bundled_sf_adacof_beats_blend_on_real_triplets(shared_data):
-    """The shipped SF-AdaCoF weights interpolate real UCF101 motion better than averaging the two frames."""
-    from bench.common import load_rgb, vfi_triplets
+@pytest.mark.slow  # four 480p frames through SF-AdaCoF
+def test_bundled_sf_adacof_beats_blend_on_real_triplets(train_frames):
+    """The shipped SF-AdaCoF weights interpolate real motion better than averaging the two frames: frames 0 and 2
+    of the first 4 DAVIS-2016 training sequences, frame 1 the truth (training data: the weights saw these
+    sequences; the benchmark's held-out numbers are in weights/sf_adacof.md)."""
     from bench.metrics import psnr
     from models import registry
     from models.baselines.blend import Blend
 
     if not registry.spec("sf_adacof").available():
         pytest.skip("weights/sf_adacof.safetensors is not bundled")
-    root = shared_data / "vfi_eval" / "ucf101"
-    if not root.is_dir():
-        pytest.skip(f"shared data absent: {root}")
     model, blend = registry.get("sf_adacof"), Blend()
     gains = []
-    for _, a, g, b in vfi_triplets(root)[:8]:
-        f0, gt, f1 = load_rgb(a), load_rgb(g), load_rgb(b)
+    for i in range(4):
+        _, (f0, gt, f1) = train_frames(i, 3)
         gains.append(psnr(model.interpolate(f0, f1, [0.5])[0], gt) - psnr(blend.interpolate(f0, f1, [0.5])[0], gt))
-    assert np.mean(gains) > 0.15, gains  # measured +0.32 dB on these 8 (and on all 21), see weights/sf_adacof.md
+    assert min(gains) > 0 and np.mean(gains) > 0.6, gains  # measured +1.33, +0.42, +1.93, +1.24 dB

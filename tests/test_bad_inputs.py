@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # starts the app server (conftest.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 LIMITS = dict(FRAMEFORGE_MAX_SECONDS="30", FRAMEFORGE_MAX_PIXELS="320x240", FRAMEFORGE_MAX_OUTPUT_FRAMES="1000",
               FRAMEFORGE_MAX_OUTPUT_PIXELS="640x480")

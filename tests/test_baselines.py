@@ -1,8 +1,6 @@
 """Weight-free baselines: resize, blend, DIS-flow interpolation, two-stage space-time upscaling."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -13,8 +11,6 @@ from models.baselines import Bicubic, Blend, DISFlowInterpolator, Lanczos, TwoSt
 from models.baselines.dis_flow import fb_consistency, flows_to_t
 from models.interfaces import FrameInterpolator, SpaceTimeUpscaler, SpatialUpscaler
 from models.ops.warp import backward_warp_cv2
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -179,16 +175,12 @@ def test_baseline_specs_build():
 
 
 # ------------------------------------------------------------------------------------------------ real data --
-def test_dis_flow_beats_blend_on_davis_triplets():
-    root = SHARED / "data" / "vfi_eval" / "davis"
-    if not root.is_dir():
-        pytest.skip(f"shared data absent: {root}")
-    from bench.common import load_rgb, vfi_triplets
-
-    rows = vfi_triplets(root)[:3]
+def test_dis_flow_beats_blend_on_real_triplets(train_frames):
+    """Frames 0 and 2 of the first 3 DAVIS-2016 training sequences, frame 1 the truth (measured: dis_flow +7.6,
+    +2.0, +7.8 dB over blend)."""
     dis, blend = DISFlowInterpolator(), Blend()
-    for name, a, g, b in rows:
-        f0, gt, f1 = load_rgb(a), load_rgb(g), load_rgb(b)
+    for i in range(3):
+        name, (f0, gt, f1) = train_frames(i, 3)
         p_dis = psnr(dis.interpolate(f0, f1, [0.5])[0], gt)
         p_blend = psnr(blend.interpolate(f0, f1, [0.5])[0], gt)
         assert p_dis > p_blend + 0.5, (name, p_dis, p_blend)

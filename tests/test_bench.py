@@ -11,6 +11,8 @@ from PIL import Image
 
 from bench import common, stvsr, vfi
 
+pytestmark = pytest.mark.slow  # runs the benchmark commands (conftest.py)
+
 
 def _save(path, arr):
     path.parent.mkdir(parents=True, exist_ok=True)

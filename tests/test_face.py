@@ -19,9 +19,9 @@ from models.pipelines.face_photo import NoFaceFound, restore_photo
 from models.weights import WeightsUnavailable
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-FFHQ = SHARED / "data" / "faces_eval" / "ffhq"
-# bicubic on the first 2 faces of faces_eval/ffhq, measured with bench.face (x4 / x8)
-BICUBIC_2FACES = {4: 32.15, 8: 28.76}
+FACES = SHARED / "data" / "faces_train" / "celebahq_b"  # 512 px aligned training faces (never an *_eval folder)
+# bicubic on the first 2 faces of faces_train/celebahq_b, measured with bench.face (x4 / x8)
+BICUBIC_2FACES = {4: 30.90, 8: 27.97}
 
 
 @pytest.fixture(scope="module")
@@ -207,13 +207,14 @@ def test_baseline_restorers_match_pil():
 
 
 # ------------------------------------------------------------------------------------------------ benchmark --
+@pytest.mark.slow  # the benchmark
 @pytest.mark.parametrize("scale", [4, 8])
 def test_bench_face_on_two_faces(scale, face_models):
-    if not FFHQ.is_dir():
-        pytest.skip(f"faces_eval not found at {FFHQ}")
+    if not FACES.is_dir():
+        pytest.skip(f"training faces not found at {FACES}")
     from bench import face as bench_face
 
-    report = bench_face.run(str(FFHQ), scale, face_models, threads=1, limit=2, isolate=(scale == 4))
+    report = bench_face.run(str(FACES), scale, face_models, threads=1, limit=2, isolate=(scale == 4))
     rows = {r["model"]: r for r in report["results"]}
     assert report["data"]["lr_size"] == 512 // scale and report["data"]["faces"] == 2
     assert abs(rows["face_bicubic"]["psnr"] - BICUBIC_2FACES[scale]) < 0.5
@@ -222,15 +223,16 @@ def test_bench_face_on_two_faces(scale, face_models):
     assert rows["face_bicubic"]["fd_effnet"] > 0
 
 
+@pytest.mark.slow  # the benchmark command
 def test_bench_face_cli_writes_json(face_models, tmp_path):
-    if not FFHQ.is_dir():
-        pytest.skip(f"faces_eval not found at {FFHQ}")
+    if not FACES.is_dir():
+        pytest.skip(f"training faces not found at {FACES}")
     import json
 
     from bench import face as bench_face
 
     out = tmp_path / "r.json"
-    assert bench_face.main(["--data", str(FFHQ), "--scale", "8", "--models", "face_bicubic", "--limit", "1",
+    assert bench_face.main(["--data", str(FACES), "--scale", "8", "--models", "face_bicubic", "--limit", "1",
                             "--in-process", "--json", str(out)]) == 0
     payload = json.loads(out.read_text())
     assert set(payload) >= {"protocol", "machine", "results"}

@@ -9,7 +9,8 @@ from PIL import Image
 
 from models import metrics as fm
 
-FFHQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces_eval" / "ffhq"
+# aligned 512 px training faces (tests never read an *_eval folder)
+FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces_train" / "celebahq_b"
 
 
 def _resample(img: np.ndarray, factor: int) -> np.ndarray:
@@ -62,15 +63,15 @@ def test_quality_metrics_without_dlib_reports_why(crops, monkeypatch):
 
 def test_dlib_identity_tells_a_degraded_face_from_another_person():
     pytest.importorskip("dlib")
-    if not FFHQ.is_dir():
-        pytest.skip(f"faces_eval not found at {FFHQ}")
+    if not FACES.is_dir():
+        pytest.skip(f"training faces not found at {FACES}")
     from bench.face import load_pairs
 
     try:
         model = fm.DlibIdentity()
     except fm.MetricUnavailable as exc:
         pytest.skip(str(exc))
-    gts = [gt for _, gt, _ in load_pairs(str(FFHQ), 8, limit=3)]
+    gts = [gt for _, gt, _ in load_pairs(str(FACES), 8, limit=3)]
     embed = fm.dlib_pair_embedder(model)
     assert fm.identity_scores(gts, gts, embed) == pytest.approx({"identity": 1.0, "identity_dist": 0.0})
     degraded = fm.identity_scores([_resample(g, 8) for g in gts], gts, embed)

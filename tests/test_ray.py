@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow  # a Ray cluster (conftest.py)
 
 from models import video_io  # noqa: E402
 from segment_clips import make_shots_video  # noqa: E402

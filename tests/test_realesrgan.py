@@ -206,6 +206,7 @@ def test_tab_fidelity_zero_is_the_faithful_model_and_other_models_ignore_it(tmp_
         face_sr.face_sr(crop, "face_realesrgan", 4, True, fidelity=3, **quiet)
 
 
+@pytest.mark.slow  # starts the app server
 def test_api_takes_fidelity_last_and_old_calls_still_work(tmp_path_factory):
     pytest.importorskip("gradio_client")
     from gradio_client import Client, handle_file

@@ -90,13 +90,32 @@ def test_official_layout_loads_strictly(name):
         load(fake)
 
 
-def test_layout_key_counts():
-    """106 RAFT-small keys; VideoINR = BF-STVSR's 534 encoder keys less 3 x 42 TMB keys + 8 upsampler + 26 SIREN;
-    MoTIF = alpha + RAFT + encoder + 26 SIREN + 26 flow_process + 5 loose parameters / shuffle."""
-    assert len(raft_small_layout()) == 106
-    assert len(videoinr_layout()) == 534 - 126 + 8 + 26 == 442
-    assert len([k for k, _ in official_layout() if k.startswith("encoder.")]) == 534
-    assert len(motif_layout()) == 1 + 106 + 534 + 26 + 26 + 5 == 698
+def test_official_layouts_share_their_parts_value_for_value():
+    """The official checkpoints share networks under the same names: BF-STVSR's ``flow_predictor.*`` is RAFT-small
+    (106 keys), MoTIF holds it and BF-STVSR's 534 ``encoder.*`` keys (and ``alpha``), VideoINR holds that encoder at
+    the top level without its 3 x 42 TMB keys. One fake BF-STVSR checkpoint's tensors, strictly loaded into our
+    RAFTSmall, MoTIF and VideoINR, arrive value for value, and the two RAFTs compute the same flow."""
+    torch.manual_seed(0)
+    bf = {k: torch.randn(s) * 0.05 for k, s in official_layout()}
+    p = "flow_predictor."
+    raft = RAFTSmall().eval()
+    raft.load_state_dict({k[len(p):]: v for k, v in bf.items() if k.startswith(p)}, strict=True)
+    shared = [k for k, _ in motif_layout() if k.split(".")[0] in ("alpha", "flow_predictor", "encoder")]
+    assert len(shared) == 1 + 106 + 534
+    motif = MoTIF().eval()
+    motif.load_official({k: bf[k] if k in shared else torch.randn(s) * 0.05 for k, s in motif_layout()})
+    got = motif.state_dict()
+    assert all(torch.equal(got[k], bf[k]) for k in shared)
+    encoder = {k[len("encoder."):]: v for k, v in bf.items() if k.startswith("encoder.") and ".TMB_" not in k}
+    vinr = VideoINR().eval()
+    vinr.load_official({k: encoder[k] if k in encoder else torch.randn(s) * 0.05 for k, s in videoinr_layout()})
+    got = vinr.state_dict()
+    assert len(encoder) == 534 - 3 * 42 and all(torch.equal(got[k], v) for k, v in encoder.items())
+    img0 = torch.rand(1, 3, 32, 48) * 255
+    img1 = torch.roll(img0, 2, dims=-1)
+    with torch.no_grad():
+        flow = raft(img0, img1, iters=2)
+        assert torch.equal(motif.flow_predictor(img0, img1, iters=2), flow) and flow.abs().sum() > 0
 
 
 # ---- RAFT-small -------------------------------------------------------------------------------------------------
