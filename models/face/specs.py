@@ -56,11 +56,10 @@ def _dfdnet():
 
 def _load_dfdnet(restorer, state: dict) -> None:
     """The official checkpoint (strict) and its 16 dictionaries from the folder ``FRAMEFORGE_DFDNET_DICT`` names."""
-    import os
-
+    from ..settings import weight_location
     from ..weights import WeightsUnavailable
 
-    folder = os.environ.get("FRAMEFORGE_DFDNET_DICT")
+    folder = weight_location("FRAMEFORGE_DFDNET_DICT")
     if not folder:
         raise WeightsUnavailable("DFDNet needs its dictionaries: set FRAMEFORGE_DFDNET_DICT to the "
                                  "DictionaryCenter512 folder (16 <part>_<size>_center.npy files)")
