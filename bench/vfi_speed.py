@@ -84,17 +84,19 @@ def build_peer_case(variant: str):
 
 
 def child(case: dict) -> dict:
+    from models.memory import PeakMemory
+
     if "peer" in case:  # --peers: peak memory and warm-up of one case in a fresh process
         model = build_peer_case(case["peer"])
         f0, f1 = peer_frames(*case["size"])
-        base = common.rss_peak_mb()
-        t0 = time.perf_counter()
-        model.interpolate(f0, f1, [0.5])
-        warm = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        model.interpolate(f0, f1, [0.5])
-        return {"rss_growth_mb": common.rss_peak_mb() - base, "warmup_s": warm, "second_call_s":
-                time.perf_counter() - t0}
+        with PeakMemory() as mem:  # from the resident set after loading (ru_maxrss would keep the load's own peak)
+            t0 = time.perf_counter()
+            model.interpolate(f0, f1, [0.5])
+            warm = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            model.interpolate(f0, f1, [0.5])
+            second = time.perf_counter() - t0
+        return {"rss_growth_mb": mem.growth_mb, "warmup_s": warm, "second_call_s": second}
     model = build(case["model"])
     h, w = case["size"]
     rng = np.random.default_rng(0)

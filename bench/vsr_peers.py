@@ -68,13 +68,15 @@ def build(case: str):
 
 def child(case: dict) -> dict:
     run = build(case["case"])
+    from models.memory import PeakMemory
+
     frames = clip(*case["lr"], case["frames"])
-    base = common.rss_peak_mb()
-    t0 = time.perf_counter()
-    run(frames)
-    warm = time.perf_counter() - t0
-    run(frames)
-    return {"rss_growth_mb": common.rss_peak_mb() - base, "warmup_s": warm}
+    with PeakMemory() as mem:  # from the resident set after loading (ru_maxrss would keep the load's own peak)
+        t0 = time.perf_counter()
+        run(frames)
+        warm = time.perf_counter() - t0
+        run(frames)
+    return {"rss_growth_mb": mem.growth_mb, "warmup_s": warm}
 
 
 def run_all(sizes: list[str], n: int, threads: int, repeats: int, variants: list[str], memory: bool) -> dict:
