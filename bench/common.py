@@ -132,10 +132,10 @@ def describe_machine(info: dict) -> str:
 
 # -------------------------------------------------------------------------------------------------- timing --
 def rss_peak_mb() -> float:
-    """This process's peak resident set size so far (``ru_maxrss``, kB on Linux), in MB."""
-    import resource
+    """This process's peak resident set size so far (``ru_maxrss``), in MB: :func:`models.memory.process_peak_mb`."""
+    from models.memory import process_peak_mb
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return process_peak_mb()
 
 
 class ChildFailed(RuntimeError):

@@ -61,9 +61,9 @@ class FrameWorker:
 
     def peak_mib(self) -> float:
         """Peak resident memory of this worker process (MiB): the model, decoding, one task's frames."""
-        import resource
+        from models.memory import process_peak_mb
 
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return process_peak_mb()
 
     def whole(self, src: str, name: str, params: dict) -> tuple[bytes, str]:
         """The whole file as the plain command makes it: (the result's bytes, its summary line)."""

@@ -28,6 +28,12 @@ def status_mb(field: str) -> float | None:
     return None
 
 
+def process_peak_mb() -> float:
+    """This process's peak resident set over its whole life (``ru_maxrss``, never reset), in MiB: the benchmarks'
+    child processes and the Ray workers report it."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def _reset_cpu_peak() -> tuple[float, str]:
     """(the resident set now, MiB; method) after returning freed heap and resetting the peak."""
     try:
@@ -40,12 +46,12 @@ def _reset_cpu_peak() -> tuple[float, str]:
             return rss, "VmHWM"
     except (OSError, AttributeError, TypeError):
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "ru_maxrss"
+    return process_peak_mb(), "ru_maxrss"
 
 
 def _cpu_peak(method: str) -> float:
     peak = status_mb("VmHWM") if method == "VmHWM" else None
-    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return peak if peak is not None else process_peak_mb()
 
 
 class PeakMemory:
