@@ -240,17 +240,6 @@ def image_file(image, source=None, tag: str = "", default: str = "image") -> str
     return path
 
 
-def probe_or_none(video):
-    """The upload's :class:`~models.video_io.VideoInfo` for an estimate shown before a job, or None when there is no
-    upload or it cannot be read (the job itself then says why)."""
-    from models import video_io
-
-    try:
-        return video_io.probe(video) if video else None
-    except Exception:
-        return None
-
-
 # --------------------------------------------------------------------------------------------------- models --
 def model_choices(task: str) -> list[tuple[str, str]]:
     """(label, id) pairs for a task's models whose weights are bundled or configured, the tab's default first;

@@ -7,14 +7,13 @@ from pathlib import Path
 import gradio as gr
 
 from models import registry, video_io
-from models.device import gpu, gpu_seconds, zero_gpu
+from models.device import gpu, gpu_seconds
 from models.imageio import read_image
-from models.pipelines.estimate import describe_estimate, estimate_interpolation, scaled
+from models.pipelines.estimate import estimate_interpolation
 from models.pipelines import interpolate as pipeline
 from models.pipelines.interpolate import MAX_PAIR_FRAMES, save_gif
 
-from .common import (endpoint, image_file, load_model, model_picker, output_path, probe_or_none, progress_checker,
-                     segment_options)
+from .common import endpoint, image_file, load_model, model_picker, output_path
 from . import video_options
 from .components import Dropdown, ImageUpload, Number, Radio, Slider
 
@@ -67,19 +66,15 @@ def _factor(mode, factor, target_fps, in_fps: float = 30.0) -> float:
 
 
 def _video_estimate(video, mode, factor, target_fps, model_id) -> dict | None:
-    info = probe_or_none(video)
+    """The cost model's estimate of a job on ``video`` (a path or the job's VideoSource, probed once)."""
+    info = video_options.info_or_none(video)
     if info is None:
         return None
     return estimate_interpolation(model_id or registry.default_id("vfi"), info.frame_count, (info.width, info.height),
                                   _factor(mode, factor, target_fps, info.fps))
 
 
-def _segment_duration(job, seg, origin, model_id, part) -> int:
-    """ZeroGPU seconds for one segment of a job: planned from the cost model (common.segment_duration)."""
-    return int(seg.gpu_duration) or 60
-
-
-@gpu(duration=_segment_duration)
+@gpu(duration=video_options.segment_seconds)
 def interpolate_video_segment(job, seg, origin, model_id, part):
     """One segment of a video interpolation job as its own ZeroGPU call; its frames go, raw, to the file ``part``
     and the app stitches them with the audio (models.pipelines.segments)."""
@@ -89,31 +84,24 @@ def interpolate_video_segment(job, seg, origin, model_id, part):
 
 
 def interpolate(model_id, model, video, dst, mode, factor, target_fps, progress=None, **opts):
-    """The job: in one piece here, or on ZeroGPU in segments of a bounded duration, each its own GPU call
-    (:func:`interpolate_video_segment`) and a cancel point; the result has the same frames either way. ``opts``: the
-    loop, output, HDR, duplicate and PNG-input settings of :func:`~models.pipelines.interpolate.interpolate_video`
-    (one piece only)."""
+    """The job on ``video`` (a path or the job's VideoSource), through :func:`video_options.run`: in one piece, or on
+    ZeroGPU in segments, each its own GPU call (:func:`interpolate_video_segment`). ``opts``: the loop, output, HDR,
+    duplicate and PNG-input settings of :func:`~models.pipelines.interpolate.interpolate_video` (one piece only)."""
     from models.pipelines.segments import interpolate_video_in_segments
 
     rate = {"fps": float(target_fps)} if mode == "target fps" else {"factor": float(factor or 2)}
-    if not zero_gpu():
-        return pipeline.interpolate_video(model, video, dst, progress=progress_checker(progress), **rate, **opts)
-    if opts.get("loop") or opts.get("input_fps") or not video_options.is_default(opts):
-        raise gr.Error("On ZeroGPU, jobs run in segments, which take the default output settings and a video input "
-                       "only (no loop; H.264 CRF 18, 8-bit, HDR kept, duplicates auto).", print_exception=False)
-    info = video_io.probe(video)
-    est = _video_estimate(video, mode, factor, target_fps, model_id)
-    report, _, _ = interpolate_video_in_segments(
-        model, video, dst, call=lambda job, seg, origin, part: interpolate_video_segment(job, seg, origin, model_id,
-                                                                                       part),
-        **rate, **segment_options(est, info.frame_count, progress))
-    return report
+    with video_io.VideoSource.of(video) as source:
+        return video_options.run(
+            source, opts, lambda **kw: pipeline.interpolate_video(model, source, dst, **rate, **kw),
+            lambda **kw: interpolate_video_in_segments(
+                model, source, dst, call=lambda job, seg, origin, part: interpolate_video_segment(
+                    job, seg, origin, model_id, part), **rate, **kw),
+            lambda src: _video_estimate(src, mode, factor, target_fps, model_id), progress, loop=True)
 
 
 def estimate_text(video, mode, factor, target_fps, model_id) -> str:
     """What the job will make and about how long it takes on this machine (shown before it runs)."""
-    est = _video_estimate(video, mode, factor, target_fps, model_id)
-    return describe_estimate(scaled(est)) if est else ""
+    return video_options.estimate_text(_video_estimate(video, mode, factor, target_fps, model_id))
 
 
 @endpoint("interpolate_video")
@@ -143,7 +131,8 @@ def interpolate_video(video, mode, factor, target_fps, model_id, loop=False, cod
         The interpolated video (mp4/webm; None for the download-only mkv and zip), a short report saying what was
         written, and the result file to download.
     """
-    video, in_fps = video_options.source(video, frames_zip, input_fps)
+    source, in_fps = video_options.open_source(video, frames_zip, input_fps)
+    video = source.path
     opts = video_options.options(codec, crf, preset, bit_depth, hdr, dedup)
     if not isinstance(loop, bool):
         raise gr.Error(f"loop must be true or false, got {loop!r}.", print_exception=False)
@@ -155,7 +144,7 @@ def interpolate_video(video, mode, factor, target_fps, model_id, loop=False, cod
     tag = f"{target_fps:g}fps" if mode == "target fps" else f"x{float(factor or 2):g}"
     dst = output_path(video_io.output_suffix(opts["codec"]), video, tag + ("_loop" if loop else ""))
     started = time.perf_counter()
-    report = interpolate(model_id, model, video, dst, mode, factor, target_fps, video_options.TimeLeft(progress),
+    report = interpolate(model_id, model, source, dst, mode, factor, target_fps, video_options.TimeLeft(progress),
                          **opts, **({"loop": True} if loop else {}), **({"input_fps": in_fps} if in_fps else {}))
     took = time.perf_counter() - started
     notes = list(report.warnings)
@@ -218,7 +207,7 @@ def build() -> None:
             trigger.change(estimate_text, video_inputs, estimate, api_visibility="private", show_progress="hidden")
         event = vrun.click(interpolate_video, video_inputs + extra, [out_video, summary, download],
                            api_name="interpolate_video", concurrency_id="gpu")
-        stop.click(video_options.stopped, None, summary, cancels=[event], api_visibility="private")
+        video_options.stop_button(stop, summary, [event])
         from . import batch
 
         batch.build("interpolate_video", video_inputs[1:])  # many files: mode, factor, target fps, model

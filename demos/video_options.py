@@ -1,6 +1,7 @@
-"""What the two video tabs share for issue 33: the output settings (codec, CRF, preset, bit depth), HDR handling,
-duplicate frames, a zip of PNG frames as input, the result to download, the before/after views, the time left in
-the progress bar and the message on Stop."""
+"""What the two video tabs share: the output settings (codec, CRF, preset, bit depth), HDR handling, duplicate
+frames, a zip of PNG frames as input, the job's one :class:`~models.video_io.VideoSource` (probed once, handed to the
+estimate, the ZeroGPU duration and the pipeline), the job itself (in one piece, or in ZeroGPU segments), the result
+to download, the before/after views, the time left in the progress bar and Stop."""
 from __future__ import annotations
 
 import time
@@ -47,6 +48,65 @@ def controls(loop: bool = False) -> list:
             out.append(gr.File(label="Or a zip of PNG frames as input", file_types=[".zip"], type="filepath"))
             out.append(Number(value=0, minimum=0, maximum=240, label="Frame rate of the PNG frames"))
     return out
+
+
+def open_source(video, frames_zip, input_fps) -> tuple[video_io.VideoSource, float | None]:
+    """(the job's source, the PNG frames' fps or None): :func:`source` as a
+    :class:`~models.video_io.VideoSource` (use it in a ``with`` block; it is probed on first use)."""
+    path, fps = source(video, frames_zip, input_fps)
+    return video_io.VideoSource(path, fps=fps), fps
+
+
+def info_or_none(video) -> video_io.VideoInfo | None:
+    """The :class:`~models.video_io.VideoInfo` of a source or an upload (probed once) for an estimate shown before a
+    job, or None when there is none or it cannot be read (the job itself then says why)."""
+    if not video:
+        return None
+    try:
+        if isinstance(video, video_io.VideoSource):
+            return video.info
+        with video_io.VideoSource(video) as src:
+            return src.info
+    except Exception:
+        return None
+
+
+def estimate_text(est: dict | None) -> str:
+    """The estimate line a tab shows before a job (its time measured on this machine now)."""
+    from models.pipelines.estimate import describe_estimate, scaled
+
+    return describe_estimate(scaled(est)) if est else ""
+
+
+def segment_seconds(job, seg, origin, model_id, part) -> int:
+    """ZeroGPU seconds for one segment of a video job (the tabs' ``*_segment`` GPU calls): planned from the cost
+    model (common.segment_duration)."""
+    return int(seg.gpu_duration) or 60
+
+
+def run(source: video_io.VideoSource, opts: dict, one_piece, in_segments, estimate, progress=None,
+        loop: bool = False):
+    """A video tab's job on ``source``: ``one_piece(progress=..., **opts)`` here, or on ZeroGPU
+    ``in_segments(**segment options)``, segments of a bounded duration planned from ``estimate(source)`` (the cost
+    model's dict), each its own GPU call and a cancel point; the result has the same frames either way. ZeroGPU
+    jobs take the default output settings and a video input only (``loop``: the tab offers a loop)."""
+    from models.device import zero_gpu
+
+    from .common import progress_checker, segment_options
+
+    if not zero_gpu():
+        return one_piece(progress=progress_checker(progress), **opts)
+    if opts.get("loop") or opts.get("input_fps") or not is_default(opts):
+        raise gr.Error("On ZeroGPU, jobs run in segments, which take the default output settings and a video input "
+                       f"only ({'no loop; ' if loop else ''}H.264 CRF 18, 8-bit, HDR kept, duplicates auto).",
+                       print_exception=False)
+    report, _, _ = in_segments(**segment_options(estimate(source), source.info.frame_count, progress))
+    return report
+
+
+def stop_button(stop, summary, events) -> None:
+    """Wire the tab's Stop button: cancel ``events``, clear the outputs, say why in ``summary``."""
+    stop.click(stopped, None, summary, cancels=list(events), api_visibility="private")
 
 
 def source(video, frames_zip, input_fps) -> tuple[str, float | None]:

@@ -8,12 +8,11 @@ import gradio as gr
 import numpy as np
 
 from models import registry, video_io
-from models.device import gpu, gpu_seconds, zero_gpu
-from models.pipelines.estimate import describe_estimate, estimate_video_sr, scaled
+from models.device import gpu, gpu_seconds
+from models.pipelines.estimate import estimate_video_sr
 from models.pipelines.video_sr import MAX_SCALE, MIN_SCALE, compare_models, upscale_video
 
-from .common import (endpoint, image_file, load_model, model_picker, output_path, probe_or_none, progress_checker,
-                     segment_options)
+from .common import endpoint, image_file, load_model, model_picker, output_path, progress_checker
 from . import video_options
 from .components import Dropdown, Number, Radio, Slider
 
@@ -32,19 +31,15 @@ def nearest(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _job(video, scale, target_fps, time_factor, model_id, info=None) -> dict | None:
-    info = info or probe_or_none(video)
+    """The cost model's estimate of a job on ``video`` (a path or the job's VideoSource; ``info``: probed already)."""
+    info = info or video_options.info_or_none(video)
     if info is None:
         return None
     return estimate_video_sr(model_id or registry.default_id("stvsr"), info.frame_count, (info.width, info.height),
                              float(scale or 1), float(target_fps or 0), float(time_factor or 1), info.fps)
 
 
-def _segment_duration(job, seg, origin, model_id, part) -> int:
-    """ZeroGPU seconds for one segment of a job: planned from the cost model (common.segment_duration)."""
-    return int(seg.gpu_duration) or 60
-
-
-@gpu(duration=_segment_duration)
+@gpu(duration=video_options.segment_seconds)
 def video_sr_segment(job, seg, origin, model_id, part):
     """One segment of a Video SR job as its own ZeroGPU call; its frames go, raw, to the file ``part`` (the call
     runs in another process) and the app stitches them with the audio (models.pipelines.segments)."""
@@ -54,35 +49,28 @@ def video_sr_segment(job, seg, origin, model_id, part):
 
 
 def upscale(model_id, model, video, dst, scale, target_fps, time_factor, progress=None, **opts):
-    """The job: in one piece here, or on ZeroGPU in segments of a bounded duration, each its own GPU call
-    (:func:`video_sr_segment`) and a cancel point; the result has the same frames either way. ``opts``: the output,
-    HDR, duplicate and PNG-input settings of :func:`~models.pipelines.video_sr.upscale_video` (one piece only)."""
-    from models import video_io
+    """The job on ``video`` (a path or the job's VideoSource), through :func:`video_options.run`: in one piece, or on
+    ZeroGPU in segments, each its own GPU call (:func:`video_sr_segment`). ``opts``: the output, HDR, duplicate and
+    PNG-input settings of :func:`~models.pipelines.video_sr.upscale_video` (one piece only)."""
     from models.pipelines.segments import upscale_video_in_segments
 
     fps, time_factor = (float(target_fps) if target_fps else None), float(time_factor or 1)
-    if not zero_gpu():
-        return upscale_video(model, video, dst, float(scale), fps=fps, time_factor=time_factor,
-                             progress=progress_checker(progress), **opts)
-    if opts.get("input_fps") or not video_options.is_default(opts):
-        raise gr.Error("On ZeroGPU, jobs run in segments, which take the default output settings and a video input "
-                       "only (H.264 CRF 18, 8-bit, HDR kept, duplicates auto).", print_exception=False)
-    info = video_io.probe(video)
-    est = _job(video, scale, target_fps, time_factor, model_id, info)
-    report, _, _ = upscale_video_in_segments(
-        model, video, dst, float(scale), fps=fps, time_factor=time_factor,
-        call=lambda job, seg, origin, part: video_sr_segment(job, seg, origin, model_id, part),
-        **segment_options(est, info.frame_count, progress))
-    return report
+    with video_io.VideoSource.of(video) as source:
+        return video_options.run(
+            source, opts, lambda **kw: upscale_video(model, source, dst, float(scale), fps=fps,
+                                                     time_factor=time_factor, **kw),
+            lambda **kw: upscale_video_in_segments(
+                model, source, dst, float(scale), fps=fps, time_factor=time_factor,
+                call=lambda job, seg, origin, part: video_sr_segment(job, seg, origin, model_id, part), **kw),
+            lambda src: _job(src, scale, target_fps, time_factor, model_id), progress)
 
 
 def estimate_text(video, scale, target_fps, time_factor, model_id) -> str:
     """What the job will make and about how long it takes on this machine (shown before it runs)."""
     try:
-        est = _job(video, scale, target_fps, time_factor, model_id)
+        return video_options.estimate_text(_job(video, scale, target_fps, time_factor, model_id))
     except (ValueError, KeyError):
         return ""
-    return describe_estimate(scaled(est)) if est else ""
 
 
 @endpoint("video_sr")
@@ -113,12 +101,13 @@ def video_sr(video, scale, target_fps, time_factor, model_id, codec="h264", crf=
         was written, a 1:1 crop of the same pair (the central 256 x 256 output pixels) and the result file to
         download.
     """
-    src, in_fps = video_options.source(video, frames_zip, input_fps)
+    source, in_fps = video_options.open_source(video, frames_zip, input_fps)
+    src = source.path
     opts = video_options.options(codec, crf, preset, bit_depth, hdr, dedup)
     model_id, model = load_model("stvsr", model_id)
     dst = output_path(video_io.output_suffix(opts["codec"]), src, f"x{float(scale):g}")
     started = time.perf_counter()
-    report = upscale(model_id, model, src, dst, scale, target_fps, time_factor, video_options.TimeLeft(progress),
+    report = upscale(model_id, model, source, dst, scale, target_fps, time_factor, video_options.TimeLeft(progress),
                      **opts, **({"input_fps": in_fps} if in_fps else {}))
     took = time.perf_counter() - started
     notes = list(report.warnings)
@@ -140,7 +129,7 @@ def video_sr(video, scale, target_fps, time_factor, model_id, codec="h264", crf=
 
 def _compare_duration(video, scale, target_fps, time_factor, model_a, model_b, seconds, progress=None) -> int:
     """ZeroGPU seconds for a comparison: both models' estimates, scaled to the first ``seconds`` of the video."""
-    info = probe_or_none(video)  # once for both estimates
+    info = video_options.info_or_none(video)  # once for both estimates
     length = info.duration if info is not None else 0.0
     share = min(1.0, float(seconds or 2) / length) if length > 0 else 1.0
     total = 0.0
@@ -179,9 +168,10 @@ def compare(video, scale, target_fps, time_factor, model_a, model_b, seconds, pr
         raise gr.Error(f"Seconds to compare must be between 0.5 and 10, got {seconds!r}.", print_exception=False)
     loaded = [load_model("stvsr", m) for m in (model_a, model_b)]
     dsts = [output_path(".mp4", video, f"compare_{i}") for i in "ab"]
-    runs = compare_models(loaded, video, dsts, float(scale), fps=float(target_fps) if target_fps else None,
-                          time_factor=float(time_factor or 1), seconds=float(seconds),
-                          progress=progress_checker(progress))
+    with video_io.VideoSource(video) as source:  # probed once; each model's run then reads the cut clip
+        runs = compare_models(loaded, source, dsts, float(scale), fps=float(target_fps) if target_fps else None,
+                              time_factor=float(time_factor or 1), seconds=float(seconds),
+                              progress=progress_checker(progress))
     rows = "\n".join(f"| {registry.spec(r.model_id).label or r.model_id} | {r.report.out_frames} | {r.seconds:.1f} | "
                       f"{r.report.out_frames / max(r.seconds, 1e-6):.2f} |" for r in runs)
     a, b = runs
@@ -240,7 +230,7 @@ def build() -> None:
                       concurrency_id="gpu")
     cmp_event = cmp_run.click(compare, [video, scale, target_fps, time_factor, model, model_b, seconds],
                               [video_a, video_b, cmp_slider, cmp_table], api_name="compare", concurrency_id="gpu")
-    stop.click(video_options.stopped, None, summary, cancels=[event, cmp_event], api_visibility="private")
+    video_options.stop_button(stop, summary, [event, cmp_event])
     from . import batch
 
     batch.build("video_sr", inputs[1:])  # many files: scale, target fps, time factor, model

@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"})
 #: Packets looked at by :func:`probe` to count frames and judge the frame rate (cheap: demux only, no decode).
 PROBE_MAX_PACKETS = 4000
+#: Where the container knows the frame count (mp4, mov): packets read from the start (frame rate, variable timing);
+#: the last frame's time then comes from the packets after the last key frame (a seek), not from all of them.
+PROBE_HEAD_PACKETS = 300
+#: Most frames a decoder reorders (H.264/H.265 allow 16): the last pts of a head are not yet contiguous.
+REORDER_SLACK = 16
 #: Widest (or tallest) frame libx264 opens an encoder for (measured: 16384 encodes, 16400 fails).
 MAX_ENCODER_SIDE = 16384
 #: Relative spread of frame durations above which a stream counts as variable frame rate.
@@ -226,8 +231,8 @@ def _first_frame(container, stream, name: str, max_packets: int = 500) -> "av.Vi
     raise VideoError(f"{name} contains no decodable video frames.")
 
 
-def _scan_packets(container, stream) -> tuple[int, list[int], bool]:
-    """Demux (no decode) up to PROBE_MAX_PACKETS video packets: (count, sorted pts, whole stream seen)."""
+def _scan_packets(container, stream, limit: int = PROBE_MAX_PACKETS) -> tuple[int, list[int], bool]:
+    """Demux (no decode) up to ``limit`` video packets: (count, sorted pts, whole stream seen)."""
     pts: list[int] = []
     count = 0
     complete = True
@@ -237,7 +242,7 @@ def _scan_packets(container, stream) -> tuple[int, list[int], bool]:
         count += 1
         if packet.pts is not None:
             pts.append(packet.pts)
-        if count >= PROBE_MAX_PACKETS:
+        if count >= limit:
             complete = False
             break
     pts.sort()
@@ -257,76 +262,113 @@ def _is_variable_rate(pts: list[int]) -> bool:
     return spread > max(2.0, VFR_TOLERANCE * median)  # 2 ticks absorb timestamp rounding (e.g. 33/34 ms)
 
 
+def _tail_pts(container, stream) -> list[int] | None:
+    """The pts of the packets from the last key frame to the end (a seek to the end through the container's index,
+    then demux only): None when the container cannot seek there or the tail is longer than PROBE_MAX_PACKETS."""
+    try:
+        container.seek((stream.start_time or 0) + int(1e6 / stream.time_base), stream=stream, backward=True,
+                       any_frame=False)
+        pts = []
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            if packet.pts is not None:
+                pts.append(packet.pts)
+            if len(pts) > PROBE_MAX_PACKETS:
+                return None
+    except (av.error.FFmpegError, OverflowError, ZeroDivisionError, TypeError):
+        return None
+    return sorted(pts) or None
+
+
+def _probe_container(container, path, name: str) -> tuple[VideoInfo, int | None]:
+    """:func:`probe` on an open input container (left open, positioned anywhere: its reader seeks back), and the
+    pts of the first decoded frame."""
+    stream = container.streams.video[0]
+    tb = stream.time_base
+    first = _first_frame(container, stream, name)
+    rotation = _clockwise_rotation(first, stream)
+    container.seek(0)
+    known = stream.frames > 0  # the container's index says how many frames: count only the head, then the tail
+    count, pts, complete = _scan_packets(container, stream, PROBE_HEAD_PACKETS if known else PROBE_MAX_PACKETS)
+    if count == 0:
+        raise VideoError(f"{name} contains no video frames.")
+    tail = None if complete else _tail_pts(container, stream)
+    if not complete and tail is None and known:  # no cheap way to the end: count as before
+        container.seek(0)
+        count, pts, complete = _scan_packets(container, stream, PROBE_MAX_PACKETS)
+    # a head cut off mid-stream misses the reordered (B) frames of its last packets: judge the rate before them
+    variable = (_is_variable_rate(pts if complete else pts[:len(pts) - REORDER_SLACK])
+                or (tail is not None and _is_variable_rate(tail)))
+    if tail is not None:
+        pts = sorted(set(pts) | set(tail))
+    span = _frame_times_check(pts, count, tb, name)  # the frames' real times, whatever the header says
+
+    duration = None
+    if stream.duration and tb:
+        duration = float(stream.duration * tb)
+    elif container.duration:
+        duration = container.duration / 1_000_000
+    rate = stream.average_rate or stream.guessed_rate
+    fps = float(rate) if rate else 0.0
+
+    if known:
+        frame_count, exact = int(stream.frames), True
+    elif complete:
+        frame_count, exact = count, True
+    elif duration and fps:
+        frame_count, exact = max(count, int(round(duration * fps))), False
+    else:
+        frame_count, exact = count, False
+    if not fps:
+        fps = frame_count / duration if duration else 25.0
+    if not duration:
+        duration = frame_count / fps
+    if span is not None and span > duration * 1.01 + 0.05:  # the header understates it: limits use the truth
+        log.info("%s: the header says %.3f s, the frame times span %.3f s", name, duration, span)
+        duration = span
+
+    width, height = first.width, first.height
+    if rotation in (90, 270):
+        width, height = height, width
+    audio = container.streams.audio[0] if container.streams.audio else None
+    primaries, transfer, space = _color_names(first)
+    return VideoInfo(
+        path=str(path),
+        width=width,
+        height=height,
+        fps=fps,
+        frame_count=frame_count,
+        frame_count_exact=exact,
+        duration=duration,
+        has_audio=audio is not None,
+        audio_codec=audio.codec_context.name if audio is not None else None,
+        rotation=rotation,
+        codec=stream.codec_context.name,
+        variable_frame_rate=variable,
+        color_primaries=primaries,
+        color_transfer=transfer,
+        color_space=space,
+        bit_depth=_bit_depth(first),
+        hdr=hdr_kind(primaries, transfer),
+        notes=_stream_notes(first, stream),
+    ), first.pts
+
+
 def probe(path, fps: float | None = None) -> VideoInfo:
-    """Describe a video without decoding more than its first frame.
+    """Describe a video without decoding more than its first frame (:attr:`VideoSource.info` on a source of its
+    own, closed again).
 
     Raises :class:`VideoError` for a missing or empty file, a file that is not a video or is damaged, a still image,
     a file without a video stream and a video without decodable frames. A zip or folder of PNG frames
     (:func:`is_sequence`) is described too; its frame rate is ``fps`` (required there, ignored for a video).
+
+    The frame count is the container's where it has one (mp4, mov); then only the first :data:`PROBE_HEAD_PACKETS`
+    packets and those after the last key frame are read (demux, no decode) for the frame times. Otherwise up to
+    :data:`PROBE_MAX_PACKETS` packets are counted.
     """
-    if is_sequence(path):
-        return probe_sequence(path, fps)
-    name = Path(path).name
-    with _open_input(path) as container:
-        stream = container.streams.video[0]
-        tb = stream.time_base
-        first = _first_frame(container, stream, name)
-        rotation = _clockwise_rotation(first, stream)
-        container.seek(0)
-        count, pts, complete = _scan_packets(container, stream)
-        if count == 0:
-            raise VideoError(f"{name} contains no video frames.")
-        span = _frame_times_check(pts, count, tb, name)  # the frames' real times, whatever the header says
-
-        duration = None
-        if stream.duration and tb:
-            duration = float(stream.duration * tb)
-        elif container.duration:
-            duration = container.duration / 1_000_000
-        rate = stream.average_rate or stream.guessed_rate
-        fps = float(rate) if rate else 0.0
-
-        if stream.frames > 0:
-            frame_count, exact = int(stream.frames), True
-        elif complete:
-            frame_count, exact = count, True
-        elif duration and fps:
-            frame_count, exact = max(count, int(round(duration * fps))), False
-        else:
-            frame_count, exact = count, False
-        if not fps:
-            fps = frame_count / duration if duration else 25.0
-        if not duration:
-            duration = frame_count / fps
-        if span is not None and span > duration * 1.01 + 0.05:  # the header understates it: limits use the truth
-            log.info("%s: the header says %.3f s, the frame times span %.3f s", name, duration, span)
-            duration = span
-
-        width, height = first.width, first.height
-        if rotation in (90, 270):
-            width, height = height, width
-        audio = container.streams.audio[0] if container.streams.audio else None
-        primaries, transfer, space = _color_names(first)
-        return VideoInfo(
-            path=str(path),
-            width=width,
-            height=height,
-            fps=fps,
-            frame_count=frame_count,
-            frame_count_exact=exact,
-            duration=duration,
-            has_audio=audio is not None,
-            audio_codec=audio.codec_context.name if audio is not None else None,
-            rotation=rotation,
-            codec=stream.codec_context.name,
-            variable_frame_rate=_is_variable_rate(pts),
-            color_primaries=primaries,
-            color_transfer=transfer,
-            color_space=space,
-            bit_depth=_bit_depth(first),
-            hdr=hdr_kind(primaries, transfer),
-            notes=_stream_notes(first, stream),
-        )
+    with VideoSource(path, fps=fps) as source:
+        return source.info
 
 
 # --------------------------------------------------------------------------------------------------------- decode
@@ -364,12 +406,48 @@ def iter_frames(path, max_frames: int | None = None, start_time: float = 0.0, fp
     if is_sequence(path):
         yield from iter_sequence(path, fps, max_frames=max_frames, start_time=start_time)
         return
+    yield from _decode(path, None, max_frames, start_time, tone_map, side_data)
+
+
+def _decoder_options(stream, side_data: bool) -> None:
+    """Set before the decoder opens: frame threads, and the QP maps exported for ``side_data``."""
+    if side_data:
+        stream.codec_context.options = {"export_side_data": "venc_params"}
+    stream.thread_type = "AUTO"
+
+
+def _rewound(container, first_pts) -> Iterator | None:
+    """The decoded frames of a container already read by the probe, from the start again (a seek): None when the
+    first frame after the seek is not the stream's first (``first_pts``), so the caller opens the file afresh."""
+    if first_pts is None:
+        return None
+    try:
+        container.seek(0)
+        frames = container.decode(container.streams.video[0])
+        first = next(frames, None)
+    except av.error.FFmpegError:
+        return None
+    if first is None or first.pts != first_pts:
+        return None
+    return itertools.chain([first], frames)
+
+
+def _decode(path, lent, max_frames, start_time, tone_map, side_data) -> Iterator[Frame]:
+    """:func:`iter_frames` of a video file; ``lent``: (container, first pts) left open by a probe, decoded from the
+    start instead of opening the file again when no ``start_time`` is asked for."""
     name = Path(path).name
-    with _open_input(path) as container:
+    container, decoded_frames = None, None
+    if lent is not None:
+        container, first_pts = lent
+        decoded_frames = _rewound(container, first_pts) if start_time <= 0 else None
+        if decoded_frames is None:
+            container.close()
+            container = None
+    if container is None:
+        container = _open_input(path)
+        _decoder_options(container.streams.video[0], side_data)
+    with container:
         stream = container.streams.video[0]
-        if side_data:
-            stream.codec_context.options = {"export_side_data": "venc_params"}
-        stream.thread_type = "AUTO"
         tb = stream.time_base or Fraction(1, 90000)
         origin = stream.start_time or 0  # pts of the stream start
         rate = stream.average_rate or stream.guessed_rate
@@ -382,7 +460,7 @@ def iter_frames(path, max_frames: int | None = None, start_time: float = 0.0, fp
         hdr = None
         deep = False
         try:
-            for frame in container.decode(stream):
+            for frame in (container.decode(stream) if decoded_frames is None else decoded_frames):
                 if rotation is None:
                     rotation = _clockwise_rotation(frame, stream)
                     hdr = hdr_kind(*_color_names(frame)[:2]) if tone_map else None
@@ -409,6 +487,98 @@ def iter_frames(path, max_frames: int | None = None, start_time: float = 0.0, fp
             raise VideoError(f"{name} is damaged: decoding stopped after {decoded} frames ({_reason(exc)}).") from exc
     if produced == 0 and start_time <= 0:
         raise VideoError(f"{name} contains no decodable video frames.")
+
+
+class VideoSource:
+    """One input of one job: probed once, decoded, and lent to the writer for its audio.
+
+    :attr:`info` probes on first use (:func:`probe`'s rules) and keeps the probe's container open; the first
+    :meth:`frames` decodes from that container (seeking back to the start) instead of opening the file again, and
+    :meth:`writer` hands the file to the writer for its audio only when it has audio. So a job reads its source
+    with at most two opens (decode + audio) and one probe. ``info`` given: no probe at all (e.g. probed by another
+    process). A zip or folder of PNG frames is read at ``fps`` (:func:`is_sequence`). Use as a context manager (or
+    call :meth:`close`) when :meth:`frames` may never run. Pickles as its path, fps and info (no container)."""
+
+    def __init__(self, path, fps: float | None = None, info: VideoInfo | None = None):
+        if isinstance(path, VideoSource):
+            path, fps, info = path.path, fps or path.fps, info or path._info
+        self.path = str(path)
+        self.fps = fps
+        self._info = info
+        self._lent = None  # (the probe's open container, its first frame's pts)
+
+    @classmethod
+    def of(cls, src, fps: float | None = None) -> "VideoSource":
+        """``src`` itself when it is a source, else a new source for the path."""
+        return src if isinstance(src, VideoSource) else cls(src, fps=fps)
+
+    @property
+    def sequence(self) -> bool:
+        return is_sequence(self.path)
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    @property
+    def info(self) -> VideoInfo:
+        if self._info is None:
+            if self.sequence:
+                self._info = probe_sequence(self.path, self.fps)
+            else:
+                container = _open_input(self.path)
+                try:
+                    stream = container.streams.video[0]
+                    _decoder_options(stream, True)  # the QP maps cost little and leave the pictures unchanged
+                    self._info, first_pts = _probe_container(container, self.path, self.name)
+                    self._lent = (container, first_pts)
+                except BaseException:
+                    container.close()
+                    raise
+        return self._info
+
+    def frames(self, max_frames: int | None = None, start_time: float = 0.0, tone_map: bool = False,
+               side_data: bool = False) -> Iterator[Frame]:
+        """:func:`iter_frames` of the source (a PNG sequence at its probed frame rate)."""
+        if self.sequence:
+            return iter_frames(self.path, max_frames, start_time, fps=self.info.fps)
+        lent, self._lent = self._lent, None
+        if max_frames is not None and max_frames <= 0:
+            if lent is not None:
+                lent[0].close()
+            return iter(())
+        return _decode(self.path, lent, max_frames, start_time, tone_map, side_data)
+
+    def audio_from(self) -> str | None:
+        """The path the writer copies the audio from: None for a source without audio (nothing to open)."""
+        return None if self.sequence or not self.info.has_audio else self.path
+
+    def writer(self, dst, fps: float, audio: bool = True, **kwargs):
+        """:func:`open_writer` at ``dst`` with this source's audio (``audio`` False: none)."""
+        return open_writer(dst, fps, audio_from=self.audio_from() if audio else None, **kwargs)
+
+    def close(self) -> None:
+        lent, self._lent = self._lent, None
+        if lent is not None:
+            lent[0].close()
+
+    def __enter__(self) -> "VideoSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+    def __getstate__(self):
+        return {"path": self.path, "fps": self.fps, "_info": self._info, "_lent": None}
+
+    def __repr__(self) -> str:
+        return f"VideoSource({self.path!r})"
 
 
 def _coded(image: np.ndarray, frame: "av.VideoFrame") -> np.ndarray:

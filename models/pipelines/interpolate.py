@@ -12,7 +12,7 @@ from .. import video_io
 from ..imageio import as_rgb
 from . import output
 from .dedup import DUP_THRESHOLD
-from .stream import PairStep, frame_pairs, truncation_warning
+from .stream import PairStep, run_video
 from .timing import PAIR_DEPTH, VIDEO_DEPTH, interpolate_at
 
 Progress = Callable[[float, str], None]
@@ -103,37 +103,23 @@ def interpolate_video(model, src: str, dst: str, factor: float | None = None, fp
     is repeated instead of morphing two shots. Frames stream through: memory holds two source frames.
     """
     limits = limits or video_io.VideoLimits.from_env()
-    info = video_io.probe(src, fps=input_fps)
-    limits.check_input(info)
-    if info.frame_count < 2:
-        raise ValueError("the video has a single frame: frame interpolation needs at least two")
-    out_fps = output_fps(info, factor, fps)
-    limits.check_output(math.ceil(info.duration * out_fps) + 1, info.width, info.height)
-    job = output.plan(src, info, out_fps, codec, crf, preset, bit_depth, hdr, dedup, dedup_threshold)
-    report = VideoReport(out_path=dst, in_fps=info.fps, out_fps=out_fps, hdr=job.hdr_note, loop=bool(loop))
-    total = max(1, info.frame_count - 1)
-    with job.writer(dst) as writer:
-        pairs = frame_pairs(src, out_fps, cut_threshold, max_outputs=limits.max_output_frames, frames=job.frames(),
-                            loop=bool(loop), loop_gap=1 / info.fps)
-        for step, frames, made in interpolation_steps(model, pairs):
-            if step.cut:  # hold the nearest shot's frame (listed in scene_cuts, not counted as a time snap)
-                if step.part == 0:
-                    report.scene_cuts.append(step.frame1.time)
-            else:
-                report.max_time_error = max([report.max_time_error] + [abs(x - y) for x, y in zip(step.ts, made)])
-            for image in frames:
-                writer.write(image)
-            report.out_frames += len(frames)
-            report.in_frames = max(report.in_frames, step.index + 2, step.frame1.index + 1)
-            if progress:
-                done = max(step.index + 1, step.frame1.index)
-                progress(min(1.0, done / total), f"frame {min(done + 1, info.frame_count)}/{info.frame_count}")
-    report.audio = writer.audio_mode
-    report.output = video_io.describe_output(writer)
-    report.duplicates, report.dedup = job.stats.duplicates, job.dedup_note()
-    report.warnings += truncation_warning(info, report.in_frames)
-    report.warnings += list(getattr(info, "notes", ()))  # interlaced, a rotation off the 90-degree grid
-    return report
+    job = output.start(src, "frame interpolation needs at least two", lambda info: output_fps(info, factor, fps),
+                       None, limits, input_fps, codec=codec, crf=crf, preset=preset, bit_depth=bit_depth, hdr=hdr,
+                       dedup=dedup, dedup_threshold=dedup_threshold)
+    info = job.info
+    report = VideoReport(out_path=dst, in_fps=info.fps, out_fps=job.out_fps, hdr=job.hdr_note, loop=bool(loop))
+
+    def on_step(step, frames, made):
+        if step.cut:  # hold the nearest shot's frame (listed in scene_cuts, not counted as a time snap)
+            if step.part == 0:
+                report.scene_cuts.append(step.frame1.time)
+        else:
+            report.max_time_error = max([report.max_time_error] + [abs(x - y) for x, y in zip(step.ts, made)])
+
+    n = info.frame_count
+    return run_video(job, dst, lambda pairs: interpolation_steps(model, pairs), report, progress,
+                     lambda done, total: f"frame {min(done + 1, n)}/{n}", on_step, cut_threshold,
+                     limits.max_output_frames, loop=bool(loop))
 
 
 def interpolation_steps(model, pairs: Iterable[PairStep]) -> Iterator[tuple[PairStep, list[np.ndarray], list[float]]]:

@@ -8,8 +8,9 @@ frame rate it is off unless asked for.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .. import video_io
 from .dedup import DUP_THRESHOLD, DedupStats, dedup_frames
@@ -20,7 +21,8 @@ DEDUP_MODES = ("auto", "on", "off")
 
 @dataclass
 class Plan:
-    """One job's input and output decisions, and what the report says about them."""
+    """One job's input and output decisions, and what the report says about them. ``source`` is the job's
+    :class:`~models.video_io.VideoSource` (``src`` its path): probed once, decoded once, lent to the writer."""
 
     src: str
     info: video_io.VideoInfo
@@ -36,19 +38,24 @@ class Plan:
     stats: DedupStats = field(default_factory=DedupStats)
     hdr_note: str = ""
     side_data: bool = False  # decode with the QP maps and frame types (a model with a pre-cleaner reads them)
+    source: video_io.VideoSource | None = None
+    out_size: tuple[int, int] | None = None  # (width, height) of the result
+
+    def __post_init__(self):
+        if self.source is None:
+            self.source = video_io.VideoSource(self.src, fps=self.info.fps if self.info.sequence else None,
+                                               info=self.info)
 
     def frames(self) -> Iterator[video_io.Frame]:
         """The source frames as the walk should see them."""
-        frames = video_io.iter_frames(self.src, fps=self.info.fps if self.info.sequence else None,
-                                      tone_map=self.tone_map, side_data=self.side_data)
+        frames = self.source.frames(tone_map=self.tone_map, side_data=self.side_data)
         if not self.dedup:
             return frames
         return dedup_frames(frames, self.dedup_threshold, stats=self.stats, fps=self.info.fps)
 
     def writer(self, dst: str, audio: bool = True):
-        audio_from = self.src if audio and not self.info.sequence else None
-        return video_io.open_writer(dst, self.out_fps, audio_from=audio_from, crf=self.crf, preset=self.preset,
-                                    codec=self.codec, bit_depth=self.bit_depth, hdr=self.hdr_out)
+        return self.source.writer(dst, self.out_fps, audio=audio, crf=self.crf, preset=self.preset,
+                                  codec=self.codec, bit_depth=self.bit_depth, hdr=self.hdr_out)
 
     def dedup_note(self) -> str:
         if not self.dedup:
@@ -77,12 +84,45 @@ def check_output_settings(codec: str, crf, preset: str, bit_depth, hdr: str, ded
         raise ValueError(f"dedup threshold must be a number of grey levels in (0, 50], got {dedup_threshold!r}")
 
 
-def plan(src: str, info: video_io.VideoInfo, out_fps: float, codec: str = "h264", crf: int = 18,
+def start(src, need: str, out_fps_of: Callable[[video_io.VideoInfo], float],
+          size_of: Callable[[video_io.VideoInfo], tuple[int, int]] | None = None,
+          limits: video_io.VideoLimits | None = None, input_fps: float | None = None, **settings) -> Plan:
+    """A video job's :class:`Plan`: :func:`checked` then :func:`plan` with ``settings`` (codec, crf, preset,
+    bit_depth, hdr, dedup, dedup_threshold)."""
+    source, info, out_fps, size = checked(src, need, out_fps_of, size_of, limits, input_fps)
+    job = plan(source, info, out_fps, **settings)
+    job.out_size = size
+    return job
+
+
+def checked(src, need: str, out_fps_of: Callable[[video_io.VideoInfo], float],
+            size_of: Callable[[video_io.VideoInfo], tuple[int, int]] | None = None,
+            limits: video_io.VideoLimits | None = None, input_fps: float | None = None):
+    """(source, info, output fps, output (width, height)) of a video job whose source is a path or a
+    :class:`~models.video_io.VideoSource` (probed once, here or before): the input limits, two frames at least
+    (``need`` says what for), the output rate ``out_fps_of(info)`` and size ``size_of(info)`` (default: the
+    input's) within the output limits."""
+    limits = limits or video_io.VideoLimits.from_env()
+    source = video_io.VideoSource.of(src, fps=input_fps)
+    info = source.info
+    limits.check_input(info)
+    if info.frame_count < 2:
+        raise ValueError(f"the video has a single frame: {need}")
+    size = size_of(info) if size_of is not None else (info.width, info.height)
+    out_fps = out_fps_of(info)
+    limits.check_output(math.ceil(info.duration * out_fps) + 1, *size)
+    return source, info, out_fps, size
+
+
+def plan(src, info: video_io.VideoInfo, out_fps: float, codec: str = "h264", crf: int = 18,
          preset: str = "fast", bit_depth: int = 8, hdr: str = "keep", dedup: str = "auto",
          dedup_threshold: float = DUP_THRESHOLD) -> Plan:
-    """The decisions for one job (see the module notes); raises ValueError with the reason for a bad choice."""
+    """The decisions for one job (see the module notes); raises ValueError with the reason for a bad choice.
+    ``src``: the source's path or its :class:`~models.video_io.VideoSource`."""
     check_output_settings(codec, crf, preset, bit_depth, hdr, dedup, dedup_threshold)
-    p = Plan(src, info, out_fps, codec, int(crf), preset, int(bit_depth), dedup_threshold=float(dedup_threshold))
+    source = src if isinstance(src, video_io.VideoSource) else None
+    p = Plan(source.path if source else str(src), info, out_fps, codec, int(crf), preset, int(bit_depth),
+             dedup_threshold=float(dedup_threshold), source=source)
     p.dedup = dedup in ("on", True) or (dedup == "auto" and out_fps > info.fps * 1.001)
     if info.hdr:
         name = f"{'PQ' if info.hdr == 'pq' else 'HLG'}/{info.color_primaries or 'unspecified primaries'}"

@@ -94,11 +94,14 @@ class Scan:
         return self.times[0]
 
 
-def scan(src: str, out_fps: float, cut_threshold: float = 0.5) -> Scan:
-    """Decode ``src`` once (no model): frame times, the pipelines' scene cuts at ``out_fps``, the key frames."""
+def scan(src, out_fps: float, cut_threshold: float = 0.5) -> Scan:
+    """Decode ``src`` once (no model): frame times, the pipelines' scene cuts at ``out_fps``, the key frames.
+    ``src``: a path or a :class:`~models.video_io.VideoSource` (whose probe's container the decode reuses)."""
+    frames = src.frames() if isinstance(src, video_io.VideoSource) else None
+    src = getattr(src, "path", src)
     times: list[float] = []
     cuts: list[int] = []
-    for step in frame_pairs(src, out_fps, cut_threshold, tail=False):
+    for step in frame_pairs(src, out_fps, cut_threshold, frames=frames, tail=False):
         if not times:
             times.append(step.frame0.time)
         times.append(step.frame1.time)
@@ -304,9 +307,10 @@ class VideoJob:
 
 def plan_job(job: VideoJob, model, frame_seconds: float, max_seconds: float = SEGMENT_SECONDS,
              source: Scan | None = None, gpu_duration: Callable[[float], int] | None = None,
-             cap_seconds: float | None = None) -> Plan:
-    """The segments of ``job`` for ``model`` (its recurrence decides the overlap), from a :func:`scan` of the source."""
-    source = source or scan(job.src, job.out_fps, job.cut_threshold)
+             cap_seconds: float | None = None, video: video_io.VideoSource | None = None) -> Plan:
+    """The segments of ``job`` for ``model`` (its recurrence decides the overlap), from a :func:`scan` of the source
+    (of ``video`` when given: the job's probed source)."""
+    source = source or scan(video or job.src, job.out_fps, job.cut_threshold)
     rec = recurrence(model) if job.task == "video_sr" else None
     return plan_segments(source.times, source.cuts, source.keys, frame_seconds, max_seconds, rec, gpu_duration,
                          cap_seconds)
@@ -513,13 +517,6 @@ def _bind(call, model, job: VideoJob, origin: float) -> Callable[[Segment, str],
 
 
 # ------------------------------------------------------------------------------------------------ pipelines --
-def _prepare(src: str, limits, out_size: tuple[int, int], out_fps: float, info) -> None:
-    limits.check_input(info)
-    if info.frame_count < 2:
-        raise ValueError("the video has a single frame: it needs at least two")
-    limits.check_output(math.ceil(info.duration * out_fps) + 1, *out_size)
-
-
 def upscale_video_in_segments(model, src: str, dst: str, scale: float, fps: float | None = None,
                               time_factor: float | None = None, frame_seconds: float = 1.0,
                               max_seconds: float = SEGMENT_SECONDS, call=None, gpu_duration=None,
@@ -532,17 +529,16 @@ def upscale_video_in_segments(model, src: str, dst: str, scale: float, fps: floa
     ``frame_seconds`` is the cost model's estimate per source frame on the device the segments run on, and the rest
     goes to :func:`plan_segments` and :func:`run_plan`. Returns (report, plan, job result)."""
     from .interpolate import output_fps
+    from .output import checked
     from .video_sr import VideoSRReport, output_size
 
-    limits = limits or video_io.VideoLimits.from_env()
-    info = video_io.probe(src)
-    out_w, out_h = output_size(info.width, info.height, scale)
-    out_fps = output_fps(info, time_factor, fps)
-    _prepare(src, limits, (out_w, out_h), out_fps, info)
-    job = VideoJob("video_sr", src, out_fps, (out_h, out_w), cut_threshold)
+    source, info, out_fps, (out_w, out_h) = checked(src, "it needs at least two", lambda info: output_fps(
+        info, time_factor, fps), lambda info: output_size(info.width, info.height, scale), limits)
+    job = VideoJob("video_sr", source.path, out_fps, (out_h, out_w), cut_threshold)
     if progress is not None:
         progress(0.0, "finding scene cuts and planning segments")
-    plan = plan_job(job, model, frame_seconds, max_seconds, gpu_duration=gpu_duration, cap_seconds=cap_seconds)
+    plan = plan_job(job, model, frame_seconds, max_seconds, gpu_duration=gpu_duration, cap_seconds=cap_seconds,
+                    video=source)
     result = run_plan(job, plan, _bind(call, model, job, plan.origin), dst, progress, check, retries, no_retry)
     first = result.segments[0]
     report = VideoSRReport(out_path=dst, in_size=(info.width, info.height), out_size=(out_w, out_h),
@@ -559,15 +555,15 @@ def interpolate_video_in_segments(model, src: str, dst: str, factor: float | Non
                                   cap_seconds: float | None = None):
     """:func:`~.interpolate.interpolate_video` in segments (as :func:`upscale_video_in_segments`)."""
     from .interpolate import VideoReport, output_fps
+    from .output import checked
 
-    limits = limits or video_io.VideoLimits.from_env()
-    info = video_io.probe(src)
-    out_fps = output_fps(info, factor, fps)
-    _prepare(src, limits, (info.width, info.height), out_fps, info)
-    job = VideoJob("interpolate", src, out_fps, None, cut_threshold)
+    source, info, out_fps, _ = checked(src, "it needs at least two", lambda info: output_fps(info, factor, fps),
+                                       None, limits)
+    job = VideoJob("interpolate", source.path, out_fps, None, cut_threshold)
     if progress is not None:
         progress(0.0, "finding scene cuts and planning segments")
-    plan = plan_job(job, model, frame_seconds, max_seconds, gpu_duration=gpu_duration, cap_seconds=cap_seconds)
+    plan = plan_job(job, model, frame_seconds, max_seconds, gpu_duration=gpu_duration, cap_seconds=cap_seconds,
+                    video=source)
     result = run_plan(job, plan, _bind(call, model, job, plan.origin), dst, progress, check, retries, no_retry)
     report = VideoReport(out_path=dst, in_fps=info.fps, out_fps=out_fps, in_frames=plan.frames,
                          out_frames=result.frames, scene_cuts=result.scene_cuts,

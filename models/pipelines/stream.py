@@ -12,7 +12,7 @@ video whose frames span longer than its header says stops at ``max_outputs`` ins
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .. import video_io
 from ..interfaces import PairRequest
@@ -115,3 +115,39 @@ def truncation_warning(info: video_io.VideoInfo, decoded: int) -> list[str]:
         return [f"The video seems truncated or damaged: {decoded} of {expected} frames could be decoded, so the "
                 f"result covers only the first {decoded / max(info.fps, 1e-6):.1f} s."]
     return []
+
+
+#: A pipeline's frames for a walk: (step, output frames, the times made or None) for every step of ``pairs``.
+MakeFrames = Callable[[Iterable[PairStep]], Iterable[tuple[PairStep, list, list | None]]]
+
+
+def run_video(job, dst: str, make_frames: MakeFrames, report, progress=None,
+              describe: Callable[[int, int], str] | None = None, on_step=None, cut_threshold: float = 0.5,
+              max_outputs: int | None = None, loop: bool = False):
+    """The one streaming skeleton of the video pipelines: walk ``job``'s source (an
+    :class:`~models.pipelines.output.Plan`: its frames, output rate and writer) pair by pair, hand each walk step to
+    ``make_frames``, write its frames to ``dst`` in order, and fill what every video report has: ``out_frames``,
+    ``in_frames``, ``audio``, ``output``, ``duplicates``, ``dedup`` and the ``warnings`` (a truncated input, the
+    stream's notes). ``on_step(step, frames, made)`` records the rest; ``progress(fraction, describe(done,
+    total))`` follows the source pairs. ``loop`` closes the clip (:func:`frame_pairs`). Returns ``report``."""
+    info = job.info
+    total = max(1, info.frame_count - 1)
+    with job.writer(dst) as writer:
+        pairs = frame_pairs(job.src, job.out_fps, cut_threshold, max_outputs=max_outputs, frames=job.frames(),
+                            **({"loop": True, "loop_gap": 1 / info.fps} if loop else {}))
+        for step, frames, made in make_frames(pairs):
+            for image in frames:
+                writer.write(image)
+            if on_step is not None:
+                on_step(step, frames, made)
+            report.out_frames += len(frames)
+            report.in_frames = max(report.in_frames, step.index + 2, step.frame1.index + 1)
+            if progress:
+                done = max(step.index + 1, step.frame1.index)
+                progress(min(1.0, done / total), describe(done, total) if describe else f"{done}/{total}")
+    report.audio = writer.audio_mode
+    report.output = video_io.describe_output(writer)
+    report.duplicates, report.dedup = job.stats.duplicates, job.dedup_note()
+    report.warnings += truncation_warning(info, report.in_frames)
+    report.warnings += list(getattr(info, "notes", ()))  # interlaced, a rotation off the 90-degree grid
+    return report

@@ -19,7 +19,7 @@ from . import output
 from .dedup import DUP_THRESHOLD
 from .interpolate import output_fps
 from ..interfaces import PairRequest
-from .stream import PairStep, frame_pairs, truncation_warning, upscale_requests
+from .stream import PairStep, frame_pairs, run_video, upscale_requests
 from .timing import VIDEO_DEPTH, snap_dyadic
 
 Progress = Callable[[float, str], None]
@@ -68,40 +68,28 @@ def upscale_video(model, src: str, dst: str, scale: float, fps: float | None = N
     the frame rate goes up) and a PNG-sequence ``src`` at ``input_fps``: as in
     :func:`~models.pipelines.interpolate.interpolate_video`."""
     limits = limits or video_io.VideoLimits.from_env()
-    info = video_io.probe(src, fps=input_fps)
-    limits.check_input(info)
-    if info.frame_count < 2:
-        raise ValueError("the video has a single frame: video SR needs at least two frames")
-    out_w, out_h = output_size(info.width, info.height, scale)
-    out_fps = output_fps(info, time_factor, fps)
-    limits.check_output(math.ceil(info.duration * out_fps) + 1, out_w, out_h)
-    job = output.plan(src, info, out_fps, codec, crf, preset, bit_depth, hdr, dedup, dedup_threshold)
+    job = output.start(src, "video SR needs at least two frames", lambda info: output_fps(info, time_factor, fps),
+                       lambda info: output_size(info.width, info.height, scale), limits, input_fps, codec=codec,
+                       crf=crf, preset=preset, bit_depth=bit_depth, hdr=hdr, dedup=dedup,
+                       dedup_threshold=dedup_threshold)
     job.side_data = bool(getattr(model, "side_data", False))
+    info, (out_w, out_h) = job.info, job.out_size
     report = VideoSRReport(out_path=dst, in_size=(info.width, info.height), out_size=(out_w, out_h),
-                           in_fps=info.fps, out_fps=out_fps, hdr=job.hdr_note)
-    size = (out_h, out_w)
-    total = max(1, info.frame_count - 1)
-    with job.writer(dst) as writer:
-        pairs = frame_pairs(src, out_fps, cut_threshold, max_outputs=limits.max_output_frames, frames=job.frames())
-        for step, outputs in sr_steps(model, src, out_fps, size, cut_threshold, pairs=pairs):
-            for image in outputs:
-                writer.write(image)
-            if step.cut and step.ts and step.part == 0:
-                report.scene_cuts.append(step.frame1.time)
-            if report.after is None and outputs and step.ts[0] == 0.0:
-                report.before, report.after = step.frame0.image, outputs[0]
-                report.before_time = step.frame0.time
-            report.out_frames += len(outputs)
-            report.in_frames = max(report.in_frames, step.index + 2, step.frame1.index + 1)
-            if progress:
-                done = max(step.index + 1, step.frame1.index)
-                progress(min(1.0, done / total), f"frame pair {min(done, total)}/{total}")
-    report.audio = writer.audio_mode
-    report.output = video_io.describe_output(writer)
-    report.duplicates, report.dedup = job.stats.duplicates, job.dedup_note()
-    report.warnings += truncation_warning(info, report.in_frames)
-    report.warnings += list(getattr(info, "notes", ()))  # interlaced, a rotation off the 90-degree grid
-    return report
+                           in_fps=info.fps, out_fps=job.out_fps, hdr=job.hdr_note)
+
+    def on_step(step, outputs, _):
+        if step.cut and step.ts and step.part == 0:
+            report.scene_cuts.append(step.frame1.time)
+        if report.after is None and outputs and step.ts[0] == 0.0:
+            report.before, report.after = step.frame0.image, outputs[0]
+            report.before_time = step.frame0.time
+
+    def make(pairs):
+        return ((step, outputs, None) for step, outputs in sr_steps(model, job.src, job.out_fps, (out_h, out_w),
+                                                                     cut_threshold, pairs=pairs))
+
+    return run_video(job, dst, make, report, progress, lambda done, total: f"frame pair {min(done, total)}/{total}",
+                     on_step, cut_threshold, limits.max_output_frames)
 
 
 def sr_steps(model, src: str, out_fps: float, size: tuple[int, int], cut_threshold: float = 0.5,
@@ -125,14 +113,16 @@ def sr_steps(model, src: str, out_fps: float, size: tuple[int, int], cut_thresho
         yield steps.popleft(), outputs
 
 
-def first_seconds(src: str, dst: str, seconds: float) -> str:
-    """The first ``seconds`` of ``src`` (frames and audio) as a new mp4 at the source frame rate."""
+def first_seconds(src, dst: str, seconds: float) -> str:
+    """The first ``seconds`` of ``src`` (a path or a :class:`~models.video_io.VideoSource`: frames and audio) as a
+    new mp4 at the source frame rate."""
     if not isinstance(seconds, (int, float)) or not 0 < seconds <= 60:
         raise ValueError(f"the comparison clip must last between 0 and 60 seconds, got {seconds!r}")
-    info = video_io.probe(src)
+    source = video_io.VideoSource.of(src)
+    info = source.info
     n = max(2, math.ceil(seconds * info.fps))
-    with video_io.VideoWriter(dst, info.fps, audio_from=src) as writer:
-        for frame in video_io.iter_frames(src, max_frames=n):
+    with video_io.VideoWriter(dst, info.fps, audio_from=source.audio_from()) as writer:
+        for frame in source.frames(max_frames=n):
             writer.write(frame.image)
     return dst
 
@@ -146,11 +136,12 @@ class ModelRun:
     frame: np.ndarray  # the output's second frame (an in-between frame when the frame rate goes up)
 
 
-def compare_models(models: list[tuple[str, object]], src: str, dsts: list[str], scale: float,
+def compare_models(models: list[tuple[str, object]], src, dsts: list[str], scale: float,
                    fps: float | None = None, time_factor: float | None = None, seconds: float = 2.0,
                    progress: Progress | None = None) -> list[ModelRun]:
-    """Each model on the first ``seconds`` of ``src`` with the same settings, timed, written to ``dsts`` (one path
-    per model): a side-by-side comparison. The cut clip is a temporary file, removed at the end."""
+    """Each model on the first ``seconds`` of ``src`` (a path or a :class:`~models.video_io.VideoSource`) with the
+    same settings, timed, written to ``dsts`` (one path per model): a side-by-side comparison. The cut clip is a
+    temporary file, probed once for all runs and removed at the end; each run opens it at most twice."""
     import os
     import tempfile
     import time
@@ -163,11 +154,14 @@ def compare_models(models: list[tuple[str, object]], src: str, dsts: list[str], 
     os.close(fd)
     try:
         first_seconds(src, clip, seconds)
+        info = None
         runs = []
         for k, ((model_id, model), dst) in enumerate(zip(models, dsts)):
             sub = (lambda f, d, k=k, m=model_id: progress((k + f) / len(models), f"{m}: {d}")) if progress else None
             t0 = time.perf_counter()
-            report = upscale_video(model, clip, dst, scale, fps=fps, time_factor=time_factor, progress=sub)
+            with video_io.VideoSource(clip, info=info) as source:
+                report = upscale_video(model, source, dst, scale, fps=fps, time_factor=time_factor, progress=sub)
+                info = source.info
             took = time.perf_counter() - t0
             frames = video_io.read_frames(dst, max_frames=2)
             runs.append(ModelRun(model_id, dst, took, report, frames[-1]))
