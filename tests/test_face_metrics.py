@@ -61,6 +61,7 @@ def test_quality_metrics_without_dlib_reports_why(crops, monkeypatch):
     assert fm.quality_metrics(crops[:2], crops[:2], identity=False)["identity_note"].startswith("not requested")
 
 
+@pytest.mark.slow  # dlib on real faces
 def test_dlib_identity_tells_a_degraded_face_from_another_person():
     pytest.importorskip("dlib")
     if not FACES.is_dir():
