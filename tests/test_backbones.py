@@ -113,6 +113,7 @@ def test_basicvsr_stream_in_chunks_equals_the_whole_clip():
     assert 0 < diff < 3  # a short look-ahead changes the backward branch a little
 
 
+@pytest.mark.slow  # BasicVSR on tiles and cuts
 def test_basicvsr_tiles_and_scene_cuts():
     from models.backbones.video_sr import BasicVSRUpscaler
 

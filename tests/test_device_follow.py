@@ -83,6 +83,7 @@ def _step(params, loss, opt_cls) -> None:
     assert all(p.is_meta for p in params)
 
 
+@pytest.mark.slow  # training steps of every recipe
 def test_training_steps_run_on_the_training_device(meta_device):
     """One step of train.vfi_aligned (with distillation) and of train.face (student distilled from the teacher) with
     every network and batch on the training device, as the commands put them there with --device."""

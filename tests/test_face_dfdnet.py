@@ -140,6 +140,7 @@ def test_dictionaries_load_from_the_16_files_without_pickle(tmp_path):
         model.load_dictionaries(tmp_path / "d")
 
 
+@pytest.mark.slow  # the 240 M-parameter DFDNet forward
 def test_forward_on_an_aligned_face_with_boxes(tmp_path):
     """One aligned face through the restorer and the whole network (random weights, K = 2 dictionaries): the output's
     shape; the parts' injection changes only the part regions of a feature map; bad inputs are refused."""

@@ -191,6 +191,7 @@ def test_tab_preview_ticks_the_faces_that_pass_and_estimates():
         n for n in numbers if find_faces(_photo("photo_selfie-many-people.jpg"))[n - 1].size >= 110]
 
 
+@pytest.mark.slow  # restores real faces through the tab
 def test_tab_handler_restores_the_ticked_faces_only():
     from demos import face_sr
 

@@ -138,6 +138,7 @@ def test_teacher_is_larger_than_the_student():
     assert any(k.startswith("dict_") for k in t.state_dict())  # the dictionaries travel in the weights file
 
 
+@pytest.mark.slow  # the speed benchmark
 def test_face_speed_bench_times_teacher_and_student(tmp_path):
     import json
 
@@ -193,6 +194,7 @@ def test_face_network_loads_a_users_file_from_its_environment_variable(tmp_path,
         registry.create("face_student_nokd")
 
 
+@pytest.mark.slow  # real faces through two restorers
 def test_perceptual_student_adds_texture_to_its_base():
     """face_student_perceptual on the repository's aligned astronaut crop (128 -> 512): more fine detail (Laplacian
     variance) than its base face_basicvsr, while staying a small correction of it (not a different picture)."""
@@ -211,6 +213,7 @@ def test_perceptual_student_adds_texture_to_its_base():
     assert psnr(ours, base) > 30.0
 
 
+@pytest.mark.slow  # real faces through the student
 def test_distilled_student_beats_bicubic_on_real_faces(shared_data):
     """face_student against bicubic at x4 on two training faces (the pretrained base carries most of it)."""
     from PIL import Image
@@ -226,6 +229,7 @@ def test_distilled_student_beats_bicubic_on_real_faces(shared_data):
         assert psnr(model.restore(lr, 512), gt) > psnr(bicubic.restore(lr, 512), gt) + 1.0
 
 
+@pytest.mark.slow  # a whole photo of many faces through the teacher
 def test_whole_photo_with_several_faces_and_a_truck_without_one(shared_data):
     """The selfie with five people: at least three faces found, each restored by face_student sharper than its input
     enlarged by bicubic, and pasted back; the dump truck photo has no face and is refused."""

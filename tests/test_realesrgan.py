@@ -228,6 +228,7 @@ def test_api_takes_fidelity_last_and_old_calls_still_work(tmp_path_factory):
     assert np.abs(np.asarray(Image.open(named[0])).astype(int) - np.asarray(Image.open(old[0]))).mean() > 2
 
 
+@pytest.mark.slow  # the fidelity benchmark
 def test_fidelity_sweep_rows_are_the_restorer_at_those_fidelities(tmp_path):
     from bench import face_fidelity
     from bench.face import load_pairs

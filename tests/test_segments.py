@@ -92,7 +92,7 @@ def test_plan_rejects_bad_costs_and_single_frames():
 
 
 # ------------------------------------------------------------------------------- segmented == one piece --
-@pytest.mark.parametrize("model_id", ["lanczos+rife", "basicvsr+rife"])
+@pytest.mark.parametrize("model_id", ["lanczos+rife", pytest.param("basicvsr+rife", marks=pytest.mark.slow)])
 def test_three_segments_equal_the_one_piece_job(tmp_path, written, model_id, one_thread):
     src = make_shots_video(tmp_path / "shots.mp4", shots=3, per_shot=4)
     model = registry.get(model_id)
@@ -234,6 +234,7 @@ def test_zerogpu_interpolation_of_a_long_job_asks_for_bounded_calls(tmp_path, ze
     assert len(calls) >= 4 and report.out_frames == 39 and video_io.probe(tmp_path / "x2.mp4").frame_count == 39
 
 
+@pytest.mark.slow  # two segmented jobs
 @pytest.mark.parametrize("vfr, rotation", [(True, 0), (False, 90)])
 def test_segments_keep_variable_frame_timing_and_rotation(tmp_path, written, vfr, rotation):
     """Irregular frame times (the whole video's output grid continues across boundaries) and a rotated stream."""

@@ -101,6 +101,7 @@ def test_training_steps_lower_the_loss(cls):
     assert losses[-1] < 0.8 * losses[0]
 
 
+@pytest.mark.slow  # BasicVSR on a clip, twice
 def test_basicvsr_features_ride_along_without_changing_the_frames():
     """upscale_stream(features=True) yields the same frames plus BasicVSR.fuse of each frame (all tiles' cores)."""
     from models.backbones.video_sr import BasicVSRUpscaler
@@ -144,6 +145,7 @@ def test_untrained_pipeline_is_basicvsr_plus_rife_exactly():
             assert x.shape == (90, 110, 3) and np.array_equal(x, y)
 
 
+@pytest.mark.slow  # four heads, tiled and whole
 @pytest.mark.parametrize("cls", HEADS)
 def test_pipeline_tiles_equal_one_pass_when_the_halo_covers_the_frame(cls):
     torch.manual_seed(0)
@@ -230,6 +232,7 @@ def test_motif_reliability_maps_known_answer():
     torch.testing.assert_close(frame0[12:14, 0, 0], torch.tensor([0.0, 1 / 8]))
 
 
+@pytest.mark.slow  # the speed benchmark
 def test_speed_bench_times_every_head_and_its_marginal_t(tmp_path):
     """bench.stvsr_trunk_speed on a tiny pair: a row per model and N_t, the marginal-t ratio in (0, 1) for each head,
     and a bad --models list refused with exit code 2."""

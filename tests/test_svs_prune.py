@@ -202,6 +202,7 @@ def test_lab_compress_writes_a_loadable_zip_and_the_tab_reports(tmp_path, monkey
 needs_mnist = pytest.mark.skipif(not MNIST.is_file(), reason="needs ../shared/data/gen/mnist")
 
 
+@pytest.mark.slow  # sampling the bundled teachers
 @needs_mnist
 def test_bundled_classifier_and_teacher_draw_recognisable_digits():
     from bench.svs import load_digits
@@ -224,6 +225,7 @@ def test_bundled_classifier_and_teacher_draw_recognisable_digits():
     assert frechet_distance(features(net, digits), ref) < 0.2 * frechet_distance(features(net, noise), ref)
 
 
+@pytest.mark.slow  # the SVS benchmark
 @needs_mnist
 def test_bench_svs_runs_end_to_end(tmp_path):
     from bench import svs
