@@ -108,13 +108,9 @@ class MetricUnavailable(RuntimeError):
 
 
 @torch.no_grad()
-def effnet_patch_features(images: Sequence[np.ndarray], net=None, stride: int = FD_STRIDE,
-                          batch: int = 4) -> np.ndarray:
-    """uint8 (H, W, 3) images of one size -> (N * H/stride * W/stride, C) float64 EfficientNet-Lite0 features."""
-    if net is None:
-        from models import registry
-
-        net = registry.get("efficientnet_lite0")
+def effnet_patch_features(images: Sequence[np.ndarray], net, stride: int = FD_STRIDE, batch: int = 4) -> np.ndarray:
+    """uint8 (H, W, 3) images of one size -> (N * H/stride * W/stride, C) float64 features of ``net``
+    (EfficientNet-Lite0, ``registry.get("efficientnet_lite0")``: the caller hands it in)."""
     net.eval()
     device = next(net.parameters()).device  # the shared network may have been moved to a GPU by a restorer
     rows = []
@@ -125,7 +121,7 @@ def effnet_patch_features(images: Sequence[np.ndarray], net=None, stride: int = 
     return torch.cat(rows).numpy()
 
 
-def fd_effnet(outs: Sequence[np.ndarray], gts: Sequence[np.ndarray], net=None) -> float:
+def fd_effnet(outs: Sequence[np.ndarray], gts: Sequence[np.ndarray], net) -> float:
     """FD-EffNetLite0 between the restored faces and their ground truths (lower is better)."""
     if len(outs) != len(gts) or not outs:
         raise ValueError(f"FD needs as many outputs as ground truths (>= 1), got {len(outs)} and {len(gts)}")
@@ -218,12 +214,12 @@ def identity_model() -> DlibIdentity | str:
 
 
 def quality_metrics(outs: Sequence[np.ndarray], gts: Sequence[np.ndarray],
-                    identity: bool | DlibIdentity | str = True) -> dict:
+                    identity: bool | DlibIdentity | str = True, *, net) -> dict:
     """The fields ``bench.face`` adds to each model: ``fd_effnet`` and, when dlib is installed, ``identity`` /
     ``identity_dist`` (else null with ``identity_note`` saying why). ``identity``: False to skip it, True to load
     dlib here, or what :func:`identity_model` returned (one instance reused across models keeps the truths'
-    descriptors)."""
-    out = {"fd_effnet": fd_effnet(outs, gts)}
+    descriptors); ``net``: EfficientNet-Lite0 for the FD."""
+    out = {"fd_effnet": fd_effnet(outs, gts, net)}
     if identity is False:
         return {**out, "identity": None, "identity_dist": None, "identity_note": "not requested (--no-identity)"}
     model = identity_model() if identity is True else identity

@@ -27,15 +27,22 @@ def crops() -> list[np.ndarray]:
     return [np.ascontiguousarray(img[y:y + 256, x:x + 256]) for y in (0, 256) for x in (0, 256)]
 
 
-def test_fd_effnet_is_zero_for_the_truth_and_grows_with_the_loss_of_detail(crops):
-    feats = fm.effnet_patch_features(crops)
+@pytest.fixture(scope="module")
+def effnet():
+    from models import registry
+
+    return registry.get("efficientnet_lite0")  # the network is handed in: models.metrics stays below the registry
+
+
+def test_fd_effnet_is_zero_for_the_truth_and_grows_with_the_loss_of_detail(crops, effnet):
+    feats = fm.effnet_patch_features(crops, effnet)
     assert feats.shape == (4 * 16 * 16, 112) and feats.dtype == np.float64  # stride 16, 112 channels
-    assert abs(fm.fd_effnet(crops, crops)) < 1e-6
-    x2 = fm.fd_effnet([_resample(c, 2) for c in crops], crops)
-    x8 = fm.fd_effnet([_resample(c, 8) for c in crops], crops)
+    assert abs(fm.fd_effnet(crops, crops, effnet)) < 1e-6
+    x2 = fm.fd_effnet([_resample(c, 2) for c in crops], crops, effnet)
+    x8 = fm.fd_effnet([_resample(c, 8) for c in crops], crops, effnet)
     assert 0 < x2 < x8
     with pytest.raises(ValueError, match="as many outputs"):
-        fm.fd_effnet(crops[:2], crops)
+        fm.fd_effnet(crops[:2], crops, effnet)
 
 
 def test_identity_scores_known_answers():
@@ -50,19 +57,20 @@ def test_identity_scores_known_answers():
         fm.identity_scores([img(1)], [], embed)
 
 
-def test_quality_metrics_without_dlib_reports_why(crops, monkeypatch):
+def test_quality_metrics_without_dlib_reports_why(crops, monkeypatch, effnet):
     def unavailable(*a, **k):
         raise fm.MetricUnavailable("identity needs dlib: pip install dlib-bin face-recognition-models")
 
     monkeypatch.setattr(fm, "DlibIdentity", unavailable)
-    out = fm.quality_metrics(crops[:2], crops[:2])
+    out = fm.quality_metrics(crops[:2], crops[:2], net=effnet)
     assert out["identity"] is None and out["identity_dist"] is None and "dlib" in out["identity_note"]
     assert abs(out["fd_effnet"]) < 1e-6
-    assert fm.quality_metrics(crops[:2], crops[:2], identity=False)["identity_note"].startswith("not requested")
+    skipped = fm.quality_metrics(crops[:2], crops[:2], identity=False, net=effnet)
+    assert skipped["identity_note"].startswith("not requested")
 
 
 @pytest.mark.slow  # dlib on real faces
-def test_dlib_identity_tells_a_degraded_face_from_another_person():
+def test_dlib_identity_tells_a_degraded_face_from_another_person(effnet):
     pytest.importorskip("dlib")
     if not FACES.is_dir():
         pytest.skip(f"training faces not found at {FACES}")
@@ -82,5 +90,5 @@ def test_dlib_identity_tells_a_degraded_face_from_another_person():
     assert model.detected >= 1
     n = model.detected
     assert model.truth(gts[0]) is model.truth(gts[0]) and model.detected == n  # cached: detected once per truth
-    again = fm.quality_metrics(gts, gts, model)  # one instance reused, as bench.face does across models
+    again = fm.quality_metrics(gts, gts, model, net=effnet)  # one instance reused, as bench.face does across models
     assert again["identity_dist"] == pytest.approx(0.0) and again["identity_detected"] == n

@@ -62,4 +62,4 @@ def test_bench_names_are_the_same_functions():
 
     assert bench_metrics.psnr is metrics.psnr and bench_metrics.ssim is metrics.ssim
     assert bench_metrics.frechet_distance is metrics.frechet_distance
-    assert face_metrics.quality_metrics is metrics.quality_metrics
+    assert face_metrics.identity_scores is metrics.identity_scores  # (the FD ones add the registry's network)

@@ -1,9 +1,15 @@
 """Train the face models (``models/face/teacher.py``, ``models/face/student.py``) on ``../shared/data/faces_train``.
 
     python -m train.face --model face_teacher --no-utk --bf16 --out runs/face_teacher --export face_teacher
-    python -m train.face --model face_student --teacher runs/face_teacher --no-utk --bf16 --out runs/face_student \
-        --export face_student
-    python -m train.face --model face_student_nokd --no-utk --bf16 --out runs/face_student_nokd --export face_student_nokd
+    python -m train.face --model face_sft_student --teacher runs/face_teacher --no-utk --bf16 \
+        --out runs/face_sft_student --export face_sft_student
+    python -m train.face --model face_sft_student_nokd --no-utk --bf16 --out runs/face_sft_student_nokd \
+        --export face_sft_student_nokd
+
+The SFT students were ``face_student`` / ``face_student_nokd`` until issue 30 gave those ids to the blind student
+(``python -m train.face_blind``); ``face_sft_student``, ``face_sft_student_nokd`` and ``face_teacher`` are retired
+from the tabs (equal to their base) and build untrained here; ``face_student_perceptual`` is ``face_sft_student_nokd``
+trained with ``--w-perceptual 20 --select fd`` (its card).
 
 Data: every face of ``faces_train`` (CelebA-HQ, CelebAMask-HQ, FFHQ and UTKFace chips). The 512 px and larger HQ
 faces are used at 512 (random crops), the others resized to 256 (UTKFace: 600 of its 1,500 chips; ``--no-utk`` leaves
@@ -13,7 +19,7 @@ Five 512 px HQ faces are held out for validation (never the ``*_eval`` folders).
 
 The teacher first builds its component dictionaries (K-means over the HQ training faces' part features). Loss:
 100 MSE + 20 perceptual (L1 of EfficientNet-Lite0 features at strides 2-16, each map divided by its mean absolute
-value on the target; ``--w-perceptual``), plus for ``face_student`` ``--w-kd`` x the L2 between its SFT maps (1x1
+value on the target; ``--w-perceptual``), plus for ``face_sft_student`` ``--w-kd`` x the L2 between its SFT maps (1x1
 adapters) and the frozen teacher's (:class:`Distillation`). Adam, betas (0.9, 0.999); bf16 autocast + channels_last
 with ``--bf16``; on a GPU when one is visible (``--device``, :mod:`train.runtime`). Every decoder's last conv starts
 at zero: step 0 is the base. Validation PSNR at 512 (whole faces,
@@ -40,7 +46,7 @@ DATA = REPO.parent / "shared" / "data" / "faces_train"
 CACHE = REPO / "runs" / "face_cache"
 SCALES = (4, 8)
 VAL_COUNT = 5
-MODELS = ("face_student_nokd", "face_student", "face_teacher")
+MODELS = ("face_sft_student_nokd", "face_sft_student", "face_teacher")
 UTK_COUNT = 600
 
 
@@ -210,6 +216,7 @@ def validate(net, rows: list[dict], quality: bool = False, base_quality: dict | 
     do not change during a run: pass one dict as ``base_quality`` to every call to compute them once."""
     from PIL import Image
 
+    from models import registry
     from models.metrics import psnr, quality_metrics
     from models.face.student import FaceNetRestorer
 
@@ -229,9 +236,10 @@ def validate(net, rows: list[dict], quality: bool = False, base_quality: dict | 
                     for k, v in (("psnr", outs), ("base", bases), ("bicubic", bic))})
         if quality:
             cache = {} if base_quality is None else base_quality
+            effnet = registry.get("efficientnet_lite0")
             if s not in cache:
-                cache[s] = quality_metrics(bases, gts)
-            for k, q in (("", quality_metrics(outs, gts)), ("base_", cache[s])):
+                cache[s] = quality_metrics(bases, gts, net=effnet)
+            for k, q in (("", quality_metrics(outs, gts, net=effnet)), ("base_", cache[s])):
                 res[f"{k}fd_x{s}"] = q["fd_effnet"]
                 if q["identity_dist"] is not None:
                     res[f"{k}id_dist_x{s}"] = q["identity_dist"]
@@ -295,7 +303,7 @@ def train(args) -> Path:
                                log=lambda m: print(m, flush=True))
     base_quality: dict = {}  # the base's FD / identity on the validation faces, computed at the first validation
     kd = None
-    if args.model == "face_student":
+    if args.model == "face_sft_student":
         teacher = load_teacher(args.teacher)
         kd = Distillation(teacher, net.decoder.widths, teacher.decoder.widths)
     for m in [net] + ([kd, kd.teacher[0]] if kd is not None else []):
@@ -364,13 +372,14 @@ def parse(argv=None):
     ap.add_argument("--time-limit", type=float, default=0)
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--val-every", type=int, default=250)
-    ap.add_argument("--model", default="face_student_nokd", choices=MODELS,
-                    help="face_teacher (dictionaries built first), face_student (distilled from --teacher) or "
-                         "face_student_nokd")
+    ap.add_argument("--model", default="face_sft_student_nokd", choices=MODELS,
+                    help="face_teacher (dictionaries built first), face_sft_student (distilled from --teacher) or "
+                         "face_sft_student_nokd (no teacher; with --w-perceptual 20 --select fd: "
+                         "face_student_perceptual's recipe). The blind face_student: python -m train.face_blind")
     ap.add_argument("--teacher", default="", help="the teacher's run folder (its best.pt) or a .safetensors file; "
                                                   "empty: the bundled face_teacher weights")
     ap.add_argument("--w-kd", type=float, default=1.0, help="weight of the feature L2 against the teacher")
-    ap.add_argument("--out", default="runs/face_student_nokd")
+    ap.add_argument("--out", default="runs/face_sft_student_nokd")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--hq-only", action="store_true", help="train on the 512 px HQ faces only")
     ap.add_argument("--no-utk", action="store_true", help="leave out the UTKFace chips (200 px, soft)")

