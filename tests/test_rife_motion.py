@@ -70,3 +70,21 @@ def test_motion_mode_uses_the_chosen_list_exactly(monkeypatch):
     x = torch.from_numpy(np.stack([f0, f1])).permute(0, 3, 1, 2).float() / 255
     levels, m = motion.pair_levels(x[:1], x[1:])
     assert levels == FINE and abs(m - 2) < 1.5
+
+
+def test_motion_is_measured_only_where_the_rule_offers_two_lists(monkeypatch):
+    """Under the shipped rule (<= 3 px: 16..1, else the size rule) a pair whose size rule already says 16..1 (short
+    side 361-720, e.g. 720p) is not measured at all: no coarse flow, output bit-equal to the size mode; at 240 px
+    (size rule 8..0.5) one coarse flow per pair decides."""
+    from models.backbones.ifnet import IFNet
+
+    calls = []
+    real = IFNet.coarse_flow
+    monkeypatch.setattr(IFNet, "coarse_flow", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    motion, size = registry.create("rife"), registry.create("rife", level_mode="size")
+    f0, f1 = _pair(2, 368, 384)
+    assert np.array_equal(motion.interpolate(f0, f1, [0.5])[0], size.interpolate(f0, f1, [0.5])[0])
+    assert calls == [] and motion.last_levels == LEVELS
+    g0, g1 = _pair(2, 240, 320)
+    motion.interpolate(g0, g1, [0.5])
+    assert calls == [1] and motion.last_levels == LEVELS  # 2 px: the coarser list, where the size rule says 8..0.5

@@ -121,8 +121,12 @@ class RifeInterpolator(NetRunner):
         return self.levels or levels_for(h, w)
 
     def _by_motion(self, h: int, w: int) -> bool:
+        """Whether the pair's motion picks its list: motion mode, no fixed list, and the rule offering two different
+        lists at this size (at 720p both are 16..1: measuring would only cost time)."""
         rule = {**MOTION_RULE, **(self.motion_rule or {})}
-        return self.levels is None and self.level_mode == "motion" and min(h, w) <= rule["max_short"]
+        return (self.levels is None and self.level_mode == "motion" and min(h, w) <= rule["max_short"]
+                and levels_for_motion(h, w, 0.0, motion_rule=self.motion_rule)
+                != levels_for_motion(h, w, float("inf"), motion_rule=self.motion_rule))
 
     @torch.no_grad()
     def pair_levels(self, img0: torch.Tensor, img1: torch.Tensor) -> tuple[tuple[float, ...], float | None]:
