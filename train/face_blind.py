@@ -2,7 +2,7 @@
 
     python -m train.face_blind cache --out runs/face_blind_cache.npz [--utk 600] [--threads 1]
     python -m train.face_blind train --cache runs/face_blind_cache.npz --target teacher|truth --steps 1500 \
-        --out runs/face_blind_student [--export face_blind_student]
+        --out runs/face_student [--export face_student]   # --target truth: --export face_student_nokd
 
 Data (``../shared/data/faces_train``, never the ``*_eval`` folders): the aligned HQ faces at 512 and ``--utk`` of the
 1,500 sharpest UTKFace chips at their own 200 px. Each is degraded once like an old photo (``models.degrade`` preset
@@ -51,7 +51,7 @@ def load_rgb(path: Path) -> np.ndarray:
 
 def _faces(utk: int, utk_dir: Path | None = None, utk_extra: int = 0) -> list[tuple[Path, int]]:
     """(image, truth side): the HQ faces at 512, then ``utk`` UTKFace chips (every k-th, sorted) at 200, then the
-    first ``utk_extra`` chips of ``utk_dir`` (``python -m train.data_utkface``: the sharpest of the 23,706 chips of
+    ``utk_extra`` chips (every k-th by name) of ``utk_dir`` (``python -m train.data_utkface``: the sharpest of the 23,706 chips of
     mattans/AgeProgression, none of them in ``utkface_sharp``) at 200."""
 
     rows = [(p, 512) for f in HQ_FOLDERS if (DATA / f).is_dir() for p in list_images(DATA / f)]
@@ -62,7 +62,8 @@ def _faces(utk: int, utk_dir: Path | None = None, utk_extra: int = 0) -> list[tu
     if utk_extra:
         if utk_dir is None or not Path(utk_dir).is_dir():
             raise FileNotFoundError(f"--utk-extra {utk_extra} needs --utk-dir (a folder from python -m train.data_utkface)")
-        rows += [(p, 200) for p in list_images(Path(utk_dir))[:utk_extra]]
+        extra = list_images(Path(utk_dir))  # sorted by name = by age first: take every k-th
+        rows += [(p, 200) for p in extra[::max(1, len(extra) // utk_extra)][:utk_extra]]
     return rows
 
 
@@ -70,15 +71,35 @@ def _name(path: Path) -> str:
     return str(path.relative_to(DATA)) if path.is_relative_to(DATA) else f"utkface_extra/{path.name}"
 
 
+def _cached(cache: Path | None) -> dict:
+    """{(index, name): (lr, teacher, truth)} of an earlier cache (its faces are not restored again)."""
+    if cache is None:
+        return {}
+    z = np.load(cache)
+    names, got = [str(n) for n in z["names"]], {}
+    for side in sorted({int(s) for s in z["sides"]}):
+        lr, te, gt = (z[f"{key}_{side}"] for key in ("lr", "teacher", "truth"))  # each read from the archive once
+        for k, i in enumerate(z[f"index_{side}"]):
+            got[(int(i), names[i])] = (lr[k], te[k], gt[k])
+    return got
+
+
 def make_cache(out: Path, utk: int = 600, threads: int = 1, utk_dir: Path | None = None,
-               utk_extra: int = 0) -> None:
+               utk_extra: int = 0, reuse: Path | None = None) -> None:
+    """``reuse``: an earlier cache; a face at the same index with the same name (so the same degradation seed) is
+    taken from it instead of being degraded and restored again."""
     from models import degrade, registry
 
     start(threads, 0)
     teacher = registry.get("realesrgan_x4plus")
     rows = _faces(utk, utk_dir, utk_extra)
+    old = _cached(reuse)
     lrs, teach, truths, t0 = [], [], [], time.time()
     for i, (path, side) in enumerate(rows):
+        if (i, _name(path)) in old:
+            lr, te, gt = old[(i, _name(path))]
+            lrs.append(lr), teach.append(te), truths.append(gt)
+            continue
         gt = np.asarray(Image.fromarray(load_rgb(path)).resize((side, side), Image.Resampling.BICUBIC))
         lr = degrade.apply_image(gt, (side // 4, side // 4), "jpeg", i)
         lrs.append(lr)
@@ -104,8 +125,9 @@ def _load(cache: Path, target: str) -> tuple[list, list]:
     z = np.load(cache)
     train, val = [], []
     for side in sorted({int(s) for s in z["sides"]}):
+        lrs, targets = z[f"lr_{side}"], z[f"{target}_{side}"]  # each read from the archive once
         for k, i in enumerate(z[f"index_{side}"]):
-            pair = (z[f"lr_{side}"][k], z[f"{target}_{side}"][k])
+            pair = (lrs[k], targets[k])
             (val if i % 16 == 0 else train).append(pair)
     return train, val
 
@@ -220,7 +242,8 @@ def main(argv=None) -> int:
     c.add_argument("--utk", type=int, default=600)
     c.add_argument("--threads", type=int, default=1)
     c.add_argument("--utk-dir", help="extra UTKFace chips (python -m train.data_utkface)")
-    c.add_argument("--utk-extra", type=int, default=0, help="how many of --utk-dir's chips (sorted by name)")
+    c.add_argument("--utk-extra", type=int, default=0, help="how many of --utk-dir's chips (every k-th by name)")
+    c.add_argument("--reuse", help="an earlier cache whose faces (same index and name) are taken as they are")
     t = sub.add_parser("train")
     t.add_argument("--cache", default=str(REPO / "runs" / "face_blind_cache.npz"))
     t.add_argument("--target", choices=("teacher", "truth"), default="teacher")
@@ -238,7 +261,8 @@ def main(argv=None) -> int:
     t.add_argument("--resume", action="store_true", help="go on from OUT/last.pt")
     args = ap.parse_args(argv)
     if args.cmd == "cache":
-        make_cache(Path(args.out), args.utk, args.threads, args.utk_dir and Path(args.utk_dir), args.utk_extra)
+        make_cache(Path(args.out), args.utk, args.threads, args.utk_dir and Path(args.utk_dir), args.utk_extra,
+                   args.reuse and Path(args.reuse))
     else:
         train(Path(args.cache), args.target, args.steps, Path(args.out), args.export, args.lr, args.threads,
               args.val_every, batch=args.batch, init=args.init, resume=args.resume, w_perceptual=args.w_perceptual,
