@@ -1185,8 +1185,8 @@ class _Sequence:
             if self._zip is not None:
                 import io
 
-                return Image.open(io.BytesIO(self._zip.read(name)))
-            return Image.open(self.path / name)
+                return Image.open(io.BytesIO(self._zip.read(name)), formats=("PNG",))
+            return Image.open(self.path / name, formats=("PNG",))  # no other Pillow plugin (README, boundaries)
         except Exception as exc:
             raise VideoError(f"{self.name}: frame {name} is not a readable PNG ({exc}).") from exc
 
