@@ -356,8 +356,7 @@ def _probe_container(container, path, name: str) -> tuple[VideoInfo, int | None]
 
 
 def probe(path, fps: float | None = None) -> VideoInfo:
-    """Describe a video without decoding more than its first frame (:attr:`VideoSource.info` on a source of its
-    own, closed again).
+    """Describe a video without decoding more than its first frame (what :attr:`VideoSource.info` holds).
 
     Raises :class:`VideoError` for a missing or empty file, a file that is not a video or is damaged, a still image,
     a file without a video stream and a video without decodable frames. A zip or folder of PNG frames
@@ -367,8 +366,10 @@ def probe(path, fps: float | None = None) -> VideoInfo:
     packets and those after the last key frame are read (demux, no decode) for the frame times. Otherwise up to
     :data:`PROBE_MAX_PACKETS` packets are counted.
     """
-    with VideoSource(path, fps=fps) as source:
-        return source.info
+    if is_sequence(path):
+        return probe_sequence(path, fps)
+    with _open_input(path) as container:  # no decoder threads: one picture is decoded
+        return _probe_container(container, path, Path(path).name)[0]
 
 
 # --------------------------------------------------------------------------------------------------------- decode

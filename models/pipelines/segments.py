@@ -297,6 +297,7 @@ class VideoJob:
     out_fps: float
     size: tuple[int, int] | None = None  # (height, width) of a video_sr job's output
     cut_threshold: float = 0.5
+    audio: bool = True  # the source has audio to copy (False: the writer does not open it for that)
 
     def __post_init__(self):
         if self.task not in ("video_sr", "interpolate"):
@@ -473,7 +474,7 @@ def run_plan(job: VideoJob, plan: Plan, call: Callable[[Segment, str], SegmentRe
     out: list[SegmentResult] = []
     retried = 0
     try:
-        with video_io.VideoWriter(dst, job.out_fps, audio_from=job.src) as writer:
+        with video_io.VideoWriter(dst, job.out_fps, audio_from=job.src if job.audio else None) as writer:
             for seg in plan.segments:
                 if check is not None:
                     check()
@@ -534,7 +535,7 @@ def upscale_video_in_segments(model, src: str, dst: str, scale: float, fps: floa
 
     source, info, out_fps, (out_w, out_h) = checked(src, "it needs at least two", lambda info: output_fps(
         info, time_factor, fps), lambda info: output_size(info.width, info.height, scale), limits)
-    job = VideoJob("video_sr", source.path, out_fps, (out_h, out_w), cut_threshold)
+    job = VideoJob("video_sr", source.path, out_fps, (out_h, out_w), cut_threshold, info.has_audio)
     if progress is not None:
         progress(0.0, "finding scene cuts and planning segments")
     plan = plan_job(job, model, frame_seconds, max_seconds, gpu_duration=gpu_duration, cap_seconds=cap_seconds,
@@ -559,7 +560,7 @@ def interpolate_video_in_segments(model, src: str, dst: str, factor: float | Non
 
     source, info, out_fps, _ = checked(src, "it needs at least two", lambda info: output_fps(info, factor, fps),
                                        None, limits)
-    job = VideoJob("interpolate", source.path, out_fps, None, cut_threshold)
+    job = VideoJob("interpolate", source.path, out_fps, None, cut_threshold, info.has_audio)
     if progress is not None:
         progress(0.0, "finding scene cuts and planning segments")
     plan = plan_job(job, model, frame_seconds, max_seconds, gpu_duration=gpu_duration, cap_seconds=cap_seconds,
