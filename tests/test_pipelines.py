@@ -292,6 +292,7 @@ def test_interpolate_pair_converts_rgba_grey_and_resizes(dis):
 
 
 # ------------------------------------------------------------------------------------ stvsr benchmark --
+@pytest.mark.slow  # the benchmark command
 def test_stvsr_bench_runs_midpoint_only_models_for_powers_of_two(tmp_path, monkeypatch, capsys):
     from bench import common, stvsr
 

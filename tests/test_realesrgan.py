@@ -171,6 +171,7 @@ def test_cli_fidelity_zero_is_the_faithful_model_and_a_bad_value_is_refused(tmp_
     assert "fidelity must be between 0 and 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # the benchmark command
 def test_bench_face_degrade_presets(tmp_path):
     from bench import face
 

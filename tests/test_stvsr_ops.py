@@ -217,6 +217,7 @@ def test_splat_two_frames_merges_both_anchors():
     assert count[0, 0, 0, 0] == 1 and count[0, 0, 1, 1] == 4
 
 
+@pytest.mark.slow  # the speed benchmark
 def test_splat_speed_bench_checks_agreement_and_writes_both_passes(tmp_path):
     """bench.splat_speed on a tiny tile: the two formulations agree (it asserts that before timing), a row per pass
     with both times and their ratio; bad sizes are refused with exit code 2."""
