@@ -1,7 +1,7 @@
 """Make docs/face_blind.png: faces of the evaluation set degraded like an old photo (``models.degrade`` preset
 ``jpeg``: blur, x4 down to 128 px, noise, JPEG q 30-80; seed = face index, as ``bench.face --degrade jpeg``), restored
 to 512 by the faithful ``face_basicvsr``, the blind ``face_realesrgan`` (fidelity 0.7, the default, and 1) and its
-distilled student ``face_blind_student``, beside the truth.
+distilled student ``face_student``, beside the truth.
 
     python docs/face_blind.py [--faces 00000,00003] [--data ../shared/data/faces_eval/ffhq]
 """
@@ -33,7 +33,7 @@ def main(argv=None) -> None:
     wanted = args.faces.split(",")
     rows = []
     blind, faithful = registry.get("face_realesrgan"), registry.get("face_basicvsr")
-    student = registry.get("face_blind_student")
+    student = registry.get("face_student")
     for name, gt, lr in pairs:
         if Path(name).stem not in wanted:
             continue
@@ -41,7 +41,7 @@ def main(argv=None) -> None:
                  ("face_basicvsr", faithful.restore(lr, 512)),
                  ("face_realesrgan, fidelity 0.7", blind.restore(lr, 512, fidelity=0.7)),
                  ("face_realesrgan, fidelity 1", blind.restore(lr, 512, fidelity=1.0)),
-                 ("face_blind_student", student.restore(lr, 512)), ("truth", gt)]
+                 ("face_student", student.restore(lr, 512)), ("truth", gt)]
         rows.append(tile_row(tiles, CROP))
     if not rows:
         raise SystemExit(f"none of {wanted} in {args.data}")

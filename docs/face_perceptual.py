@@ -1,7 +1,10 @@
 """Make docs/face_perceptual.png: the repository's aligned astronaut crop (examples/faces, 128 px; NASA, public
 domain) restored to 512 by each face model, the eyes and nose region side by side.
 
-    python docs/face_perceptual.py [--models face_bicubic,face_basicvsr,face_student,face_student_perceptual]
+    python docs/face_perceptual.py [--models face_bicubic,face_basicvsr,face_student_perceptual]
+
+(The SFT ``face_student`` tile of earlier figures is gone with that model: ``face_student`` is now the blind student,
+made for degraded faces, not this clean crop; see docs/face_blind.py.)
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ def main(argv=None) -> None:
     from tiles import tile_row  # docs/tiles.py (this script's folder is on sys.path)
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default="face_bicubic,face_basicvsr,face_student,face_student_perceptual")
+    ap.add_argument("--models", default="face_bicubic,face_basicvsr,face_student_perceptual")
     ap.add_argument("--out", default=str(ROOT / "docs" / "face_perceptual.png"))
     args = ap.parse_args(argv)
     lr = np.asarray(Image.open(FACE).convert("RGB"))

@@ -472,7 +472,8 @@ def parser() -> argparse.ArgumentParser:
     output_args(p)
     ray_args(p)
     p.set_defaults(run=run_interpolate)
-    p = sub.add_parser("face-sr", help="restore the faces of photos")
+    p = sub.add_parser("face-sr", help="restore the faces of photos (--model face_realesrgan, the default; "
+                                        "face_student, its distilled student, ~10x faster; face_basicvsr, faithful)")
     files(p, "image")
     p.add_argument("--upscale", type=number_arg(1, 4), default=2.0, help="1-4 (default 2)")
     p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")

@@ -39,6 +39,16 @@ RETIRED = {
     "bfstvsr_scratch": f"{_NO_WEIGHTS}: a 400-step CPU run was 4-12 dB below lanczos+dis; bfstvsr (a head on "
                        "basicvsr+rife) ships and bfstvsr_official loads the official checkpoint",
     "bfstvsr_concat_scratch": f"{_NO_WEIGHTS}: as bfstvsr_scratch; bfstvsr_concat ships",
+    "face_blind_student": "renamed face_student (the same weights); kept for bench.face",
+    "face_blind_student_nokd": "renamed face_student_nokd (the same weights); kept for bench.face",
+    "face_teacher": "equal to face_basicvsr, its base, on faces_eval/ffhq (x4 34.00 dB / SSIM 0.9056 / FD 166.1 / "
+                    "identity 0.0143 vs 34.00 / 0.9055 / 166.2 / 0.0141; x8 30.20 dB both): adds nothing; kept for "
+                    "bench.face and as the teacher of python -m train.face",
+    "face_sft_student": "the SFT student over BasicVSR (until issue 30 face_student), equal to face_basicvsr (+0.002 "
+                        "dB at x4): its weights went when face_student became the blind student; builds untrained for "
+                        "python -m train.face",
+    "face_sft_student_nokd": "the SFT student's ablation (until issue 30 face_student_nokd), equal to face_basicvsr: "
+                             "its weights went with face_sft_student's; builds untrained for python -m train.face",
 }
 
 for _spec in [*baseline_specs(), *backbone_specs(), *clean_specs(), *vfi_specs(), *aligned_specs(), *stvsr_specs(),

@@ -331,15 +331,16 @@ def test_pretrained_face_restorer_beats_bicubic_on_real_faces(shared_data):
         assert psnr(model.restore(lr, 512), gt) > psnr(bicubic.restore(lr, 512), gt) + 1.0
 
 
-def test_face_student_starts_at_its_base_and_learns():
-    """Untrained, the student returns the pretrained base exactly; a few training steps lower the loss."""
+def test_sft_student_starts_at_its_base_and_learns():
+    """Untrained, the SFT student (face_sft_student_nokd, train.face's network) returns the pretrained base exactly; a
+    few training steps lower the loss."""
     import torch
 
     from train.face import loss_terms
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    restorer = registry.create("face_student_nokd", pretrained=False)
+    restorer = registry.create("face_sft_student_nokd", pretrained=False)
     lr = cv2.resize(np.asarray(Image.open(Path(__file__).resolve().parents[1] / "examples" / "faces" /
                                           "astronaut_aligned_128.png").convert("RGB")), (32, 32),
                     interpolation=cv2.INTER_AREA)

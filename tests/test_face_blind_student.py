@@ -1,5 +1,6 @@
-"""The light blind face student (models/face/blind.py BlindStudent) and its distillation script (train/face_blind.py)
-on a tiny cache written here."""
+"""The light blind face student (models/face/blind.py BlindStudent; registry ids face_student / face_student_nokd, first
+shipped as face_blind_student / face_blind_student_nokd) and its distillation script (train/face_blind.py) on a tiny
+cache written here."""
 from __future__ import annotations
 
 import numpy as np
@@ -64,3 +65,35 @@ def test_a_short_training_run_learns_and_exports_a_loadable_student(tmp_path, mo
     assert later["best_val_l1"] < first["best_val_l1"]
     r = BlindStudentRestorer()
     r.load_state_dict(weights.load_state_dict(tmp_path / "tiny.safetensors"), strict=True)
+
+
+def test_face_student_ids_are_the_blind_student_and_the_old_ids_are_retired_aliases(capsys, tmp_path):
+    """face_student / face_student_nokd load the BlindStudent weights strictly, with cards that keep the data terms,
+    licence and commands; face_blind_student / face_blind_student_nokd are retired (not offered, the CLI says why)
+    and load the same files; the SFT student and the dictionary teacher are retired, perceptual SFT stays offered."""
+    from frameforge.__main__ import main as cli
+    from models import registry
+    from models.weights import WEIGHTS_DIR, load_state_dict
+
+    offered = registry.ids("face")
+    assert {"face_student", "face_student_nokd", "face_student_perceptual", "dfdnet_official"} <= set(offered)
+    for mid in ("face_blind_student", "face_blind_student_nokd", "face_teacher", "face_sft_student",
+                "face_sft_student_nokd"):
+        assert mid not in offered and registry.retired_reason(mid)
+    assert "renamed face_student" in registry.retired_reason("face_blind_student")
+    for new, old in (("face_student", "face_blind_student"), ("face_student_nokd", "face_blind_student_nokd")):
+        spec = registry.spec(new)
+        assert spec.weights == registry.spec(old).weights and spec.card == registry.spec(old).card == f"{new}.md"
+        state = load_state_dict(WEIGHTS_DIR / spec.weights.bundled)
+        a, b = registry.create(new), registry.create(old)
+        assert isinstance(a, BlindStudentRestorer) and isinstance(b, BlindStudentRestorer)
+        for k, v in a.net.state_dict().items():
+            assert torch.equal(v, state[k].float()) and torch.equal(v, b.net.state_dict()[k])
+        card = spec.card_text()
+        assert "non-commercial" in card and "BSD-3" in card.replace("BSD-3-Clause", "BSD-3")
+        assert "python -m train.face_blind" in card and "python -m bench.face" in card
+    a, b = registry.create("face_student"), registry.create("face_student_nokd")
+    assert any(not torch.equal(v, b.net.state_dict()[k]) for k, v in a.net.state_dict().items())  # two trainings
+    photo = str(tmp_path / "none.png")
+    assert cli(["face-sr", photo, "-o", str(tmp_path / "out"), "--model", "face_blind_student"]) == 2
+    assert "'face_blind_student' is retired (renamed face_student" in capsys.readouterr().err

@@ -1,6 +1,8 @@
 """Registry entries of the face restorers; ``models/catalog.py`` registers ``face_specs()``."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..registry import ModelSpec
 from ..weights import WeightSource
 
@@ -80,6 +82,29 @@ def _trained(model_id: str, build, label: str, description: str) -> ModelSpec:
                      card=f"{model_id}.md", label=label, description=description, tags=("trained",))
 
 
+_BLIND_LICENSE = ("FrameForge weights distilled from Real-ESRGAN x4plus (BSD-3-Clause) on CelebA-HQ / FFHQ / UTKFace "
+                  "faces (research, non-commercial): see the card")
+
+
+def _blind_students() -> list[ModelSpec]:
+    """The light blind student (``BlindStudent``) and its no-distillation ablation, then their first ids
+    ``face_blind_student`` / ``face_blind_student_nokd`` (retired in models/catalog.py: the same weights, cards and
+    variables, kept so that the benchmarks' commands and results that name them still run)."""
+    rows = [("face_student", "Face student (blind, distilled from Real-ESRGAN; fast)",
+             "A 1.0 M-parameter network at the low resolution (10 residual blocks, two pixel-shuffle x2 steps, a "
+             "bicubic skip) trained to reproduce face_realesrgan's outputs on degraded training faces: about 10x "
+             "faster than its teacher; see its card for how close it gets.", ("trained", "blind")),
+            ("face_student_nokd", "Face student, no distillation (blind; ablation)",
+             "The face_student network trained with the same data and budget on the truths instead of the "
+             "teacher's outputs (the paper's ablation).", ("trained", "blind"))]
+    out = [ModelSpec(id=mid, task="face", build=_blind_student,
+                     weights=WeightSource(bundled=f"{mid}.safetensors", env_var=f"FRAMEFORGE_{mid.upper()}_CKPT"),
+                     license=_BLIND_LICENSE, card=f"{mid}.md", label=label, description=text, tags=tags)
+           for mid, label, text, tags in rows]
+    return out + [replace(s, id=s.id.replace("face_", "face_blind_", 1), label=f"{s.label}: old id of {s.id}")
+                  for s in out]
+
+
 def face_specs() -> list[ModelSpec]:
     return [
         ModelSpec(id="face_bicubic", task="face", build=_bicubic, label="Bicubic",
@@ -99,35 +124,18 @@ def face_specs() -> list[ModelSpec]:
                               "aligned crop, then Lanczos to 512: removes compression blocks and noise that the "
                               "bicubic-trained models keep. Fidelity (0-1) blends it with face_basicvsr.",
                   tags=("pretrained", "blind", "fidelity")),
-        ModelSpec(id="face_blind_student", task="face", build=_blind_student,
-                  weights=WeightSource(bundled="face_blind_student.safetensors",
-                                       env_var="FRAMEFORGE_FACE_BLIND_STUDENT_CKPT"),
-                  license="FrameForge weights distilled from Real-ESRGAN x4plus (BSD-3-Clause) on CelebA-HQ / FFHQ / "
-                          "UTKFace faces (research, non-commercial): see the card",
-                  card="face_blind_student.md", label="Blind face student (distilled from Real-ESRGAN; fast)",
-                  description="A 1.0 M-parameter network at the low resolution (10 residual blocks, two pixel-shuffle "
-                              "x2 steps, a bicubic skip) trained to reproduce face_realesrgan's outputs on degraded "
-                              "training faces: a short CPU run, see its card for how close it gets.",
-                  tags=("trained", "blind")),
-        ModelSpec(id="face_blind_student_nokd", task="face", build=_blind_student,
-                  weights=WeightSource(bundled="face_blind_student_nokd.safetensors",
-                                       env_var="FRAMEFORGE_FACE_BLIND_STUDENT_NOKD_CKPT"),
-                  license="FrameForge weights trained on CelebA-HQ / FFHQ / UTKFace faces (research, non-commercial): "
-                          "see the card",
-                  card="face_blind_student.md", label="Blind face student, no distillation (ablation)",
-                  description="The face_blind_student network trained with the same data and budget on the truths "
-                              "instead of the teacher's outputs.",
-                  tags=("trained", "blind")),
-        _trained("face_student", _student, "Face student (distilled; on BasicVSR)",
+        *_blind_students(),
+        _trained("face_sft_student", _student, "SFT face student (distilled from face_teacher; on BasicVSR)",
                  "Encoder-SFT-decoder over EfficientNet-Lite0 features predicting a residual over the pretrained "
-                 "BasicVSR base, distilled from face_teacher's SFT features: no landmarks, no dictionaries."),
-        _trained("face_student_nokd", _student, "Face student (no distillation; on BasicVSR)",
-                 "The face_student network trained with the same data and budget without a teacher (the paper's "
-                 "ablation)."),
+                 "BasicVSR base, distilled from face_teacher's SFT features: no landmarks, no dictionaries. Retired "
+                 "(was face_student); built untrained for python -m train.face."),
+        _trained("face_sft_student_nokd", _student, "SFT face student (no distillation; on BasicVSR)",
+                 "The face_sft_student network trained with the same data and budget without a teacher (the "
+                 "paper's ablation). Retired (was face_student_nokd); built untrained for python -m train.face."),
         _trained("face_student_perceptual", _student, "Face student (perceptual: sharper, lower PSNR; on BasicVSR)",
-                 "The face_student network trained with the paper's perceptual term (20 x EfficientNet-Lite0 feature "
-                 "L1) beside 100 MSE and kept by the lowest validation FD-EffNetLite0: more skin and hair texture than "
-                 "its base, 0.9 dB lower PSNR at x4."),
+                 "The SFT student network (face_sft_student) trained with the paper's perceptual term (20 x "
+                 "EfficientNet-Lite0 feature L1) beside 100 MSE and kept by the lowest validation FD-EffNetLite0: more "
+                 "skin and hair texture than its base, 0.9 dB lower PSNR at x4."),
         _trained("face_teacher", _teacher, "Face teacher (component dictionaries; on BasicVSR)",
                  "DFDNet-style teacher: K-means dictionaries of eye / nose / mouth features (EfficientNet-Lite0) "
                  "matched with AdaIN and confidence scores, injected with learned attention into an SFT decoder that "

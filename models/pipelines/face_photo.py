@@ -294,16 +294,16 @@ def restore_photo(image: np.ndarray, restorer, upscale: float = 2, aligned: bool
 #: (models.pipelines.estimate.speed_factor, when present).
 BASE_SECONDS: dict[int, float] = {0: 0.0, 128: 5.7, 256: 13.1, 384: 45.0, 512: 104.0}
 #: What each model adds per face on top of the base (its head at 512 px; weight-free resizes cost nothing). The
-#: students' and the teacher's heads measured +0.6 / +1.1 s on one thread (bench.face_speed), about +1 / +2.5 s here.
-HEAD_SECONDS: dict[str, float] = {"face_basicvsr": 0.0, "face_student": 1.0, "face_student_nokd": 1.0,
-                                  "face_student_perceptual": 1.0, "face_teacher": 2.5}
+#: SFT students' and the teacher's heads measured +0.6 / +1.1 s on one thread (bench.face_speed), about +1 / +2.5 s
+#: here (face_teacher is retired from the tab; its estimate stays for the API of the pipeline).
+HEAD_SECONDS: dict[str, float] = {"face_basicvsr": 0.0, "face_student_perceptual": 1.0, "face_teacher": 2.5}
 RESIZE_MODELS = ("face_bicubic", "face_lanczos")
 #: Models whose cost per face does not grow with the crop: face_realesrgan shrinks every crop to 128 px first and
 #: runs Real-ESRGAN x4 plus, below fidelity 1, BasicVSR on it: 2.5-3.5x BasicVSR's 128 px time here (measured side
 #: by side at 128 and 384 px crops, two runs).
-#: The blind students shrink crops the same way and cost 0.15-0.17 s per face on one thread (bench.face).
-CONSTANT_SECONDS: dict[str, float] = {"face_realesrgan": 3.0 * 5.7, "face_blind_student": 0.3,
-                                      "face_blind_student_nokd": 0.3}
+#: The blind students (face_student, face_student_nokd) shrink crops the same way and cost 0.15-0.17 s per face on
+#: one thread (bench.face).
+CONSTANT_SECONDS: dict[str, float] = {"face_realesrgan": 3.0 * 5.7, "face_student": 0.3, "face_student_nokd": 0.3}
 #: The pretrained background upscaler (BasicVSR x4 on the whole photo): seconds per input megapixel (the same
 #: network as the base: 5.7 s per 128x128 crop ~ 350 s/MP, less per pixel on larger inputs).
 BACKGROUND_SECONDS_PER_MP = 240.0
