@@ -19,7 +19,7 @@ import gradio as gr
 
 from models import settings
 
-from .common import JobStopped, _JOB, check_job, endpoint, output_path
+from .common import JobStopped, _JOB, check_job, output_path
 
 VIDEO_TYPES = [".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".zip"]
 IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"]
@@ -155,99 +155,18 @@ def _report(runs: list[FileRun], tag: str) -> str:
     return "\n".join(rows)
 
 
-def _video_path(value) -> str:
+def video_path(value) -> str:
     """A handler's video output (a path, or Gradio's {"video": path, ...})."""
     if isinstance(value, dict):
         value = value.get("video") or value.get("path")
     return str(value)
 
 
-# ------------------------------------------------------------------------------------------- the three tabs --
-@endpoint("video_sr_batch")
-def video_sr_batch(files, scale, target_fps, time_factor, model_id, progress=gr.Progress()):
-    """Upscale several videos with the same settings, one after another; one zip with every result.
-
-    Args:
-        files: the input videos (a list of files; at most FRAMEFORGE_BATCH_FILES, FRAMEFORGE_BATCH_MB in all).
-        scale: spatial scale, 1 to 8.
-        target_fps: output frames per second; 0 uses the time factor instead.
-        time_factor: output fps = input fps x this factor (1, 2, 4 or 8) when target_fps is 0.
-        model_id: space-time model id, e.g. "lanczos+dis" or "basicvsr+rife".
-
-    Returns:
-        The result videos, one zip holding them and report.md, and the per-file report (markdown).
-    """
-    from . import video_sr
-
-    def one(path, step):
-        out = video_sr.video_sr(path, scale, target_fps, time_factor, model_id, progress=step)
-        return [_video_path(out[0])], out[2].split("\n")[0]
-
-    return run_batch(files, one, "video_sr", progress)
-
-
-@endpoint("interpolate_video_batch")
-def interpolate_video_batch(files, mode, factor, target_fps, model_id, progress=gr.Progress()):
-    """Raise several videos' frame rate with the same settings, one after another; one zip with every result.
-
-    Args:
-        files: the input videos (a list of files; at most FRAMEFORGE_BATCH_FILES, FRAMEFORGE_BATCH_MB in all).
-        mode: "factor" (multiply the frame rate) or "target fps".
-        factor: 2, 4 or 8 (mode "factor").
-        target_fps: the output frame rate, 1 to 240 (mode "target fps").
-        model_id: interpolation model id, e.g. "rife" or "dis_flow".
-
-    Returns:
-        The result videos, one zip holding them and report.md, and the per-file report (markdown).
-    """
-    from . import interpolation
-
-    def one(path, step):
-        out = interpolation.interpolate_video(path, mode, factor, target_fps, model_id, progress=step)
-        return [_video_path(out[0])], out[1].split("\n")[0]
-
-    return run_batch(files, one, "interpolate_video", progress)
-
-
-@endpoint("face_sr_batch")
-def face_sr_batch(files, model_id, upscale, aligned, background=False, min_face=0, min_score=0.9, max_yaw=45,
-                  large_faces=False, progress=gr.Progress()):
-    """Restore the faces of several photos with the same settings, one after another; one zip with every result.
-
-    Args:
-        files: the photos (a list of image files; at most FRAMEFORGE_BATCH_FILES, FRAMEFORGE_BATCH_MB in all).
-        model_id: face model id, e.g. "face_bicubic".
-        upscale: how much larger each output photo is, 1 to 4.
-        aligned: True when every image is a face already aligned to the FFHQ template; False to detect faces.
-        background: True to upscale the background with the pretrained BasicVSR, False for Lanczos.
-        min_face: leave faces whose box is smaller than this many pixels alone; 0 = no limit.
-        min_score: leave faces detected with a lower confidence alone, 0.9 to 1.
-        max_yaw: leave profiles turned more than this many degrees alone, 0 to 90.
-        large_faces: True also restores faces already large enough (softer than the plain resize).
-
-    Returns:
-        The restored photos, one zip holding them and report.md, and the per-file report (markdown).
-    """
-    from . import face_sr
-
-    def one(path, step):
-        photo, _, _, info = face_sr.face_sr(path, model_id, upscale, aligned, background, min_face, min_score,
-                                            max_yaw, None, large_faces, progress=step)
-        left = info.get("left_alone") or []
-        text = f"{len(info['faces'])} face(s) restored" + (
-            f", {len(left)} left alone (" + "; ".join(f"face {d['number']}: {d['reason']}" for d in left) + ")"
-            if left else "")
-        return [photo], text
-
-    return run_batch(files, one, "face_sr", progress)
-
-
-def build(kind: str, settings_inputs: list) -> None:
+def build(kind: str, settings_inputs: list, handler: Callable) -> None:
     """The multi-file accordion of a tab: ``kind`` is "video_sr", "interpolate_video" or "face_sr";
-    ``settings_inputs`` are the tab's own setting components, in the batch handler's order after the files."""
-    handler, types = {"video_sr": (video_sr_batch, VIDEO_TYPES), "interpolate_video": (interpolate_video_batch,
-                                                                                        VIDEO_TYPES),
-                      "face_sr": (face_sr_batch, IMAGE_TYPES)}[kind]
+    ``settings_inputs`` are the tab's own setting components, in the order of ``handler`` (the tab's batch handler,
+    defined in the tab's module beside its single-file one: this module imports no tab) after the files."""
+    types = {"video_sr": VIDEO_TYPES, "interpolate_video": VIDEO_TYPES, "face_sr": IMAGE_TYPES}[kind]
     cfg = settings.get()
     with gr.Accordion("Many files at once", open=False):
         gr.Markdown(f"Up to {cfg.batch_files} files ({cfg.batch_mb:g} MB in all), done one after another with the "

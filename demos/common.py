@@ -18,6 +18,8 @@ from models.device import gpu_seconds
 from models.pipelines.segments import SegmentFailed
 from models.weights import WeightsUnavailable
 
+from .components import Dropdown, user_error
+
 log = logging.getLogger("frameforge")
 
 #: Errors that carry a message meant for the user. Library code raises these with the reason.
@@ -74,12 +76,6 @@ def _event_alive() -> bool:
             if event._id == event_id:
                 return bool(event.alive)
     return False
-
-
-def user_error(endpoint: str, message: str) -> gr.Error:
-    """The ``gr.Error`` for an expected mistake: one line in the server log, no traceback."""
-    log.info("%s: %s", endpoint, message)
-    return gr.Error(message, print_exception=False)
 
 
 def endpoint(name: str):
@@ -273,8 +269,6 @@ def model_picker(task: str, label: str = "Model") -> gr.Dropdown:
     """A model dropdown for ``task`` (default first) with its model card in a closed accordion below it."""
     choices = model_choices(task)
     default = choices[0][1] if choices else None
-    from .components import Dropdown
-
     dropdown = Dropdown(choices, value=default, label=label)
     with gr.Accordion("Model card", open=False):
         card = gr.Markdown(model_card(default))

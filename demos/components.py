@@ -8,11 +8,20 @@ Gradio's (``is_template``) and hand the handler a checked number, or the image f
 """
 from __future__ import annotations
 
+import logging
+
 import gradio as gr
 
 from models import checks
 
-from .common import user_error
+log = logging.getLogger("frameforge")
+
+
+def user_error(endpoint: str, message: str) -> gr.Error:
+    """The ``gr.Error`` for an expected mistake: one line in the server log, no traceback (``demos.common`` and
+    every tab use this one; it lives here, below them, so the components need nothing above them)."""
+    log.info("%s: %s", endpoint, message)
+    return gr.Error(message, print_exception=False)
 
 
 def _fail(message: str) -> gr.Error:

@@ -41,7 +41,7 @@ _CACHE: "OrderedDict[str, object]" = OrderedDict()
 
 def _model(source: str):
     """Load (and keep the two most recent) generators by source string."""
-    from models.svs.generators import load_generator
+    from models.pipelines.compress import load_generator
 
     if not isinstance(source, str):
         raise ValueError(f"the generator source must be text, got {type(source).__name__}")

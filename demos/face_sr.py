@@ -2,6 +2,7 @@
 restored (detect with MTCNN -> align to the FFHQ template -> restore -> paste back, as facexlib does)."""
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
@@ -15,6 +16,7 @@ from models.face.pose import MAX_YAW, Selection
 from models.pipelines.face_photo import (MAX_UPSCALE, MIN_UPSCALE, background_upscaler, compare_restorers,
                                          estimate_photo_seconds, find_faces, restore_photo)
 
+from . import batch
 from .common import endpoint, image_file, load_model, model_picker, progress_checker
 from .components import Checkbox, ImageUpload, Slider
 from .video_sr import nearest
@@ -158,7 +160,8 @@ def face_sr(image, model_id, upscale, aligned, background=False, min_face=0, min
     tick = progress_checker(progress)
     result = restore_photo(img, restorer, upscale=u, aligned=bool(aligned),
                            progress=eta_progress(tick, estimate),
-                           background_upscaler=background_upscaler("basicvsr" if background else "lanczos"),
+                           background_upscaler=background_upscaler("basicvsr" if background else "lanczos",
+                                                                   partial(registry.get, "basicvsr")),
                            selection=selection)
     gallery, pairs = [], []
     for i, f in enumerate(result.faces):
@@ -340,6 +343,37 @@ def compare_teacher_student(image, upscale, aligned, progress=gr.Progress()):
     return pair, "\n".join(rows)
 
 
+@endpoint("face_sr_batch")
+def face_sr_batch(files, model_id, upscale, aligned, background=False, min_face=0, min_score=0.9, max_yaw=45,
+                  large_faces=False, progress=gr.Progress()):
+    """Restore the faces of several photos with the same settings, one after another; one zip with every result.
+
+    Args:
+        files: the photos (a list of image files; at most FRAMEFORGE_BATCH_FILES, FRAMEFORGE_BATCH_MB in all).
+        model_id: face model id, e.g. "face_bicubic".
+        upscale: how much larger each output photo is, 1 to 4.
+        aligned: True when every image is a face already aligned to the FFHQ template; False to detect faces.
+        background: True to upscale the background with the pretrained BasicVSR, False for Lanczos.
+        min_face: leave faces whose box is smaller than this many pixels alone; 0 = no limit.
+        min_score: leave faces detected with a lower confidence alone, 0.9 to 1.
+        max_yaw: leave profiles turned more than this many degrees alone, 0 to 90.
+        large_faces: True also restores faces already large enough (softer than the plain resize).
+
+    Returns:
+        The restored photos, one zip holding them and report.md, and the per-file report (markdown).
+    """
+    def one(path, step):
+        photo, _, _, info = face_sr(path, model_id, upscale, aligned, background, min_face, min_score,
+                                    max_yaw, None, large_faces, progress=step)
+        left = info.get("left_alone") or []
+        text = f"{len(info['faces'])} face(s) restored" + (
+            f", {len(left)} left alone (" + "; ".join(f"face {d['number']}: {d['reason']}" for d in left) + ")"
+            if left else "")
+        return [photo], text
+
+    return batch.run_batch(files, one, "face_sr", progress)
+
+
 def build() -> None:
     gr.Markdown(NOTE)
     with gr.Row():
@@ -381,9 +415,8 @@ def build() -> None:
                        show_progress="hidden")
     for trigger in (model, background, faces):
         trigger.change(estimate_text, inputs, estimate, api_visibility="private", show_progress="hidden")
-    from . import batch
-
-    batch.build("face_sr", [model, upscale, aligned, background, min_face, min_score, max_yaw, large_faces])
+    batch.build("face_sr", [model, upscale, aligned, background, min_face, min_score, max_yaw, large_faces],
+                face_sr_batch)
     with gr.Accordion("Compare teacher and student", open=False):
         gr.Markdown("Runs this photo through the blind teacher `face_realesrgan` at fidelity 1 (Real-ESRGAN x4plus, "
                     "16.7 M parameters) and `face_student` (1.0 M parameters, distilled from its outputs) and prints "

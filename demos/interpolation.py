@@ -14,7 +14,7 @@ from models.pipelines import interpolate as pipeline
 from models.pipelines.interpolate import MAX_PAIR_FRAMES, save_gif
 
 from .common import endpoint, image_file, load_model, model_picker, output_path
-from . import video_options
+from . import batch, video_options
 from .components import Dropdown, ImageUpload, Number, Radio, Slider
 
 TITLE = "Frame interpolation"
@@ -159,6 +159,27 @@ def interpolate_video(video, mode, factor, target_fps, model_id, loop=False, cod
     return video_options.playable(dst), summary, dst
 
 
+@endpoint("interpolate_video_batch")
+def interpolate_video_batch(files, mode, factor, target_fps, model_id, progress=gr.Progress()):
+    """Raise several videos' frame rate with the same settings, one after another; one zip with every result.
+
+    Args:
+        files: the input videos (a list of files; at most FRAMEFORGE_BATCH_FILES, FRAMEFORGE_BATCH_MB in all).
+        mode: "factor" (multiply the frame rate) or "target fps".
+        factor: 2, 4 or 8 (mode "factor").
+        target_fps: the output frame rate, 1 to 240 (mode "target fps").
+        model_id: interpolation model id, e.g. "rife" or "dis_flow".
+
+    Returns:
+        The result videos, one zip holding them and report.md, and the per-file report (markdown).
+    """
+    def one(path, step):
+        out = interpolate_video(path, mode, factor, target_fps, model_id, progress=step)
+        return [batch.video_path(out[0])], out[1].split("\n")[0]
+
+    return batch.run_batch(files, one, "interpolate_video", progress)
+
+
 def build() -> None:
     gr.Markdown(EXACT_T_NOTE)
     with gr.Tab("Image pair"):
@@ -208,9 +229,8 @@ def build() -> None:
         event = vrun.click(interpolate_video, video_inputs + extra, [out_video, summary, download],
                            api_name="interpolate_video", concurrency_id="gpu")
         video_options.stop_button(stop, summary, [event])
-        from . import batch
-
-        batch.build("interpolate_video", video_inputs[1:])  # many files: mode, factor, target fps, model
+        # many files: mode, factor, target fps, model
+        batch.build("interpolate_video", video_inputs[1:], interpolate_video_batch)
         clips = sorted((EXAMPLES / "videos").glob("*.mp4"))
         if clips:
             gr.Examples([[str(clips[-1]), "factor", 2, 60, vmodel.value]], video_inputs, [out_video, summary, download],

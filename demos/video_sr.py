@@ -13,7 +13,7 @@ from models.pipelines.estimate import estimate_video_sr
 from models.pipelines.video_sr import MAX_SCALE, MIN_SCALE, compare_models, upscale_video
 
 from .common import endpoint, image_file, load_model, model_picker, output_path, progress_checker
-from . import video_options
+from . import batch, video_options
 from .components import Dropdown, Number, Radio, Slider
 
 TITLE = "Video SR (space-time)"
@@ -182,6 +182,27 @@ def compare(video, scale, target_fps, time_factor, model_a, model_b, seconds, pr
     return a.out_path, b.out_path, pair, table
 
 
+@endpoint("video_sr_batch")
+def video_sr_batch(files, scale, target_fps, time_factor, model_id, progress=gr.Progress()):
+    """Upscale several videos with the same settings, one after another; one zip with every result.
+
+    Args:
+        files: the input videos (a list of files; at most FRAMEFORGE_BATCH_FILES, FRAMEFORGE_BATCH_MB in all).
+        scale: spatial scale, 1 to 8.
+        target_fps: output frames per second; 0 uses the time factor instead.
+        time_factor: output fps = input fps x this factor (1, 2, 4 or 8) when target_fps is 0.
+        model_id: space-time model id, e.g. "lanczos+dis" or "basicvsr+rife".
+
+    Returns:
+        The result videos, one zip holding them and report.md, and the per-file report (markdown).
+    """
+    def one(path, step):
+        out = video_sr(path, scale, target_fps, time_factor, model_id, progress=step)
+        return [batch.video_path(out[0])], out[2].split("\n")[0]
+
+    return batch.run_batch(files, one, "video_sr", progress)
+
+
 def build() -> None:
     gr.Markdown("Upload a video, pick any spatial scale (x1–x8, fractions allowed) and a frame rate: a time factor "
                 "or a target fps. The original audio is copied into the result; scene cuts are held. The estimate "
@@ -231,9 +252,7 @@ def build() -> None:
     cmp_event = cmp_run.click(compare, [video, scale, target_fps, time_factor, model, model_b, seconds],
                               [video_a, video_b, cmp_slider, cmp_table], api_name="compare", concurrency_id="gpu")
     video_options.stop_button(stop, summary, [event, cmp_event])
-    from . import batch
-
-    batch.build("video_sr", inputs[1:])  # many files: scale, target fps, time factor, model
+    batch.build("video_sr", inputs[1:], video_sr_batch)  # many files: scale, target fps, time factor, model
     examples = sorted(EXAMPLES.glob("*.mp4"))
     if examples:
         gr.Examples([[str(examples[0]), 2.0, 0, 2, model.value]], inputs, outputs + [crop, download], fn=video_sr,

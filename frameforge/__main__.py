@@ -327,8 +327,11 @@ def run_image_pair(args) -> list[str]:
 
 
 def run_face_sr(args) -> list[str]:
+    from functools import partial
+
     from PIL import Image
 
+    from models import registry
     from models.face.blind import at_fidelity
     from models.imageio import read_image
     from models.pipelines.face_photo import background_upscaler, restore_photo
@@ -338,7 +341,7 @@ def run_face_sr(args) -> list[str]:
         restorer = at_fidelity(restorer, args.fidelity)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    background = background_upscaler(args.background)
+    background = background_upscaler(args.background, partial(registry.get, "basicvsr"))
     from models.face.pose import Selection
 
     try:
@@ -364,7 +367,7 @@ def run_face_sr(args) -> list[str]:
 
 def run_svs_spectrum(args) -> list[str]:
     from models.pipelines.svs_spectrum import svs_spectrum
-    from models.svs.generators import load_generator
+    from models.pipelines.compress import load_generator
 
     model = load_generator(args.source)
     dst = Path(args.output) / result_name(Path(args.source).name or "generator", "_svs_spectrum.png")
@@ -381,7 +384,7 @@ def run_svs_spectrum(args) -> list[str]:
 
 def run_compress(args) -> list[str]:
     from models.pipelines.compress import compress
-    from models.svs.generators import load_generator
+    from models.pipelines.compress import load_generator
 
     teacher = load_generator(args.source)
     from models.pipelines.compress import is_stylegan2

@@ -10,7 +10,7 @@ from .backbones.specs import backbone_specs
 from .baselines.specs import baseline_specs
 from .clean.specs import clean_specs
 from .face.specs import face_specs
-from .registry import register
+from .modelspec import ModelSpec
 from .stvsr.specs import stvsr_specs
 from .svs.specs import svs_specs
 from .vfi.specs import aligned_specs, cascade_specs, vfi_specs
@@ -51,9 +51,14 @@ RETIRED = {
                              "its weights went with face_sft_student's; builds untrained for python -m train.face",
 }
 
-for _spec in [*baseline_specs(), *backbone_specs(), *clean_specs(), *vfi_specs(), *aligned_specs(), *stvsr_specs(),
-              *cascade_specs(), *face_specs(), *svs_specs()]:
-    _spec.default = DEFAULTS.get(_spec.task) == _spec.id
-    _spec.cpu_default = CPU_DEFAULTS.get(_spec.task) == _spec.id
-    _spec.retired = RETIRED.get(_spec.id, "")
-    register(_spec)
+
+def specs() -> list[ModelSpec]:
+    """Every entry, in registration order, its default / CPU default / retired marks set (``models.registry``
+    registers them on first use; this module imports no registry)."""
+    out = [*baseline_specs(), *backbone_specs(), *clean_specs(), *vfi_specs(), *aligned_specs(), *stvsr_specs(),
+           *cascade_specs(), *face_specs(), *svs_specs()]
+    for s in out:
+        s.default = DEFAULTS.get(s.task) == s.id
+        s.cpu_default = CPU_DEFAULTS.get(s.task) == s.id
+        s.retired = RETIRED.get(s.id, "")
+    return out

@@ -15,7 +15,7 @@ class FrameInterpolator(Protocol):
     """Makes frames between two frames.
 
     ``arbitrary_t`` False means the model only makes the midpoint: callers pass ``ts=[0.5]`` and build other
-    times by recursion (see ``models.pipelines.timing``).
+    times by recursion (see ``models.ops.midpoint``).
     """
 
     arbitrary_t: bool

@@ -19,55 +19,14 @@ Tasks and the call each loaded model answers (see ``models/interfaces.py``):
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from functools import partial
+from typing import Any
 
-from .weights import WeightSource, WeightsUnavailable, load_state_dict, resolve
+from .modelspec import ModelSpec
+from .weights import WeightsUnavailable, load_state_dict, resolve
 
-
-@dataclass
-class ModelSpec:
-    id: str
-    task: str
-    build: Callable[..., Any]  # build(**config) -> the (uninitialised) model; weight-free models are complete here
-    weights: WeightSource | None = None
-    load: Callable[[Any, dict], None] | None = None  # how to put a state_dict into the built model
-    config: Callable[[dict], dict] | None = None  # build arguments a checkpoint fixes, read from its state_dict
-    license: str = "Apache-2.0"
-    card: str | None = None  # path under weights/ of the model card
-    label: str = ""
-    description: str = ""
-    default: bool = False
-    cpu_default: bool = False  # the tab's default on a machine without an accelerator (a faster model)
-    tags: tuple[str, ...] = field(default_factory=tuple)
-    requires: tuple[str, ...] = ()  # ids of registered models this one is built from (e.g. a cascade's stages)
-    #: why this id is not offered (set in models/catalog.py, README *Retired*): a retired model is left out of
-    #: :func:`ids` (tabs, API, CLI, ``frameforge models``); it still builds untrained (``create(id,
-    #: pretrained=False)``, training and benchmarks) and loads by id where its weights exist (the benchmarks)
-    retired: str = ""
-
-    def available(self) -> bool:
-        """Its own weights are configured, and so are those of every model in ``requires``."""
-        own = self.weights is None or self.weights.configured()
-        return own and all(spec(r).available() for r in self.requires)
-
-    def origin(self) -> str:
-        """Where the weights come from, in a few words (for model choices and cards)."""
-        if self.weights is None:
-            inner = [spec(r).origin() for r in self.requires]
-            return "weight-free" if not inner else "; ".join(dict.fromkeys(inner))
-        return self.weights.origin()
-
-    def card_text(self) -> str:
-        """The model card (markdown): the header the registry knows, then the card file under weights/ if any."""
-        from .weights import WEIGHTS_DIR
-
-        head = (f"### {self.label or self.id}\n\n`{self.id}` — {self.description}\n\n"
-                f"- **Weights**: {self.origin()}\n- **Licence**: {self.license}\n")
-        path = WEIGHTS_DIR / self.card if self.card else None
-        if path is not None and path.is_file():
-            return head + "\n" + path.read_text()
-        return head
+__all__ = ["ModelSpec", "create", "default_id", "get", "ids", "is_loaded", "register", "retired_reason", "spec",
+           "unload"]
 
 
 _SPECS: dict[str, ModelSpec] = {}
@@ -79,20 +38,27 @@ _populated = False
 def register(spec: ModelSpec) -> ModelSpec:
     if spec.id in _SPECS:
         raise ValueError(f"model id {spec.id!r} is registered twice")
+    spec.lookup = _lookup
     _SPECS[spec.id] = spec
     return spec
 
 
+def _lookup(model_id: str) -> ModelSpec:
+    return spec(model_id)
+
+
 def _populate() -> None:
-    """Import the modules that register models (cheap: no weights are read)."""
+    """Register the catalogue's models (cheap: no weights are read)."""
     global _populated
     if _populated:
         return
     with _LOCK:
         if _populated:
             return
-        from . import catalog  # noqa: F401  (registers everything)
+        from .catalog import specs
 
+        for s in specs():
+            register(s)
         _populated = True
 
 
@@ -140,8 +106,10 @@ def is_loaded(model_id: str) -> bool:
 
 
 def create(model_id: str, pretrained: bool = True, **overrides) -> Any:
-    """A new model for ``model_id``: built once with the checkpoint's own arguments and ``overrides``, its weights
-    loaded strictly when ``pretrained`` (and the spec has weights). Raises WeightsUnavailable with a clear message.
+    """A new model for ``model_id``: built once with the checkpoint's own arguments, a loader of each of its
+    ``parts`` (:func:`get` of the part's id; an override of the same name replaces it) and ``overrides``, its
+    weights loaded strictly when ``pretrained`` (and the spec has weights). Raises WeightsUnavailable with a clear
+    message.
     """
     s = spec(model_id)
     state = None
@@ -155,7 +123,8 @@ def create(model_id: str, pretrained: bool = True, **overrides) -> Any:
             raise WeightsUnavailable(f"{s.label or s.id}: {exc}") from None
         state = load_state_dict(path)
     config = s.config(state) if state is not None and s.config is not None else {}
-    model = s.build(**{**config, **overrides})
+    parts = {name: partial(get, part) for name, part in s.parts.items()}
+    model = s.build(**{**config, **parts, **overrides})
     if state is not None:
         if s.load is not None:
             s.load(model, state)

@@ -37,6 +37,15 @@ def test_resize_shapes_and_float_scales(cls):
     assert np.array_equal(up.upscale(f, (30, 41)), f)
 
 
+def test_lanczos_values_match_a_lanczos3_reference():
+    from test_bottom_layer import _lanczos3_reference
+
+    f = texture(30, 41)
+    for size in ((60, 82), (75, 103), (111, 152), (15, 20)):  # x2, x2.5, x3.7, x0.5
+        diff = np.abs(Lanczos().upscale(f, size).astype(int) - _lanczos3_reference(f, size).astype(int))
+        assert diff.max() <= 1 and diff.mean() < 0.01, (size, diff.max(), diff.mean())
+
+
 def test_resize_rejects_bad_input():
     with pytest.raises(ValueError):
         Lanczos().upscale(np.zeros((4, 4), np.uint8), (8, 8))

@@ -33,10 +33,10 @@ def _zip_names(archive) -> list[str]:
 
 
 def test_video_sr_batch_three_files_three_results_one_zip(clips):
-    from demos import batch
+    from demos import video_sr
     from models import video_io
 
-    results, archive, report = batch.video_sr_batch(clips, 2.0, 0, 2, "lanczos+dis", **QUIET)
+    results, archive, report = video_sr.video_sr_batch(clips, 2.0, 0, 2, "lanczos+dis", **QUIET)
     assert len(results) == 3
     for clip, result in zip(clips, results):
         src, out = video_io.probe(clip), video_io.probe(result)
@@ -52,13 +52,13 @@ def test_video_sr_batch_three_files_three_results_one_zip(clips):
 
 
 def test_interpolation_batch_reports_a_bad_file_and_does_the_others(clips, tmp_path):
-    from demos import batch
+    from demos import interpolation
     from models import video_io
 
     bad = tmp_path / "notes.mp4"
     bad.write_text("not a video")
     files = [clips[0], str(bad), clips[2]]
-    results, archive, report = batch.interpolate_video_batch(files, "factor", 2, 60, "dis_flow", **QUIET)
+    results, archive, report = interpolation.interpolate_video_batch(files, "factor", 2, 60, "dis_flow", **QUIET)
     assert len(results) == 2 and len(_zip_names(archive)) == 3
     assert all(abs(video_io.probe(r).fps - 16) < 0.01 for r in results)
     rows = report.splitlines()[4:]
@@ -67,7 +67,7 @@ def test_interpolation_batch_reports_a_bad_file_and_does_the_others(clips, tmp_p
 
 
 def test_face_batch_three_photos(tmp_path, monkeypatch):
-    from demos import batch
+    from demos import face_sr
 
     monkeypatch.setenv("FRAMEFORGE_OUTPUT_DIR", str(tmp_path / "out"))
     from models import settings
@@ -75,7 +75,7 @@ def test_face_batch_three_photos(tmp_path, monkeypatch):
     settings.reload()
     photos = sorted(str(p) for p in (ROOT / "examples" / "faces").glob("astronaut_*.jpg"))
     photos.append(str(ROOT / "examples" / "faces" / "astronaut_256.jpg"))  # the same photo twice: two results
-    results, archive, report = batch.face_sr_batch(photos, "face_bicubic", 2, False, **QUIET)
+    results, archive, report = face_sr.face_sr_batch(photos, "face_bicubic", 2, False, **QUIET)
     assert len(results) == 3 and len(set(results)) == 3
     for photo, result in zip(photos, results):
         w, h = Image.open(photo).size
@@ -85,20 +85,20 @@ def test_face_batch_three_photos(tmp_path, monkeypatch):
 
 
 def test_batch_limits_come_from_the_settings(clips, monkeypatch):
-    from demos import batch
+    from demos import video_sr
     from models import settings
 
     monkeypatch.setenv("FRAMEFORGE_BATCH_FILES", "2")
     settings.reload()
     with pytest.raises(gr.Error, match=r"3 files is more than the 2 .*FRAMEFORGE_BATCH_FILES"):
-        batch.video_sr_batch(clips, 2.0, 0, 2, "lanczos+dis", **QUIET)
+        video_sr.video_sr_batch(clips, 2.0, 0, 2, "lanczos+dis", **QUIET)
     monkeypatch.setenv("FRAMEFORGE_BATCH_FILES", "10")
     monkeypatch.setenv("FRAMEFORGE_BATCH_MB", "0.001")
     settings.reload()
     with pytest.raises(gr.Error, match="FRAMEFORGE_BATCH_MB"):
-        batch.video_sr_batch(clips, 2.0, 0, 2, "lanczos+dis", **QUIET)
+        video_sr.video_sr_batch(clips, 2.0, 0, 2, "lanczos+dis", **QUIET)
     with pytest.raises(gr.Error, match="Upload one or more files"):
-        batch.video_sr_batch([], 2.0, 0, 2, "lanczos+dis", **QUIET)
+        video_sr.video_sr_batch([], 2.0, 0, 2, "lanczos+dis", **QUIET)
     monkeypatch.setenv("FRAMEFORGE_BATCH_FILES", "0")
     with pytest.raises(settings.SettingsError, match="FRAMEFORGE_BATCH_FILES"):
         settings.reload()

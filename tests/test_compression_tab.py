@@ -65,14 +65,15 @@ def test_curves_draw_plain_dashed_and_svs_solid(tmp_path, monkeypatch):
     assert (tmp_path / "curves.png").stat().st_size > 10_000
 
 
-def test_no_accelerate_warning_when_loading_a_generator(capfd):
+def test_no_accelerate_warning_when_loading_a_generator(capfd, tmp_path):
     import importlib.util
 
-    from models.svs.generators import load_generator
+    from models.svs.generators import from_folder, tiny_unet
 
     if importlib.util.find_spec("accelerate"):
         pytest.skip("accelerate is installed: diffusers has nothing to warn about")
+    tiny_unet().save_pretrained(tmp_path / "generator")  # a diffusers folder: the from_pretrained path
     capfd.readouterr()
-    load_generator("bundled")
+    from_folder(str(tmp_path / "generator"), roots=[tmp_path])
     out, err = capfd.readouterr()
     assert "accelerate" not in out + err

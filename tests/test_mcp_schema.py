@@ -33,14 +33,15 @@ def test_wrapped_docstrings_are_read_whole():
 
 
 def test_every_handler_reads_whole_and_is_named_after_its_endpoint():
-    from demos import batch, compression, face_sr, interpolation, video_sr
+    from demos import compression, face_sr, interpolation, video_sr
 
     handlers = {"video_sr": video_sr.video_sr, "compare": video_sr.compare,
                 "interpolate_pair": interpolation.interpolate_pair,
                 "interpolate_video": interpolation.interpolate_video, "face_sr": face_sr.face_sr,
                 "face_compare": face_sr.compare_teacher_student, "compress": compression.compress,
-                "svs_spectrum": compression.svs_spectrum, "video_sr_batch": batch.video_sr_batch,
-                "interpolate_video_batch": batch.interpolate_video_batch, "face_sr_batch": batch.face_sr_batch}
+                "svs_spectrum": compression.svs_spectrum, "video_sr_batch": video_sr.video_sr_batch,
+                "interpolate_video_batch": interpolation.interpolate_video_batch,
+                "face_sr_batch": face_sr.face_sr_batch}
     for endpoint, fn in handlers.items():
         assert fn.__name__ == endpoint
         description, params, returns = gradio.utils.get_function_description(fn)

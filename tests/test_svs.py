@@ -12,7 +12,8 @@ from torch import nn
 
 from models.pipelines.svs_spectrum import (COLUMNS, default_layers, effective_rank, list_layers, svs_spectrum)
 from models.svs import apply_svs, scale_bias, singular_value_scale, spectrum
-from models.svs.generators import BUNDLED_DIR, load_generator
+from models.pipelines.compress import load_generator
+from models.svs.generators import BUNDLED_DIR
 from models.weights import WeightsUnavailable
 
 torch.set_num_threads(1)

@@ -219,14 +219,8 @@ class RealESRGANUpscaler(NetRunner):
 
     def upscale(self, frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """``frame`` (uint8 RGB) x4 by the network, then resized to ``size`` = (height, width) with PIL Lanczos."""
-        from PIL import Image
-
-        from models.baselines.resize import _check_size
-        from models.imageio import check_frame, to_uint8
+        from models.imageio import check_frame, check_size, lanczos, to_uint8
 
         check_frame(frame)
-        h, w = _check_size(size)
-        out = to_uint8(self.x4(frame))
-        if out.shape[:2] == (h, w):
-            return out
-        return np.asarray(Image.fromarray(out).resize((w, h), Image.Resampling.LANCZOS))
+        size = check_size(size)
+        return lanczos(to_uint8(self.x4(frame)), size)

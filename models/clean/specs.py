@@ -2,7 +2,7 @@
 ``clean_specs()``. Nothing here reads weights."""
 from __future__ import annotations
 
-from ..registry import ModelSpec
+from ..modelspec import ModelSpec
 from ..weights import WeightSource
 
 CLEANER_LICENSE = ("Apache-2.0 (FrameForge; trained on the video_train clips: DAVIS-2016 and SA-V / co-tracker / "
@@ -26,18 +26,15 @@ def _load(cleaner, state: dict) -> None:
     cleaner.load_state_dict({k.removeprefix("net."): v for k, v in state.items()}, strict=True)
 
 
-def _cleaned(upscaler_id: str | None):
-    def build():
-        from models import registry
-        from models.baselines.resize import Lanczos
-        from models.baselines.two_stage import TwoStage
+def _cleaned(cleaner, interpolator, upscaler=None):
+    """The cleaner before ``upscaler`` (Lanczos when the spec names none), then ``interpolator`` (parts: loaders)."""
+    from models.baselines.resize import Lanczos
+    from models.baselines.two_stage import TwoStage
 
-        from .cleaner import CleanedUpscaler
+    from .cleaner import CleanedUpscaler
 
-        up = Lanczos() if upscaler_id is None else registry.get(upscaler_id)
-        return TwoStage(CleanedUpscaler(registry.get("cleaner"), up), registry.get("rife"))
-
-    return build
+    up = Lanczos() if upscaler is None else upscaler()
+    return TwoStage(CleanedUpscaler(cleaner(), up), interpolator())
 
 
 def clean_specs() -> list[ModelSpec]:
@@ -48,13 +45,15 @@ def clean_specs() -> list[ModelSpec]:
                   description="A small residual network that removes H.264 blocks, ringing and noise from LR frames "
                               "before an upscaler (identity at initialisation).",
                   tags=("trained", "residual")),
-        ModelSpec(id="clean+basicvsr+rife", task="stvsr", build=_cleaned("basicvsr"),
-                  requires=("cleaner", "basicvsr", "rife"), license=CLEANER_LICENSE, card="cleaner.md",
+        ModelSpec(id="clean+basicvsr+rife", task="stvsr", build=_cleaned,
+                  parts={"cleaner": "cleaner", "upscaler": "basicvsr", "interpolator": "rife"},
+                  license=CLEANER_LICENSE, card="cleaner.md",
                   label="Cleaner + BasicVSR + RIFE (for compressed uploads)",
                   description="The pre-cleaner on every LR frame, then BasicVSR over the anchor sequence and RIFE at "
                               "the output size.",
                   tags=("pretrained", "two-stage", "arbitrary-t", "cleaned")),
-        ModelSpec(id="clean+lanczos+rife", task="stvsr", build=_cleaned(None), requires=("cleaner", "rife"),
+        ModelSpec(id="clean+lanczos+rife", task="stvsr", build=_cleaned,
+                  parts={"cleaner": "cleaner", "interpolator": "rife"},
                   license=CLEANER_LICENSE, card="cleaner.md", label="Cleaner + Lanczos + RIFE (for compressed uploads)",
                   description="The pre-cleaner on every LR frame, then Lanczos and RIFE at the output size.",
                   tags=("pretrained", "two-stage", "arbitrary-t", "cleaned")),

@@ -4,12 +4,10 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ..imageio import check_frame
+from ..imageio import check_frame, lanczos
 
 
-class _PILResizeRestorer:
-    resample: int
-
+class _ResizeRestorer:
     def restore(self, face: np.ndarray, out_size: int) -> np.ndarray:
         """Resize the aligned crop (S, S, 3) uint8 RGB to (out_size, out_size, 3)."""
         check_frame(face, "face crop")
@@ -17,19 +15,23 @@ class _PILResizeRestorer:
             raise ValueError(f"out_size must be positive, got {out_size}")
         if face.shape[:2] == (out_size, out_size):
             return face.copy()
-        return np.asarray(Image.fromarray(face).resize((out_size, out_size), self.resample))
+        return self._resize(face, out_size)
 
 
-class BicubicFaceRestorer(_PILResizeRestorer):
+class BicubicFaceRestorer(_ResizeRestorer):
     """PIL bicubic resize (antialiased when shrinking)."""
 
-    resample = Image.Resampling.BICUBIC
+    @staticmethod
+    def _resize(face: np.ndarray, out_size: int) -> np.ndarray:
+        return np.asarray(Image.fromarray(face).resize((out_size, out_size), Image.Resampling.BICUBIC))
 
 
-class LanczosFaceRestorer(_PILResizeRestorer):
-    """PIL Lanczos (a = 3) resize."""
+class LanczosFaceRestorer(_ResizeRestorer):
+    """The one Lanczos resize (:func:`models.imageio.lanczos`: Pillow's, a = 3, antialiased when shrinking)."""
 
-    resample = Image.Resampling.LANCZOS
+    @staticmethod
+    def _resize(face: np.ndarray, out_size: int) -> np.ndarray:
+        return lanczos(face, (out_size, out_size))
 
 
 class BasicVSRFaceRestorer:
@@ -37,15 +39,16 @@ class BasicVSRFaceRestorer:
     resize to ``out_size`` (x4 for a 128 px crop at 512; a 64 px crop is made 256 by the network, then enlarged).
     Not trained on faces: the strongest general single-image upscaler FrameForge has, the base of the face models."""
 
-    def __init__(self, upscaler=None):
-        self.upscaler = upscaler
+    def __init__(self, upscaler=None, load_upscaler=None):
+        self.upscaler, self.load_upscaler = upscaler, load_upscaler  # the upscaler, or a loader called on first use
 
     def restore(self, face: np.ndarray, out_size: int) -> np.ndarray:
         check_frame(face, "face crop")
         if out_size < 1:
             raise ValueError(f"out_size must be positive, got {out_size}")
         if self.upscaler is None:
-            from models import registry
-
-            self.upscaler = registry.get("basicvsr")
+            if self.load_upscaler is None:
+                raise ValueError("BasicVSRFaceRestorer needs an upscaler: pass upscaler= or load_upscaler= "
+                                 "(registry.create builds it with the registered basicvsr)")
+            self.upscaler = self.load_upscaler()
         return self.upscaler.upscale(face, (out_size, out_size))

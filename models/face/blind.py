@@ -23,7 +23,7 @@ import math
 import numpy as np
 from PIL import Image
 
-from ..imageio import PIXELS, check_frame, to_tensor, to_uint8
+from ..imageio import PIXELS, check_frame, lanczos, to_tensor, to_uint8
 
 #: the fidelity the tab, the API, the CLI and ``restore`` use unless told otherwise (chosen on training faces)
 DEFAULT_FIDELITY = 0.7
@@ -47,16 +47,20 @@ class RealESRGANFaceRestorer:
 
     supports_fidelity = True
 
-    def __init__(self, upscaler=None, faithful=None):
+    def __init__(self, upscaler=None, faithful=None, load_upscaler=None, load_faithful=None):
+        """``upscaler`` (Real-ESRGAN x4plus) and ``faithful`` (the BasicVSR face restorer), or zero-argument loaders
+        of them called on first use (what ``registry.create`` passes)."""
         self.upscaler, self.faithful = upscaler, faithful
+        self.load_upscaler, self.load_faithful = load_upscaler, load_faithful
 
     def _models(self):
-        from models import registry
-
-        if self.upscaler is None:
-            self.upscaler = registry.get("realesrgan_x4plus")
-        if self.faithful is None:
-            self.faithful = registry.get("face_basicvsr")
+        for name in ("upscaler", "faithful"):
+            if getattr(self, name) is None:
+                load = getattr(self, f"load_{name}")
+                if load is None:
+                    raise ValueError(f"RealESRGANFaceRestorer needs its {name}: pass {name}= or load_{name}= "
+                                     "(registry.create builds it with the registered parts)")
+                setattr(self, name, load())
         return self.upscaler, self.faithful
 
     def restore(self, face: np.ndarray, out_size: int, fidelity: float = DEFAULT_FIDELITY) -> np.ndarray:
@@ -188,4 +192,4 @@ class BlindStudentRestorer:
         out = to_uint8(y[0])
         if out.shape[:2] == (out_size, out_size):
             return out
-        return np.asarray(Image.fromarray(out).resize((out_size, out_size), Image.Resampling.LANCZOS))
+        return lanczos(out, (out_size, out_size))

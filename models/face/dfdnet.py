@@ -262,6 +262,13 @@ class DFDNet(nn.Module):
 TEMPLATE_BOXES_512 = ((153, 200, 233, 280), (279, 200, 359, 280), (232, 265, 282, 315), (202, 316, 312, 426))
 
 
+def template_boxes(size: int, offset: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """(4, 4) part boxes [x1, y1, x2, y2] in pixels on a ``size`` x ``size`` aligned crop whose pixel (y, x) =
+    ``offset`` is the image's origin (a training crop); boxes may then lie partly outside the image."""
+    oy, ox = offset
+    return torch.tensor(TEMPLATE_BOXES_512, dtype=torch.float32) * (size / 512) - torch.tensor([ox, oy, ox, oy])
+
+
 class DFDNetRestorer:
     """The face-restorer interface over :class:`DFDNet`: an aligned crop (S, S, 3) uint8 -> bicubic to 512 ->
     DFDNet with the template's part boxes -> ``out_size`` (bicubic when it is not 512)."""

@@ -17,18 +17,14 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from ..imageio import PIXELS, to_uint8
+from ..imageio import PIXELS, lanczos, to_uint8
 
 BackgroundUpscaler = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
 
 
 def lanczos_upscale(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize uint8 (H, W, 3) to ``size`` = (height, width) with OpenCV's Lanczos-4 kernel."""
-    h, w = size
-    if (h, w) == image.shape[:2]:
-        return image.copy()
-    interp = cv2.INTER_LANCZOS4 if h >= image.shape[0] else cv2.INTER_AREA
-    return cv2.resize(image, (w, h), interpolation=interp)
+    """Resize uint8 (H, W, 3) to ``size`` = (height, width) with the one Lanczos (:func:`models.imageio.lanczos`)."""
+    return lanczos(image, size)
 
 
 def inverse_affine(affine: np.ndarray, upscale: float) -> np.ndarray:

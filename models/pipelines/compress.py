@@ -23,7 +23,7 @@ from torch import nn
 
 from models.imageio import to_uint8
 from models.svs import SVSReport, apply_svs
-from models.svs.generators import count_params
+from models.svs.generators import BUNDLED, BUNDLED_STYLEGAN2, count_params, from_folder, frozen
 from models.svs.pruning import METHODS, PruneReport, prune_unet, save_pruned
 from models.svs.stylegan2 import Generator, prune_generator
 
@@ -48,6 +48,25 @@ class CompressResult:
                 "params_before": p.params_before, "params_after": p.params_after,
                 "macs_before": p.macs_before, "macs_after": p.macs_after,
                 "widths_before": p.widths_before, "widths_after": p.widths_after}
+
+
+#: The bundled generators by source name: registered models.
+BUNDLED_IDS = {BUNDLED: "ddpm_mnist", BUNDLED_STYLEGAN2: "stylegan2_mnist"}
+
+
+def load_generator(source: str = BUNDLED, roots=None) -> nn.Module:
+    """A generator for the compression lab, on the CPU, float32, frozen, in eval mode.
+
+    ``source`` is ``"bundled"`` (the tiny MNIST DDPM, registry id ``ddpm_mnist``), ``"bundled-stylegan2"`` (the 32 px
+    MNIST StyleGAN2, ``stylegan2_mnist``): both through ``registry.create`` like every model; else a folder inside
+    one of ``roots`` or a Hub id (:func:`models.svs.generators.from_folder`, which says why one does not load)."""
+    name = source.strip() if isinstance(source, str) else source
+    model_id = BUNDLED_IDS.get(name.lower()) if isinstance(name, str) else None
+    if model_id is not None:
+        from models import registry
+
+        return frozen(registry.create(model_id))
+    return from_folder(name, roots)
 
 
 def check_ratio(ratio) -> float:

@@ -174,10 +174,11 @@ def find_faces(image: np.ndarray, upscale: float = 2, face_size: int = 512,
 MAX_PRETRAINED_BACKGROUND_PIXELS = 1_000_000
 
 
-def pretrained_background(upscaler=None) -> BackgroundUpscaler:
+def pretrained_background(upscaler) -> BackgroundUpscaler:
     """The background upscaled by the pretrained BasicVSR x4 (the face models' base), then resized to the target:
     sharper than Lanczos, and slow on a CPU (about 4 s per 128x128 input pixels there), so inputs above
-    ``MAX_PRETRAINED_BACKGROUND_PIXELS`` are refused with the reason."""
+    ``MAX_PRETRAINED_BACKGROUND_PIXELS`` are refused with the reason. ``upscaler``: the registered ``basicvsr`` (any
+    object with ``upscale(image, size)``), or a zero-argument loader of it, called on the first photo."""
 
     def run(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         nonlocal upscaler
@@ -186,10 +187,8 @@ def pretrained_background(upscaler=None) -> BackgroundUpscaler:
             raise ValueError(f"the pretrained background upscaler takes photos up to "
                              f"{MAX_PRETRAINED_BACKGROUND_PIXELS / 1e6:g} MP (this one has {h * w / 1e6:.1f} MP); "
                              "untick it to upscale the background with Lanczos")
-        if upscaler is None:
-            from models import registry
-
-            upscaler = registry.get("basicvsr")
+        if not hasattr(upscaler, "upscale"):
+            upscaler = upscaler()
         return np.asarray(upscaler.upscale(image, tuple(size)))
 
     return run
@@ -198,11 +197,17 @@ def pretrained_background(upscaler=None) -> BackgroundUpscaler:
 BACKGROUNDS = ("lanczos", "basicvsr")
 
 
-def background_upscaler(kind: str) -> BackgroundUpscaler:
-    """The background upscaler a user picks by name: "lanczos" or "basicvsr" (:func:`pretrained_background`)."""
+def background_upscaler(kind: str, basicvsr=None) -> BackgroundUpscaler:
+    """The background upscaler a user picks by name: "lanczos" or "basicvsr" (:func:`pretrained_background` of
+    ``basicvsr``, the upscaler or its loader, which the caller takes from the registry)."""
     if kind not in BACKGROUNDS:
         raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}, got {kind!r}")
-    return pretrained_background() if kind == "basicvsr" else lanczos_upscale
+    if kind == "lanczos":
+        return lanczos_upscale
+    if basicvsr is None:
+        raise ValueError("the basicvsr background needs the upscaler: background_upscaler('basicvsr', "
+                         "functools.partial(registry.get, 'basicvsr'))")
+    return pretrained_background(basicvsr)
 
 
 def check_face_count(count: int, max_faces: int | None = None) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from models.registry import ModelSpec
+from models.modelspec import ModelSpec
 from models.weights import WEIGHTS_DIR, WeightSource
 
 
@@ -34,14 +34,13 @@ def _build(kind: str, bundled: str | None):
 
 
 def _trunk(kind: str):
-    def build(**config):
-        """``basicvsr+rife`` (the registry's loaded stages) with a residual head of ``config``."""
-        from models import registry
+    def build(upscaler, interpolator, **config):
+        """``basicvsr+rife`` (the loaded stages, the spec's parts) with a residual head of ``config``."""
         from models.stvsr.trunk_inr import TRUNK_HEADS
         from models.stvsr.trunk_pipeline import TrunkSpaceTime
 
         head = TRUNK_HEADS[kind](**config)
-        return TrunkSpaceTime(head, registry.get("basicvsr"), registry.get("rife"))
+        return TrunkSpaceTime(head, upscaler(), interpolator())
 
     return build
 
@@ -65,7 +64,8 @@ def _trunk_spec(kind: str, env_var: str, label: str, description: str, tag: str 
     model_id = TRUNK_IDS[kind]
     return ModelSpec(id=model_id, task="stvsr", build=_trunk(kind), config=_trunk_config,
                      weights=WeightSource(bundled=f"{model_id}.safetensors", env_var=env_var), load=_load_head,
-                     requires=("basicvsr", "rife"), license=TRUNK_LICENSE, card=f"{model_id}.md", label=label,
+                     parts={"upscaler": "basicvsr", "interpolator": "rife"}, license=TRUNK_LICENSE,
+                     card=f"{model_id}.md", label=label,
                      description=description, tags=("arbitrary_t", "arbitrary_scale", tag))
 
 

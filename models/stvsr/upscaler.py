@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from models.device import autocast, inference_device
 from models.imageio import check_pair, check_ts, to_tensor, to_uint8
+from models.ops.tiles import core_tiles
 from models.stvsr.geometry import lr_index, query_geometry
 
 
@@ -35,18 +36,13 @@ def check_request(frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float], s
 
 
 def tile_windows(n_lr: int, n_hr: int, core: int, halo: int, multiple: int = 1) -> list[tuple[int, ...]]:
-    """(lr window start, stop, hr window start, stop, hr core start, stop) along one axis: LR core tiles of
-    ``core`` cells plus ``halo`` cells each side (windows a multiple of ``multiple`` cells, reaching into the padding
-    below/right of the frame when needed), and the HR rows/cols whose LR cell lies in each."""
-    padded = n_lr + (-n_lr) % multiple
+    """(lr window start, stop, hr window start, stop, hr core start, stop) along one axis: the LR core tiles of
+    :func:`models.ops.tiles.core_tiles` (``core`` cells plus ``halo`` each side, windows a multiple of ``multiple``
+    cells, reaching into the padding below/right of the frame when needed), and the HR rows/cols whose LR cell lies
+    in each."""
     idx = lr_index(n_lr, n_hr, 0, n_hr).numpy()
     out = []
-    for c0 in range(0, n_lr, core):
-        c1 = min(c0 + core, n_lr)
-        w0 = max(0, c0 - halo)
-        w1 = min(padded, c1 + halo)
-        w1 = min(padded, w0 + (w1 - w0) + (-(w1 - w0)) % multiple)
-        w0 = max(0, w1 - ((w1 - w0) + (-(w1 - w0)) % multiple))
+    for w0, w1, c0, c1 in core_tiles(n_lr, core, halo, multiple):
         h0, h1 = np.searchsorted(idx, w0), np.searchsorted(idx, min(w1, n_lr))
         k0, k1 = np.searchsorted(idx, c0), np.searchsorted(idx, c1)
         if k1 > k0:

@@ -16,7 +16,7 @@ from torch import nn
 
 from models.weights import WEIGHTS_DIR, WeightsUnavailable
 
-#: Name of the bundled generator in :func:`load_generator`.
+#: Name of the bundled generator in :func:`models.pipelines.compress.load_generator` (registry id ``ddpm_mnist``).
 BUNDLED = "bundled"
 #: Name of the bundled StyleGAN2 teacher (``weights/stylegan2_mnist/``, registry id ``stylegan2_mnist``).
 BUNDLED_STYLEGAN2 = "bundled-stylegan2"
@@ -73,36 +73,24 @@ def _from_pretrained(source: str) -> nn.Module:
     )
 
 
-def load_generator(source: str = BUNDLED, roots=None) -> nn.Module:
-    """Load a generator UNet on the CPU in eval mode.
-
-    ``source`` is ``"bundled"`` (the tiny MNIST DDPM shipped under ``weights/tiny_ddpm_mnist``),
-    ``"bundled-stylegan2"`` (the 32 px MNIST StyleGAN2 of ``weights/stylegan2_mnist``), a folder inside one
-    of ``roots`` (default: the ``FRAMEFORGE_MODELS_DIRS`` setting; the model at its top or under ``unet/``), or a
-    Hugging Face Hub id such as ``google/ddpm-cifar10-32``. Raises :class:`ValueError` for a source that is none of
-    these (the same message whether such a path exists or not) and :class:`~models.weights.WeightsUnavailable`
-    naming every place tried when nothing loads (e.g. offline).
-    """
+def from_folder(source: str, roots=None) -> nn.Module:
+    """A generator UNet from a folder inside one of ``roots`` (default: the ``FRAMEFORGE_MODELS_DIRS`` setting; the
+    model at its top or under ``unet/``) or a Hugging Face Hub id such as ``google/ddpm-cifar10-32``, on the CPU,
+    float32, frozen, in eval mode. Raises :class:`ValueError` for a source that is neither (the same message
+    whether such a path exists or not) and :class:`~models.weights.WeightsUnavailable` naming every place tried
+    when nothing loads (e.g. offline). The bundled generators are registered models
+    (:func:`models.pipelines.compress.load_generator` takes a source of either kind)."""
     from models import settings
     from models.weights import resolve_folder
 
     if roots is None:
         roots = settings.get().models_dirs
-    if isinstance(source, str) and source.strip().lower() == BUNDLED_STYLEGAN2:
-        from models import registry
+    folder = resolve_folder((source or "").strip(), roots, {BUNDLED: BUNDLED_DIR})
+    return frozen(_from_pretrained(str(folder)))
 
-        model = registry.create("stylegan2_mnist").float().eval()
-        for p in model.parameters():
-            p.requires_grad_(False)
-        return model
-    if (source or "").strip().lower() == BUNDLED and not (BUNDLED_DIR / "config.json").is_file():
-        raise WeightsUnavailable(
-            f"the bundled tiny DDPM is missing: no {BUNDLED_DIR / 'config.json'} "
-            "(train it with `python -m train.tiny_ddpm --out weights/tiny_ddpm_mnist`)"
-        )
-    source = (source or "").strip()
-    folder = resolve_folder(BUNDLED if source.lower() == BUNDLED else source, roots, {BUNDLED: BUNDLED_DIR})
-    model = _from_pretrained(str(folder))
+
+def frozen(model: nn.Module) -> nn.Module:
+    """``model`` in float32 and eval mode with every parameter's gradient off (how the lab keeps a teacher)."""
     model = model.float().eval()
     for p in model.parameters():
         p.requires_grad_(False)

@@ -2,7 +2,7 @@
 model folder, and the MNIST classifier behind FD-MNISTNet. ``models/catalog.py`` registers ``svs_specs()``."""
 from __future__ import annotations
 
-from ..registry import ModelSpec
+from ..modelspec import ModelSpec
 from ..weights import WeightSource
 
 #: Folder under weights/ of the students written by ``python -m bench.svs --save weights/svs_ddpm``.

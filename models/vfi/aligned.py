@@ -145,9 +145,9 @@ class AlignedKernelInterpolator:
     arbitrary_t = True
 
     def __init__(self, net: KernelInterpolationNet, rife=None, tile: int = 1024, overlap: int = 64,
-                 cpu_bf16: bool = True):
+                 cpu_bf16: bool = True, load_rife=None):
         self.net = net.eval()
-        self.rife = rife
+        self.rife, self.load_rife = rife, load_rife  # the model, or a zero-argument loader called on first use
         self.tile, self.overlap = tile, overlap
         self.cpu_bf16 = cpu_bf16
 
@@ -157,9 +157,10 @@ class AlignedKernelInterpolator:
 
     def _rife(self):
         if self.rife is None:
-            from models import registry
-
-            self.rife = registry.get("rife")
+            if self.load_rife is None:
+                raise ValueError("AlignedKernelInterpolator needs RIFE: pass rife= or load_rife= "
+                                 "(registry.create builds it with the registered rife)")
+            self.rife = self.load_rife()
         return self.rife
 
     @torch.no_grad()

@@ -12,7 +12,7 @@ so a retrained bundle with another width loads without a code change, and each c
 """
 from __future__ import annotations
 
-from models.registry import ModelSpec
+from models.modelspec import ModelSpec
 from models.weights import WeightSource
 
 from .adacof import build_adacof
@@ -76,18 +76,17 @@ def vfi_specs() -> list[ModelSpec]:
     ]
 
 
-def _lanczos_sf_adacof():
-    from models import registry
+def _lanczos_sf_adacof(interpolator):
     from models.baselines.resize import Lanczos
     from models.baselines.two_stage import TwoStage
 
-    return TwoStage(Lanczos(), registry.get("sf_adacof"))
+    return TwoStage(Lanczos(), interpolator())
 
 
 def cascade_specs() -> list[ModelSpec]:
     """Space-time cascades built on the bundled interpolator (offered once its weights are there)."""
     return [
-        ModelSpec(id="lanczos+sf_adacof", task="stvsr", build=_lanczos_sf_adacof, requires=("sf_adacof",),
+        ModelSpec(id="lanczos+sf_adacof", task="stvsr", build=_lanczos_sf_adacof, parts={"interpolator": "sf_adacof"},
                   license="as sf_adacof", card="sf_adacof.md", label="Lanczos + SF-AdaCoF",
                   description="Lanczos in space, then SF-AdaCoF midpoints at the output size (other times by "
                               "recursion, to the nearest eighth)", tags=("midpoint", "cascade")),
@@ -95,11 +94,13 @@ def cascade_specs() -> list[ModelSpec]:
 
 
 def _aligned_builder(model: str, width: float, extra_inputs: int):
-    def build(width: float = width, **kw):
+    def build(rife, width: float = width, **kw):
+        """The kernel network at ``width`` on RIFE's motion (``rife``: the part's loader, called on first use)."""
         from .aligned import AlignedKernelInterpolator
 
         build_net = build_adacof if model == "adacof" else build_sf_adacof
-        return AlignedKernelInterpolator(build_net(width=width, mode="fast", extra_inputs=extra_inputs, **kw))
+        net = build_net(width=width, mode="fast", extra_inputs=extra_inputs, **kw)
+        return AlignedKernelInterpolator(net, load_rife=rife)
 
     return build
 
@@ -118,7 +119,7 @@ def aligned_specs() -> list[ModelSpec]:
             rows.append(ModelSpec(
                 id=f"{model}_aligned{suffix}", task="vfi", build=_aligned_builder(model, BUNDLED_WIDTH, extra),
                 load=_load, config=lambda state, m=model: {"width": infer_width(m, state)},
-                weights=WeightSource(bundled=f"{model}_aligned{suffix}.safetensors"), requires=("rife",),
+                weights=WeightSource(bundled=f"{model}_aligned{suffix}.safetensors"), parts={"rife": "rife"},
                 license="FrameForge weights (Apache-2.0 code) on RIFE 4.25 (MIT); trained on research clips: see "
                         "the card",
                 card=f"{model}_aligned{suffix}.md", label=f"{label} on RIFE motion{more} (any t)",
