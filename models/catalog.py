@@ -38,7 +38,6 @@ RETIRED = {
     "adacof_aligned": f"{_NO_WEIGHTS}: CPU runs stayed at or below RIFE; adacof_aligned_cond ships",
     "bfstvsr_scratch": f"{_NO_WEIGHTS}: a 400-step CPU run was 4-12 dB below lanczos+dis; bfstvsr (a head on "
                        "basicvsr+rife) ships and bfstvsr_official loads the official checkpoint",
-    "bfstvsr_concat_scratch": f"{_NO_WEIGHTS}: as bfstvsr_scratch; bfstvsr_concat ships",
     "face_blind_student": "renamed face_student (the same weights); kept for bench.face",
     "face_blind_student_nokd": "renamed face_student_nokd (the same weights); kept for bench.face",
     "face_teacher": "equal to face_basicvsr, its base, on faces_eval/ffhq (x4 34.00 dB / SSIM 0.9056 / FD 166.1 / "

@@ -145,7 +145,7 @@ def test_cascade_is_available_with_its_interpolator_and_uses_it(monkeypatch, tmp
         registry.unload("sf_adacof")
 
 
-RETIRED_NO_WEIGHTS = ("adacof", "sf_adacof_aligned", "adacof_aligned", "bfstvsr_scratch", "bfstvsr_concat_scratch")
+RETIRED_NO_WEIGHTS = ("adacof", "sf_adacof_aligned", "adacof_aligned", "bfstvsr_scratch")
 
 
 def test_retired_ids_are_not_offered_and_say_why(capsys, tmp_path):
@@ -170,8 +170,9 @@ def test_retired_ids_are_not_offered_and_say_why(capsys, tmp_path):
     videos = str(Path(__file__).resolve().parents[1] / "examples" / "videos")
     assert cli(["interpolate", videos, "-o", str(tmp_path / "out"), "--model", "adacof"]) == 2
     assert "'adacof' is retired" in capsys.readouterr().err
-    with pytest.raises(KeyError):
-        registry.spec("bfstvsr_vfi")  # removed: it only wrapped bfstvsr_scratch
+    for gone in ("bfstvsr_vfi", "bfstvsr_concat_scratch"):  # removed: nothing builds or loads them any more
+        with pytest.raises(KeyError):
+            registry.spec(gone)
     for mid in RETIRED_NO_WEIGHTS:
         assert not registry.spec(mid).available()
         with pytest.raises(WeightsUnavailable, match=f"{mid} is retired .*never shipped"):

@@ -23,12 +23,10 @@ def _build(kind: str, bundled: str | None):
         """The upscaler around the network: the official size, or the bundled file's configuration (the compact
         one when there is none), updated with ``config``."""
         from models.stvsr.bfstvsr import BFSTVSR, compact_config
-        from models.stvsr.concat import ConcatSTVSR
         from models.stvsr.upscaler import BFSTVSRUpscaler
 
-        cls = ConcatSTVSR if kind == "concat" else BFSTVSR
         base = {} if kind == "official" else (_bundled_config(bundled) or compact_config())
-        return BFSTVSRUpscaler(cls(**{**base, **config}))
+        return BFSTVSRUpscaler(BFSTVSR(**{**base, **config}))
 
     return build
 
@@ -122,13 +120,6 @@ def stvsr_specs() -> list[ModelSpec]:
                   description="the whole compact network trained from scratch here (encoder included): far below "
                               "the two-stage pipelines; kept for reference",
                   tags=("arbitrary_t", "arbitrary_scale")),
-        ModelSpec(id="bfstvsr_concat_scratch", task="stvsr",
-                  build=_build("concat", "bfstvsr_concat_scratch.safetensors"),
-                  weights=WeightSource(bundled="bfstvsr_concat_scratch.safetensors"), load=_load,
-                  license="research only (DAVIS / SA-V training data terms)", card="bfstvsr_concat_scratch.md",
-                  label="BF-STVSR ablation (compact, from scratch): coordinate concatenation",
-                  description="the from-scratch compact network with (x, y, t) concatenation",
-                  tags=("arbitrary_t", "arbitrary_scale", "ablation")),
         ModelSpec(id="bfstvsr_official", task="stvsr", build=_build("official", None),
                   weights=WeightSource(env_var="FRAMEFORGE_BFSTVSR_CKPT",
                                        hub_filename="bfstvsr.pth"),
