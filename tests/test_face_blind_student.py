@@ -54,6 +54,7 @@ def test_batches_pair_each_low_res_crop_with_its_target(tmp_path):
     assert np.array_equal(val_truth[0][1], 255 - val[0][1])
 
 
+@pytest.mark.slow  # a training command end to end
 def test_a_short_training_run_learns_and_exports_a_loadable_student(tmp_path, monkeypatch):
     import train.face_blind as fb
     from models import weights

