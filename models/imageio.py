@@ -117,15 +117,18 @@ def to_tensor(frames, device=None, dtype=None, value_range: tuple[float, float] 
 
     if isinstance(frames, np.ndarray):
         arr = np.asarray(frames)  # a subclass (a decoded frame that carries its QP) as a plain array
-        arr = arr[None] if arr.ndim == 3 else arr
     else:
         arr = np.stack([np.asarray(f) for f in frames])
-    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[3] != 3:
+    if arr.dtype != np.uint8 or arr.ndim not in (3, 4) or arr.shape[-1] != 3:
         raise ValueError(f"frames must be uint8 RGB (H, W, 3) or (N, H, W, 3), got {arr.shape} {arr.dtype}")
     if not (arr.flags.writeable and arr.flags.c_contiguous):
         arr = np.array(arr)  # torch.from_numpy wants writable memory; a copy of a read-only view
     lo, hi = value_range
-    x = torch.from_numpy(arr).to(device or "cpu").permute(0, 3, 1, 2).to(dtype or torch.float32)
+    x = torch.from_numpy(arr).to(device or "cpu")
+    # channels-last views of the HWC pixels (no copy); one frame keeps the strides it always had, (3, 1, 3W, 3): the
+    # CPU kernels pick their path from the strides, so this keeps the measured outputs bit for bit
+    x = x.permute(2, 0, 1)[None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
+    x = x.to(dtype or torch.float32)
     x = x.div_(255.0 / (hi - lo))
     return x.add_(lo) if lo else x
 
