@@ -51,3 +51,33 @@ def test_compile_falls_back_without_a_compiler(monkeypatch):
     monkeypatch.setattr("models.device.log_cpu_once", lambda log=None: info)
     assert cpu_fast.resolve("compile", "IFNet") == "channels_last"
     assert cpu_fast.resolve("plain", "IFNet") == "plain"
+
+
+def test_basicvsr_bf16_default_takes_effect_only_on_native_bf16(monkeypatch):
+    """BasicVSR asks for bf16 by default (video_sr.CPU_BF16): on a CPU with native bf16 its output moves a little
+    (>= 40 dB from fp32; +0.085 dB against the truth in bench.vsr_precision), elsewhere and with
+    FRAMEFORGE_CPU_BF16=0 it is the fp32 output exactly."""
+    from models import device, settings
+
+    monkeypatch.setenv("FRAMEFORGE_DEVICE", "cpu")
+    monkeypatch.setenv("FRAMEFORGE_CPU_BF16", "1")
+    settings.reload()
+    tex = texture(48, 90)
+    frames = [np.ascontiguousarray(tex[:, 2 * i:2 * i + 64]) for i in range(3)]
+    default = registry.create("basicvsr", chunk=2, lookahead=1)
+    fp32 = registry.create("basicvsr", cpu_bf16=False, chunk=2, lookahead=1)
+    assert default.cpu_bf16 is True and fp32.cpu_bf16 is False
+    a, b = list(default.upscale_stream(frames)), list(fp32.upscale_stream(frames))
+    for x, y in zip(a, b):
+        assert x.shape == y.shape == (192, 256, 3)
+        if device.cpu_bf16_supported():
+            mse = max(float(np.mean((x.astype(float) - y.astype(float)) ** 2)), 1e-10)
+            assert 10 * np.log10(255 ** 2 / mse) >= 40
+        else:
+            assert np.array_equal(x, y)
+    if device.cpu_bf16_supported():
+        assert any(not np.array_equal(x, y) for x, y in zip(a, b))  # bf16 did run
+    monkeypatch.setenv("FRAMEFORGE_CPU_BF16", "0")
+    settings.reload()
+    for x, y in zip(default.upscale_stream(frames), b):
+        assert np.array_equal(x, y)
