@@ -139,6 +139,8 @@ def test_cpu_bf16_runs_only_where_asked_supported_and_allowed(monkeypatch):
     from models import settings
     from models.device import autocast, cpu_bf16_supported
 
+    monkeypatch.delenv("FRAMEFORGE_CPU_BF16", raising=False)  # the app's default (conftest pins 0 for the suite)
+    settings.reload()
     cpu = torch.device("cpu")
     with autocast(cpu):
         assert not torch.is_autocast_enabled("cpu")
@@ -163,6 +165,8 @@ def test_shipped_kernels_under_cpu_bf16_match_fp32(monkeypatch):
 
     if not cpu_bf16_supported():
         pytest.skip("this CPU has no native bf16: the aligned models run in fp32 here")
+    monkeypatch.delenv("FRAMEFORGE_CPU_BF16", raising=False)  # the app's default (conftest pins 0 for the suite)
+    settings.reload()
     tex = texture(96, 190, seed=11)
     f0, f1 = tex[:, :176], tex[:, 14:190]
     model = registry.create("sf_adacof_aligned_cond")  # the shipped weights
