@@ -118,8 +118,9 @@ VARIABLES = (
              f"folders ('{os.pathsep}'-separated) whose sub-folders the Compression tab may load as generators"),
     Variable("FRAMEFORGE_MCP", "mcp", _flag, "1", "serve the endpoints as MCP tools too"),
     Variable("FRAMEFORGE_CPU_BF16", "cpu_bf16", _flag, "1",
-             "on a CPU with native bf16, run the networks measured to lose nothing by it (BasicVSR, the aligned "
-             "kernel networks) under bf16 autocast; 0 = fp32 everywhere on the CPU"),
+             "on a CPU with native bf16, run the networks measured to lose nothing by it (the aligned kernel "
+             "networks) and the blind face networks (measured with it) under bf16 autocast; 0 = fp32 everywhere on "
+             "the CPU"),
 )
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 # No test reaches the network: huggingface_hub reads this when it is first imported, so it is set before anything
 # imports it (a variable set inside a test comes too late).
 os.environ["HF_HUB_OFFLINE"] = "1"
-# The suite's stored numbers are fp32 on every CPU: BasicVSR's bf16 default (models/backbones/video_sr.py CPU_BF16)
-# would move them on a CPU with native bf16 and not elsewhere. tests/test_cpu_fast.py turns it on and checks it.
+# The suite's stored numbers are fp32 on every CPU: networks that ask for bf16 (models.device.autocast) would move them
+# on a CPU with native bf16 and not elsewhere. Tests of the bf16 paths turn it on themselves (test_cpu_fast,
+# test_vfi_aligned).
 os.environ.setdefault("FRAMEFORGE_CPU_BF16", "0")
 # Gradio files made in this process (uploads, caches of components built by tests) go to a folder of the test
 # session, removed at its end, not to <temp>/gradio or the app's <temp>/frameforge_gradio.

@@ -9,8 +9,8 @@
   pixels; every tile runs over the whole chunk (with its own forward state) and only its core is kept.
 * **Any output size**: x4 by the network, then a PIL Lanczos resize to the requested size (antialiased when
   shrinking, for scales below 4; interpolating above). Single frames (:meth:`upscale`) run as a one-frame clip.
-* **Precision**: fp16 autocast on CUDA (models.device); on the CPU bf16 autocast where the CPU has native bf16
-  (``cpu_bf16``, default :data:`CPU_BF16`), fp32 elsewhere.
+* **Precision**: fp16 autocast on CUDA (models.device); fp32 on the CPU, or bf16 autocast there with
+  ``cpu_bf16=True`` on a CPU with native bf16 (default :data:`CPU_BF16`: off, see its measurement).
 * **CPU form** (``cpu_mode``, :mod:`models.backbones.cpu_fast`): on the CPU BasicVSR runs as an inference copy in
   channels-last order or compiled, the same weights; None = :data:`CPU_MODE`, measured with
   ``python -m bench.vsr_peers``.
@@ -40,13 +40,14 @@ MIN_WINDOW = 33
 #: plain fp32 in two loaded runs (``python -m bench.vsr_peers``: 1.81x in CPU time, 1.93x wall; ``bench.vsr_precision``:
 #: 1.44x), outputs within 1e-4 of plain (98-100 dB PSNR between them).
 CPU_MODE = "channels_last"
-#: bf16 autocast on the CPU when ``cpu_bf16`` is None: on, but it takes effect only on a CPU with native bf16
-#: (AVX512-BF16 / AMX, :func:`models.device.cpu_bf16_enabled`; ``FRAMEFORGE_CPU_BF16=0`` turns it off), elsewhere
-#: fp32 exactly as before. Measured (``python -m bench.vsr_precision --variants plain,channels_last,channels_last+bf16
-#: --clips 6 --frames 8``, training clips, AMD EPYC with AVX512-BF16): +0.085 dB over fp32 (+0.04 to +0.13 dB on each
-#: of the 6 clips), 0.27 s vs 0.51 s per frame (channels-last fp32); ``bench.vsr_peers`` at 720p: 2.73x the reference
-#: network's throughput (channels-last fp32 1.44x), outputs 58 dB from fp32.
-CPU_BF16 = True
+#: bf16 autocast on the CPU when ``cpu_bf16`` is None: OFF. ``cpu_bf16=True`` asks for it (it takes effect only on a CPU
+#: with native bf16, :func:`models.device.cpu_bf16_enabled`). Measured on an AMD EPYC with AVX512-BF16: 1.5-1.9x
+#: faster (``bench.vsr_peers`` 720p: 2.73x the reference network, channels-last fp32 1.44x), but under the protocol's
+#: bicubic degradation it costs 0.05 dB (anchors 0.07) on DAVIS-2016 *training* sequences (``python -m bench.stvsr
+#: --data <5 training sequences> --space 4 --time 2 --degrade bi --max-frames 25``,
+#: bench/results/stvsr_bf16_check_train_{fp32,bf16}.json): outside the 0.05 dB bound, so not a default. (On
+#: area-downscaled training clips, ``bench.vsr_precision``, it measured +0.085 dB: the sign depends on the input.)
+CPU_BF16 = False
 #: The sub-networks ``cpu_mode="compile"`` compiles.
 COMPILE_PARTS = ("spynet", "backward_trunk", "forward_trunk")
 
