@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from PIL import Image
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+from models.imageio import DATA_EXTS as IMAGE_EXTS, list_images, load_rgb  # noqa: F401  (bench's names)
 
 
 class DataError(ValueError):
@@ -23,17 +22,6 @@ class DataError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------------- loading --
-def load_rgb(path: str | Path) -> np.ndarray:
-    """uint8 RGB (H, W, 3)."""
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB")).copy()
-
-
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files of ``folder``, sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
-
-
 def vfi_triplets(root: str | Path) -> list[tuple[str, Path, Path, Path]]:
     """(name, frame0, truth, frame1) of every triplet under ``root``, sorted by name.
 

@@ -28,6 +28,26 @@ class ImageError(ValueError):
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF")
 
 
+#: File endings a data folder's image listing takes (benchmark and training folders: :func:`list_images`).
+DATA_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+def list_images(folder) -> list:
+    """The image files of a data folder (``DATA_EXTS``), sorted by name."""
+    from pathlib import Path
+
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in DATA_EXTS)
+
+
+def load_rgb(path) -> np.ndarray:
+    """A data folder's image as uint8 RGB (H, W, 3) (benchmark and training folders; user inputs go through
+    :func:`read_image`, which checks them)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB")).copy()
+
+
 def pillow_guard(max_pixels: int | None = None) -> int:
     """Keep Pillow's decompression-bomb guard on, at FrameForge's image limit (``FRAMEFORGE_MAX_IMAGE_PIXELS``):
     Pillow warns above it and refuses to decode above twice it, wherever an image is decoded in this process.

@@ -84,6 +84,17 @@ def charbonnier(x: torch.Tensor, y: torch.Tensor | None = None, eps: float = 1e-
     return torch.sqrt(d * d + eps * eps).mean()
 
 
+def feature_l1(effnet, out: torch.Tensor, target: torch.Tensor, strides) -> torch.Tensor:
+    """The perceptual term of the face trainers: mean over ``strides`` of
+    L1(EffNet(out) - EffNet(target)) / mean |EffNet(target)| (EfficientNet-Lite0 features; no gradient to the target).
+    """
+    with torch.no_grad():
+        ft = effnet.features(target, strides)
+    fo = effnet.features(out, strides)
+    return sum((fo[k].float() - ft[k].float()).abs().mean() / (ft[k].float().abs().mean() + 1e-6)
+               for k in strides) / len(strides)
+
+
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """FD between two feature sets (N, D) and (M, D), from their means and covariances."""
     from scipy import linalg

@@ -15,7 +15,7 @@ Terms: UTKFace is for non-commercial research only; weights trained on it say so
 from __future__ import annotations
 
 import argparse
-import io
+import heapq
 import json
 import subprocess
 from pathlib import Path
@@ -76,13 +76,15 @@ def build(repo: Path, out: Path, top: int, exclude: Path | None = EXCLUDE) -> li
     skip = {p.name for p in exclude.iterdir()} if exclude is not None and exclude.is_dir() else set()
     total = len(rows)
     rows = [r for r in rows if r[0] not in skip]
-    scored = [(sharpness(data), name, blob) for (name, blob), data in zip(rows, read_blobs(repo, [b for _, b in rows]))]
-    scored = sorted((s for s in scored if s[0] >= 0), key=lambda s: (-s[0], s[1]))[:top]
+    blobs = read_blobs(repo, [b for _, b in rows])
+    scored = ((sharpness(data), name, blob, data) for (name, blob), data in zip(rows, blobs))
+    # one pass over the blobs: only the ``top`` sharpest (ties by name) are held, with their bytes
+    best = heapq.nsmallest(top, (s for s in scored if s[0] >= 0), key=lambda s: (-s[0], s[1]))
     out.mkdir(parents=True, exist_ok=True)
-    keep = sorted(scored, key=lambda s: s[1])
-    for (score, name, _), data in zip(keep, read_blobs(repo, [b for _, _, b in keep])):
+    keep = sorted(best, key=lambda s: s[1])
+    for _, name, _, data in keep:
         (out / name).write_bytes(data)
-    manifest = [{"name": n, "blob": b, "sharpness": round(s, 2)} for s, n, b in keep]
+    manifest = [{"name": n, "blob": b, "sharpness": round(s, 2)} for s, n, b, _ in keep]
     (out / "manifest.json").write_text(json.dumps({"source": "github:mattans/AgeProgression " + CHIPS,
                                                    "terms": "UTKFace: non-commercial research only",
                                                    "chips_in_repo": total, "excluded": total - len(rows),

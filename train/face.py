@@ -165,15 +165,12 @@ def batch(rows: list[dict], size: int, rng: np.random.Generator, crop: int = 256
 
 
 def perceptual(net, out: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """Mean over strides 2..16 of L1(EffNet(out) - EffNet(gt)) / mean |EffNet(gt)|."""
+    """Mean over strides 2..16 of L1(EffNet(out) - EffNet(gt)) / mean |EffNet(gt)| (:func:`models.metrics.feature_l1`
+    on the network's own feature extractor)."""
     from models.face.student import STRIDES
+    from models.metrics import feature_l1
 
-    effnet = net._features[0]
-    with torch.no_grad():
-        ft = effnet.features(gt, STRIDES)
-    fo = effnet.features(out, STRIDES)
-    return sum((fo[s].float() - ft[s].float()).abs().mean() / (ft[s].float().abs().mean() + 1e-6)
-               for s in STRIDES) / len(STRIDES)
+    return feature_l1(net._features[0], out, gt, STRIDES)
 
 
 class Distillation(torch.nn.Module):

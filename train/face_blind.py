@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from models.imageio import list_images, load_rgb
+from models.metrics import feature_l1
 from train.checkpoint import read_best
 from train.loop import DataRNG, Recipe, Run, best_weights, fit, precision_note
 from train.loop import export as export_weights
@@ -35,25 +37,13 @@ from train.runtime import start
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "faces_train"
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 HQ_FOLDERS = ("celebahq_256", "celebahq_a", "celebahq_b", "celebamask_hq", "crops_224", "ffhq_256")
-
-
-def list_images(folder: Path) -> list[Path]:
-    """Image files of ``folder``, sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
-
-
-def load_rgb(path: Path) -> np.ndarray:
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB")).copy()
 
 
 def _faces(utk: int, utk_dir: Path | None = None, utk_extra: int = 0) -> list[tuple[Path, int]]:
     """(image, truth side): the HQ faces at 512, then ``utk`` UTKFace chips (every k-th, sorted) at 200, then the
-    ``utk_extra`` chips (every k-th by name) of ``utk_dir`` (``python -m train.data_utkface``: the sharpest of the 23,706 chips of
-    mattans/AgeProgression, none of them in ``utkface_sharp``) at 200."""
-
+    ``utk_extra`` chips (every k-th by name) of ``utk_dir`` (``python -m train.data_utkface``: the sharpest of the
+    23,706 chips of mattans/AgeProgression, none of them in ``utkface_sharp``) at 200."""
     rows = [(p, 512) for f in HQ_FOLDERS if (DATA / f).is_dir() for p in list_images(DATA / f)]
     chips = list_images(DATA / "utkface_sharp") if (DATA / "utkface_sharp").is_dir() else []
     if utk and chips:
@@ -61,7 +51,8 @@ def _faces(utk: int, utk_dir: Path | None = None, utk_extra: int = 0) -> list[tu
         rows += [(p, 200) for p in chips[::step][:utk]]
     if utk_extra:
         if utk_dir is None or not Path(utk_dir).is_dir():
-            raise FileNotFoundError(f"--utk-extra {utk_extra} needs --utk-dir (a folder from python -m train.data_utkface)")
+            raise FileNotFoundError(f"--utk-extra {utk_extra} needs --utk-dir "
+                                    "(a folder from python -m train.data_utkface)")
         extra = list_images(Path(utk_dir))  # sorted by name = by age first: take every k-th
         rows += [(p, 200) for p in extra[::max(1, len(extra) // utk_extra)][:utk_extra]]
     return rows
@@ -154,15 +145,6 @@ def _batch(train, rng: np.random.Generator, size: int = 16, crop: int = 32):
 PERCEPTUAL_STRIDES = (2, 4, 8)
 
 
-def perceptual(effnet, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean over :data:`PERCEPTUAL_STRIDES` of L1(EffNet(out) - EffNet(target)) / mean |EffNet(target)|."""
-    with torch.no_grad():
-        ft = effnet.features(target, PERCEPTUAL_STRIDES)
-    fo = effnet.features(out, PERCEPTUAL_STRIDES)
-    return sum((fo[k].float() - ft[k].float()).abs().mean() / (ft[k].float().abs().mean() + 1e-6)
-               for k in PERCEPTUAL_STRIDES) / len(PERCEPTUAL_STRIDES)
-
-
 @torch.no_grad()
 def _validate(net, val) -> float:
     net.eval()
@@ -204,7 +186,8 @@ def train(cache: Path, target: str, steps: int, out: Path, export: str | None = 
             pred = net(b[0].contiguous(memory_format=torch.channels_last))
             if effnet is None:
                 return {"loss": F.l1_loss(pred.float(), b[1])}
-            per = perceptual(effnet, pred, b[1].contiguous(memory_format=torch.channels_last)).float()
+            per = feature_l1(effnet, pred, b[1].contiguous(memory_format=torch.channels_last),
+                             PERCEPTUAL_STRIDES).float()
         l1 = F.l1_loss(pred.float(), b[1])
         return {"loss": l1 + w_perceptual * per, "l1": l1, "perceptual": per}
 
