@@ -177,12 +177,18 @@ class CodedFrame(np.ndarray):
         self.frame_type = getattr(obj, "frame_type", None) if same else None
 
 
-def _pad(img: np.ndarray) -> np.ndarray:
-    """Replicate the last row/column to an even height and a width that is a multiple of 64: yuv420p needs even
-    sides, and libx264 gave different bytes from call to call for other widths (2 to 6 distinct streams in 6 calls
-    at 214 px, padded to 224; none at multiples of 64, measured over several sizes)."""
+#: the width each codec's frames are padded to a multiple of (:func:`_pad`)
+PAD_WIDTH = {"h264": 128, "h265": 64, "vp9": 64}
+
+
+def _pad(img: np.ndarray, multiple: int = 64) -> np.ndarray:
+    """Replicate the last row/column to an even height and a width that is a multiple of ``multiple``: yuv420p needs
+    even sides, and single-threaded libx264 (its x86 SIMD paths) gives different bytes from call to call at some
+    widths. Measured: at 214 px padded to 224, 2 to 6 distinct streams in 6 calls; at padded widths 64, 192 and 448
+    (odd multiples of 64) up to 18 distinct streams in 30 calls; at multiples of 128 (128..768, heights 16..240,
+    CRF 23 and 32, synthetic and DAVIS frames, 8 calls each) always one. libx265 and VP9 repeat at multiples of 64."""
     h, w = img.shape[:2]
-    ph, pw = h % 2, -w % 64
+    ph, pw = h % 2, -w % multiple
     if ph or pw:
         img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="edge")
     return np.ascontiguousarray(img)
@@ -262,7 +268,7 @@ def encode(frames: list[np.ndarray], crf: int, codec: str = "h264", fps: float =
         from fractions import Fraction
 
         stream = out.add_stream(name, rate=Fraction(fps).limit_denominator(1001))
-        stream.height, stream.width = h + h % 2, w + -w % 64
+        stream.height, stream.width = h + h % 2, w + -w % PAD_WIDTH[codec]
         stream.pix_fmt = "yuv420p"
         stream.codec_context.thread_count = 1
         if codec == "h264":
@@ -277,7 +283,7 @@ def encode(frames: list[np.ndarray], crf: int, codec: str = "h264", fps: float =
         for i, f in enumerate(frames):
             if f.shape[:2] != (h, w):
                 raise ValueError(f"frame {i} is {f.shape[1]}x{f.shape[0]}, the first was {w}x{h}")
-            vf = av.VideoFrame.from_ndarray(rgb_to_yuv420(_pad(f)), format="yuv420p")
+            vf = av.VideoFrame.from_ndarray(rgb_to_yuv420(_pad(f, PAD_WIDTH[codec])), format="yuv420p")
             vf.pts = i
             out.mux(stream.encode(vf))
         out.mux(stream.encode(None))
@@ -290,7 +296,8 @@ PICTURE_TYPES = {1: "I", 2: "P", 3: "B"}
 
 def decode(data: bytes, size: tuple[int, int] | None = None, side_data: bool = False) -> Decoded:
     """Frames of a stream made by :func:`encode`, cropped to ``size`` = (h, w) when given; with ``side_data`` also
-    the QP maps and frame types (QP maps keep the padded stream's macroblock grid)."""
+    the QP maps and frame types (with ``size``, each QP map cropped to the frame's (ceil(h/16), ceil(w/16))
+    macroblocks; without, the padded stream's grid)."""
     import av
 
     frames, qps, types = [], [], []
@@ -311,6 +318,8 @@ def decode(data: bytes, size: tuple[int, int] | None = None, side_data: bool = F
                 for sd in fr.side_data:
                     if hasattr(sd, "qp_map"):
                         qp = np.asarray(sd.qp_map(), dtype=np.float32)
+                if qp is not None and size is not None:
+                    qp = np.ascontiguousarray(qp[: -(-size[0] // 16), : -(-size[1] // 16)])
                 qps.append(qp)
                 types.append(PICTURE_TYPES.get(int(fr.pict_type), "P"))
     return Decoded(frames, qps, types)
