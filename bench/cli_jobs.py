@@ -10,12 +10,18 @@ time factor 2). Each job runs as ``before`` (IFNet plain fp32 and the frame-size
 31) and ``after`` (the current defaults), alternating, in fresh processes on ``--threads`` threads; time per output
 frame = wall time of the whole command (model load, decode, encode included) / frames written. The load average is
 recorded: the machine may be shared.
+
+``--before-tree DIR`` (a checkout of older code, e.g. ``git worktree add /tmp/old <commit>``): ``before`` runs that
+tree's CLI with its own defaults instead of the emulation above, so the A/B spans code changes the emulation cannot
+undo (e.g. IFNet's faster flows); ``--rounds R`` alternates before/after R times (medians reported).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,15 +60,18 @@ def frames_in(path: Path) -> int:
     return int(out.stdout.strip())
 
 
-def run_job(job: str, clip: Path, which: str, threads: int, tmp: Path) -> dict:
+def run_job(job: str, clip: Path, which: str, threads: int, tmp: Path, tree: Path | None = None) -> dict:
+    """One whole CLI job in a fresh process: in ``tree`` with its defaults when given, else here (``before``: the
+    :data:`BEFORE` emulation)."""
     out = tmp / f"{job}_{which}"
+    shutil.rmtree(out, ignore_errors=True)
     args = [JOBS[job][0], str(clip), "-o", str(out), *JOBS[job][1:]]
-    code = (BEFORE if which == "before" else "") + \
+    code = (BEFORE if which == "before" and tree is None else "") + \
         f"import sys; from frameforge.__main__ import main; sys.exit(main({args!r}))"
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), FRAMEFORGE_DEVICE="cpu")
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[1])
+                          cwd=tree or Path(__file__).resolve().parents[1])
     wall = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(f"{job} {which} failed:\n{proc.stderr[-2000:]}")
@@ -78,20 +87,36 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", default="interpolate,video-sr")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=str(RESULTS / "cli_jobs.json"))
+    ap.add_argument("--before-tree", default=None, help="run 'before' in this checkout with its own defaults")
+    ap.add_argument("--rounds", type=int, default=1, help="before/after alternations (medians reported)")
     args = ap.parse_args(argv)
+    tree = Path(args.before_tree).resolve() if args.before_tree else None
+    if tree is not None and not (tree / "frameforge" / "__main__.py").is_file():
+        raise SystemExit(f"--before-tree {tree}: not a FrameForge checkout (no frameforge/__main__.py)")
     load0 = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         clip = make_clip(Path(args.source) if args.source else default_source(), args.seconds, tmp / "in.mp4")
         for job in [j.strip() for j in args.jobs.split(",") if j.strip()]:
+            runs = {"before": [], "after": []}
+            for _ in range(max(1, args.rounds)):
+                for which in ("before", "after"):
+                    where = tree if which == "before" else None
+                    runs[which].append(run_job(job, clip, which, args.threads, tmp, where))
+                    print(f"{job} {which}: {runs[which][-1]['s_per_output_frame']:.2f} s per output frame", flush=True)
             for which in ("before", "after"):
-                rows.append(run_job(job, clip, which, args.threads, tmp))
-                print(f"{job} {which}: {rows[-1]['s_per_output_frame']:.2f} s per output frame", flush=True)
+                row = dict(runs[which][0])
+                row["wall_s"] = statistics.median(r["wall_s"] for r in runs[which])
+                row["s_per_output_frame"] = row["wall_s"] / row["frames_out"]
+                row["walls_s"] = [r["wall_s"] for r in runs[which]]
+                rows.append(row)
             b, a = rows[-2], rows[-1]
             a["speedup_vs_before"] = b["s_per_output_frame"] / a["s_per_output_frame"]
-    report = {"protocol": f"{args.seconds:g} s of a 720p 30 fps clip; whole CLI command wall time / frames written; "
-                          "before = IFNet plain fp32 + frame-size level rule, after = current defaults",
+    before = (f"before = the checkout {tree} with its own defaults" if tree else
+              "before = IFNet plain fp32 + frame-size level rule")
+    report = {"protocol": f"{args.seconds:g} s of a 720p 30 fps clip; whole CLI command wall time / frames written "
+                          f"(median of {max(1, args.rounds)} alternating rounds); {before}, after = current defaults",
               "machine": common.machine(), "threads": args.threads, "load_average_start": load0,
               "load_average_end": os.getloadavg(), "note": "shared machine: loaded timings", "results": rows}
     return common.publish(report, report["protocol"], [("job", "job", "s"), ("which", "", "s"),

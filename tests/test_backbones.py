@@ -44,6 +44,58 @@ def test_rife_loads_strictly_and_matches_the_reference_implementation():
     np.testing.assert_allclose(merged.numpy(), ref["merged"], atol=1e-4)
 
 
+def _ifnet_written_out(net, img0, img1, t, levels):
+    """IFNet's flows as the equations read (every warp and resize at the frame's size): what IFNet.flows computes
+    with strided warps, batched sampling and the one-step carry of mask and features."""
+    import torch.nn.functional as F
+
+    from models.ops.warp import backward_warp
+
+    def resize(x, f):
+        return x if f == 1 else F.interpolate(x, scale_factor=f, mode="bilinear", align_corners=False)
+
+    b = img0.shape[0]
+    tt = torch.as_tensor(t, dtype=img0.dtype).reshape(-1, 1, 1, 1)
+    e0, e1 = net.encode(img0), net.encode(img1)
+    flow = mask = feat = None
+    for block, s in zip(net.blocks, levels):
+        if flow is None:
+            x = resize(torch.cat((img0, img1, e0, e1), 1), 1 / s)
+        else:
+            x = resize(torch.cat((backward_warp(img0, flow[:, :2]), backward_warp(img1, flow[:, 2:]),
+                                  backward_warp(e0, flow[:, :2]), backward_warp(e1, flow[:, 2:])), 1), 1 / s)
+            x = torch.cat((x, resize(torch.cat((mask, feat, flow / s), 1), 1 / s)), 1)
+            x = torch.cat((x[:, :14], tt.expand(b, 1, *x.shape[-2:]), x[:, 14:]), 1)
+        if x.shape[1] == 14:
+            x = torch.cat((x, tt.expand(b, 1, *x.shape[-2:])), 1)
+        y = resize(block(x), s)
+        flow = y[:, :4] * s if flow is None else flow + y[:, :4] * s
+        mask, feat = y[:, 4:5], y[:, 5:]
+    return flow, mask
+
+
+@pytest.mark.parametrize("levels,form", [((16, 8, 4, 2, 1), "plain"), ((8, 4, 2, 1, 0.5), "plain"),
+                                         ((16, 4, 2, 1, 1), "plain"), ((16, 8, 4, 2, 1), "channels_last")])
+def test_ifnet_fast_flows_equal_the_equations_written_out(levels, form):
+    """The fast form (warps only where the resize reads, both frames in one sampling call, mask and features
+    carried block to block without the frame-size detour; block inputs written channels-last for the CPU's
+    channels-last copy) gives the written-out numbers of the plain network, batch of two, two t."""
+    from models.backbones import cpu_fast
+
+    plain = registry.create("rife").net
+    net = cpu_fast.prepare(plain, form)
+    a = torch.from_numpy(np.stack([texture(128, 192, 1), texture(128, 192, 3)])).permute(0, 3, 1, 2).float() / 255
+    b = torch.roll(a, (3, -5), (2, 3))
+    t = torch.tensor([0.5, 0.3])
+    with torch.no_grad():
+        flow, mask = net.flows(a, b, t, levels)
+        ref_flow, ref_mask = _ifnet_written_out(plain, a, b, t, levels)
+    assert flow.shape == (2, 4, 128, 192) and mask.shape == (2, 1, 128, 192)
+    assert ref_flow.abs().max() > 1  # the pair moves: the flows are not trivially equal
+    np.testing.assert_allclose(flow.numpy(), ref_flow.numpy(), atol=1e-3)
+    np.testing.assert_allclose(mask.numpy(), ref_mask.numpy(), atol=1e-3)
+
+
 def test_rife_undoes_a_known_translation_at_any_t():
     """A texture moving 8 px per frame: the frame at t is the texture moved 8 t px."""
     tex = texture(96, 200)

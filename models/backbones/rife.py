@@ -63,8 +63,10 @@ LEVEL_MODES = ("motion", "size")
 #: protocol, bench/results/rife_levels_eval_*.json): UCF101 34.220 dB against the size rule's 34.003, DAVIS 27.396
 #: against 27.414, the gap-4 windows (480p: both rules give 16..1) equal; dis_flow 33.306 / 26.292 below.
 DEFAULT_LEVEL_MODE = "motion"
-#: IFNet's form on the CPU (:mod:`models.backbones.cpu_fast`) when ``cpu_mode`` is None.
-CPU_MODE = "plain"
+#: IFNet's form on the CPU (:mod:`models.backbones.cpu_fast`) when ``cpu_mode`` is None: channels-last, which
+#: needs no compiler (``python -m bench.vfi_speed --peers``: 2.09x / 2.14x the reference IFNet at 480p / 720p against
+#: plain fp32's 1.73x / 1.66x, outputs 92-93 dB from plain's; bench/results/vfi_peers_speed.json).
+CPU_MODE = "channels_last"
 #: The sub-networks ``cpu_mode="compile"`` compiles.
 COMPILE_PARTS = ("encode", "block0", "block1", "block2", "block3", "block4")
 

@@ -65,21 +65,21 @@ def backward_warp_down(x, flow, s: int, padding_mode: str = "border"):
     (H, W multiples of s), computing the warp only where the resize reads it.
 
     Downsampling by an even s without antialiasing reads, for output pixel i, the two input pixels s i + s/2 - 1 and
-    s i + s/2 with weights 1/2 (per axis): the output is the mean of the warp on four strided sub-grids, 4 / s^2 of
-    the full warp's work.
+    s i + s/2 with weights 1/2 (per axis): the output is the mean of each 2 x 2 block of the warp sampled on those
+    rows and columns, 4 / s^2 of the full warp's work (at s = 2 the whole warp), in one call whose points keep the
+    frame's order (neighbours in memory read neighbours in the image).
     """
     import torch
 
     h, w = flow.shape[-2:]
-    out = 0
-    for dy in (0, 1):
-        for dx in (0, 1):
-            r0, c0 = s // 2 - 1 + dy, s // 2 - 1 + dx
-            f = flow[:, :, r0::s, c0::s]  # (B, 2, H/s, W/s)
-            ys = torch.arange(r0, h, s, device=flow.device, dtype=flow.dtype).view(1, -1, 1)
-            xs = torch.arange(c0, w, s, device=flow.device, dtype=flow.dtype).view(1, 1, -1)
-            out = out + sample(x, xs + f[:, 0], ys + f[:, 1], padding_mode)
-    return out * 0.25
+    a = s // 2 - 1
+    rows = torch.arange(h, device=flow.device).view(-1, s)[:, a:a + 2].reshape(-1)  # (2 H/s): s i + a, s i + a + 1
+    cols = torch.arange(w, device=flow.device).view(-1, s)[:, a:a + 2].reshape(-1)
+    f = flow if s == 2 else flow.index_select(2, rows).index_select(3, cols)  # (B, 2, 2 H/s, 2 W/s)
+    ys = rows.to(flow.dtype).view(1, -1, 1)
+    xs = cols.to(flow.dtype).view(1, 1, -1)
+    o = sample(x, xs + f[:, 0], ys + f[:, 1], padding_mode)  # (B, C, 2 H/s, 2 W/s)
+    return (o[..., 0::2, 0::2] + o[..., 0::2, 1::2] + o[..., 1::2, 0::2] + o[..., 1::2, 1::2]) * 0.25
 
 
 def downsample(x, s: float):
