@@ -181,7 +181,7 @@ class CodedFrame(np.ndarray):
 PAD_WIDTH = {"h264": 128, "h265": 64, "vp9": 64}
 
 
-def _pad(img: np.ndarray, multiple: int = 64) -> np.ndarray:
+def _pad(img: np.ndarray, multiple: int) -> np.ndarray:
     """Replicate the last row/column to an even height and a width that is a multiple of ``multiple``: yuv420p needs
     even sides, and single-threaded libx264 (its x86 SIMD paths) gives different bytes from call to call at some
     widths. Measured: at 214 px padded to 224, 2 to 6 distinct streams in 6 calls; at padded widths 64, 192 and 448

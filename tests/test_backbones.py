@@ -59,15 +59,14 @@ def _ifnet_written_out(net, img0, img1, t, levels):
     e0, e1 = net.encode(img0), net.encode(img1)
     flow = mask = feat = None
     for block, s in zip(net.blocks, levels):
-        if flow is None:
-            x = resize(torch.cat((img0, img1, e0, e1), 1), 1 / s)
-        else:
-            x = resize(torch.cat((backward_warp(img0, flow[:, :2]), backward_warp(img1, flow[:, 2:]),
-                                  backward_warp(e0, flow[:, :2]), backward_warp(e1, flow[:, 2:])), 1), 1 / s)
-            x = torch.cat((x, resize(torch.cat((mask, feat, flow / s), 1), 1 / s)), 1)
-            x = torch.cat((x[:, :14], tt.expand(b, 1, *x.shape[-2:]), x[:, 14:]), 1)
-        if x.shape[1] == 14:
-            x = torch.cat((x, tt.expand(b, 1, *x.shape[-2:])), 1)
+        frames = (img0, img1, e0, e1) if flow is None else (
+            backward_warp(img0, flow[:, :2]), backward_warp(img1, flow[:, 2:]),
+            backward_warp(e0, flow[:, :2]), backward_warp(e1, flow[:, 2:]))
+        x = resize(torch.cat(frames, 1), 1 / s)
+        parts = [x, tt.expand(b, 1, *x.shape[-2:])]
+        if flow is not None:
+            parts.append(resize(torch.cat((mask, feat, flow / s), 1), 1 / s))
+        x = torch.cat(parts, 1)
         y = resize(block(x), s)
         flow = y[:, :4] * s if flow is None else flow + y[:, :4] * s
         mask, feat = y[:, 4:5], y[:, 5:]

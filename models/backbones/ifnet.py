@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.ops.warp import backward_warp, backward_warp_down, downsample
+from models.ops.warp import backward_warp, backward_warp_down, downsample, even_stride
 
 #: Block widths of RIFE 4.25.
 WIDTHS = (192, 128, 96, 64, 32)
@@ -129,14 +129,14 @@ class IFNet(nn.Module):
                 # W(I_0), W(E(I_0)) by F_t->0 and W(I_1), W(E(I_1)) by F_t->1 in one call, computed only where the
                 # (bilinear, non-antialiased) resize to 1 / s reads them (backward_warp_down): the numbers of
                 # warping the whole frame, then resizing
-                fast = _even(s, img0.shape[-2:])
+                fast = even_stride(s, img0.shape)
                 wz = backward_warp_down(z, fz, int(s)) if fast else downsample(backward_warp(z, fz), s)
-                fd = downsample(fz, s) / s
+                fd = fz if s == 1 else downsample(fz, s) / s
                 x = _stack((wz[:b, :3], wz[b:, :3], wz[:b, 3:], wz[b:, 3:], tt.expand(b, 1, *wz.shape[-2:]),
                             carry_to(carry, s_prev, s, img0.shape[-2:]), fd[:b], fd[b:]), cl)
             y = block(x)  # (B, 13, H/s, W/s): flow delta, m, f
             d = y[:, :4].reshape(b, 2, 2, *y.shape[-2:]).transpose(0, 1).reshape(2 * b, 2, *y.shape[-2:])
-            up = d * s if s == 1 else F.interpolate(d, scale_factor=s, mode="bilinear", align_corners=False) * s
+            up = d if s == 1 else F.interpolate(d, scale_factor=s, mode="bilinear", align_corners=False) * s
             fz = up if fz is None else fz + up
             carry, s_prev = y[:, 4:], s
         mask = carry[:, :1] if s_prev == 1 else F.interpolate(carry[:, :1], scale_factor=s_prev, mode="bilinear",
@@ -164,11 +164,6 @@ class IFNet(nn.Module):
         """I_t (B, 3, H, W) from frames in [0, 1]."""
         flow, mask = self.flows(img0, img1, t, levels)
         return merge(img0, img1, flow, torch.sigmoid(mask))
-
-
-def _even(s: float, size: tuple[int, int]) -> bool:
-    """s is an even integer dividing the frame's (H, W) (the fast strided resize applies)."""
-    return float(s).is_integer() and int(s) % 2 == 0 and size[0] % int(s) == 0 and size[1] % int(s) == 0
 
 
 def _channels_last(module: nn.Module) -> bool:
@@ -200,7 +195,7 @@ def carry_to(y: torch.Tensor, s_prev: float, s: float, size: tuple[int, int]) ->
     resize's sample point, and the two never straddle a knot (they differ at float rounding only). The frame-size
     detour is skipped: 13 channels at the frame's size per block were 16 % of IFNet's time at 720p.
     """
-    if s_prev == 2 * s and (s == 1 or s_prev == 1 or _even(s, size)):
+    if s_prev == 2 * s and (s == 1 or s_prev == 1 or even_stride(s, size)):
         return F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=False)
     full = y if s_prev == 1 else F.interpolate(y, scale_factor=s_prev, mode="bilinear", align_corners=False)
     return downsample(full, s)

@@ -82,6 +82,12 @@ def backward_warp_down(x, flow, s: int, padding_mode: str = "border"):
     return (o[..., 0::2, 0::2] + o[..., 0::2, 1::2] + o[..., 1::2, 0::2] + o[..., 1::2, 1::2]) * 0.25
 
 
+def even_stride(s: float, size) -> bool:
+    """Whether s is an even integer dividing both sides of ``size`` (H, W): where the strided forms of the bilinear
+    resize by 1 / s (:func:`downsample`, :func:`backward_warp_down`) apply."""
+    return float(s).is_integer() and int(s) % 2 == 0 and size[-2] % int(s) == 0 and size[-1] % int(s) == 0
+
+
 def downsample(x, s: float):
     """``F.interpolate(x, scale_factor=1 / s, mode="bilinear", align_corners=False)``; the mean of four strided
     sub-grids (the same numbers, cheaper) for an even integer s dividing the size."""
@@ -89,7 +95,7 @@ def downsample(x, s: float):
 
     if s == 1:
         return x
-    if float(s).is_integer() and int(s) % 2 == 0 and x.shape[-2] % int(s) == 0 and x.shape[-1] % int(s) == 0:
+    if even_stride(s, x.shape):
         s, a = int(s), int(s) // 2 - 1
         return (x[..., a::s, a::s] + x[..., a::s, a + 1::s] + x[..., a + 1::s, a::s] + x[..., a + 1::s, a + 1::s]) * 0.25
     return F.interpolate(x, scale_factor=1.0 / s, mode="bilinear", align_corners=False)
